@@ -1,0 +1,277 @@
+/* loom.h - the public interface of libloom, a topology-aware MPI task farm.
+ *
+ * One process per MPI rank calls loom_new() on a communicator. Rank 0 of that
+ * communicator is the master: it feeds tasks and receives results. Every
+ * other rank is a worker: it runs the task functions registered under a name.
+ * loom_run() is the collective that does the work. With a single rank the
+ * master runs the tasks itself.
+ *
+ * Every public name starts with loom_ or LOOM_. Functions that can fail
+ * return 0 or a negative LOOM_E* code; loom_strerror() names each code. The
+ * library never calls exit(), abort() or MPI_Abort(): the caller decides.
+ */
+#ifndef LOOM_H
+#define LOOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <mpi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOOM_VERSION "0.1.0"
+
+/* The error table: append only, codes never change meaning. */
+#define LOOM_ERROR_TABLE(X)                                                    \
+  X(LOOM_OK, 0, "success")                                                     \
+  X(LOOM_EINVAL, -1, "invalid argument")                                       \
+  X(LOOM_ENOMEM, -2, "out of memory")                                          \
+  X(LOOM_EIO, -3, "input/output error")                                        \
+  X(LOOM_EMPI, -4, "MPI call failed")                                          \
+  X(LOOM_EPROTO, -5, "malformed or unexpected message")                        \
+  X(LOOM_ENOENT, -6, "no such name")                                           \
+  X(LOOM_EEXIST, -7, "already exists")                                         \
+  X(LOOM_ESTATE, -8, "not allowed in this state or on this rank")              \
+  X(LOOM_ESYNTAX, -9, "malformed input")                                       \
+  X(LOOM_ETOOBIG, -10, "too large")                                            \
+  X(LOOM_ESYS, -11, "system call failed")                                      \
+  X(LOOM_EMISMATCH, -12, "ranks disagree")
+
+enum loom_error {
+#define LOOM_ERROR_ENUM(name, code, text) name = code,
+  LOOM_ERROR_TABLE(LOOM_ERROR_ENUM)
+#undef LOOM_ERROR_ENUM
+};
+
+/* Returns a static, human-readable text for a LOOM_E* code ("unknown error"
+ * for anything else). Never NULL. Local. */
+const char *loom_strerror(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                    */
+
+enum loom_output_mode {
+  LOOM_OUTPUT_FILES = 0, /* per-task files under RUNDIR/out/ (default) */
+  LOOM_OUTPUT_TERMINAL,  /* lines on the worker's stdout, prefixed by task */
+  LOOM_OUTPUT_DISCARD    /* /dev/null */
+};
+
+enum loom_progress_mode {
+  LOOM_PROGRESS_AUTO = 0, /* live line on a terminal, plain lines otherwise */
+  LOOM_PROGRESS_OFF
+};
+
+struct loom_options {
+  const char *policy;   /* scheduling policy name; NULL = "least-loaded" */
+  int window;           /* batches in flight per worker; 0 = 2 */
+  int batch_max;        /* most tasks in one message; 0 = 4096 */
+  double batch_target;  /* seconds of work one batch aims at; 0 = 0.0005 */
+  const char *run_dir;  /* an existing directory for joblog.tsv, report.json
+                           and out/; NULL = write none of them */
+  int output_mode;      /* enum loom_output_mode, for shell tasks */
+  int progress;         /* enum loom_progress_mode */
+  double progress_interval; /* seconds between plain progress lines; 0 = 5 */
+  const char *command_line; /* recorded in report.json; may be NULL */
+  const char *source_name;  /* recorded in report.json; may be NULL */
+  uint64_t expected_tasks;  /* for the progress line's ETA; 0 = unknown */
+  int quiet;            /* no notices and no summary on stderr */
+};
+
+/* Fills *opt with the defaults (all zero). Local. */
+void loom_options_init(struct loom_options *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Engine lifecycle                                                           */
+
+struct loom;
+
+/* Creates an engine on a duplicate of comm (which stays the caller's).
+ * Collective over comm. MPI must be initialised. opt may be NULL (defaults);
+ * it is copied, strings included. Every rank must pass the same policy name:
+ * all ranks return the same code. On failure *out is NULL.
+ * Returns 0, LOOM_EINVAL (unknown policy, bad value), LOOM_ENOMEM, LOOM_EMPI. */
+int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out);
+
+/* Frees the engine and its communicator. Collective (it frees a
+ * communicator). loom_free(NULL) does nothing. */
+void loom_free(struct loom *l);
+
+/* This rank in the engine's communicator; 0 is the master. Local. */
+int loom_rank(const struct loom *l);
+
+/* Number of ranks that run tasks: size - 1, or 1 when running on one rank
+ * (the master then runs the tasks itself). Local. */
+int loom_nworkers(const struct loom *l);
+
+/* ------------------------------------------------------------------------ */
+/* Task functions                                                             */
+
+/* The context a task function runs in. Valid only during the call. */
+struct loom_task;
+
+/* A task function: payload/len are the bytes the master submitted (valid for
+ * the call). Returns 0 on success; any other value is the task's exit code
+ * (1-255 recorded as is, others recorded as 1). arg is what was registered. */
+typedef int (*loom_task_fn)(struct loom_task *task, const void *payload,
+                            size_t len, void *arg);
+
+/* The stable 64-bit identity of the running task. */
+uint64_t loom_task_id(const struct loom_task *task);
+
+/* The rank running the task. */
+int loom_task_rank(const struct loom_task *task);
+
+/* Sets the result bytes sent back to the master with the completion (copied;
+ * a later call replaces an earlier one). Returns 0, LOOM_ETOOBIG (more than
+ * LOOM_RESULT_MAX bytes) or LOOM_ENOMEM. */
+#define LOOM_RESULT_MAX (1u << 20)
+int loom_task_reply(struct loom_task *task, const void *data, size_t len);
+
+/* Registers fn under name (copied, at most 63 bytes). Local, but every rank
+ * must register the same names in the same order before loom_run(), which
+ * checks it. The name "sh" is taken by the built-in shell kind, whose payload
+ * is a command run with /bin/sh -c.
+ * Returns 0, LOOM_EINVAL (bad name), LOOM_EEXIST, LOOM_ENOMEM, LOOM_ESTATE
+ * (after loom_run started). */
+int loom_register(struct loom *l, const char *name, loom_task_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Feeding tasks and receiving results (master)                               */
+
+/* One task as the master hands it to the engine. All pointers are borrowed
+ * for the call that receives the spec; the engine copies what it keeps. */
+struct loom_task_spec {
+  const char *kind;    /* registered name; NULL means "sh" */
+  const void *payload; /* for "sh": the command text (no NUL needed) */
+  size_t len;
+  double cost;      /* expected seconds, or < 0 when unknown */
+  double timeout;   /* seconds, 0 = none (recorded; enforced for "sh") */
+  int retries;      /* extra attempts after a failure */
+  uint64_t line;    /* where the task came from (task file line), 0 = none */
+  uint64_t id;      /* 0 = derived: loom_task_id_derive(kind, payload, pos) */
+  const char *text; /* what the joblog shows; NULL = payload if "sh", else
+                       kind name */
+  size_t text_len;
+};
+
+/* Fills a spec with defaults: kind NULL, cost -1, timeout 0, retries 0. */
+void loom_task_spec_init(struct loom_task_spec *spec);
+
+/* A pull source: fills *spec with the next task and returns 1, returns 0 at
+ * the end, or a negative LOOM_E* code to stop the run with that error.
+ * Called on the master only, between dispatch steps; the memory spec points
+ * to must stay valid until the next call. */
+typedef int (*loom_source_fn)(void *arg, struct loom_task_spec *spec);
+
+/* What the master learns about one finished attempt. Valid for the call. */
+struct loom_result {
+  uint64_t id;
+  uint64_t line;
+  const char *kind;
+  int worker;     /* rank that ran it */
+  int attempt;    /* 1 for the first attempt */
+  int exit_code;  /* 0 = success */
+  int signal;     /* terminating signal of a shell task, 0 = none */
+  double start;   /* seconds since the epoch, worker clock */
+  double elapsed; /* seconds */
+  const void *data; /* bytes set by loom_task_reply(), may be NULL */
+  size_t len;
+};
+typedef void (*loom_result_fn)(void *arg, const struct loom_result *res);
+
+/* Queues one task in memory for the next loom_run() with a NULL source.
+ * Master only (LOOM_ESTATE elsewhere). Returns 0, LOOM_EINVAL, LOOM_ENOMEM. */
+int loom_submit(struct loom *l, const struct loom_task_spec *spec);
+
+/* Runs every task of src (or of the loom_submit() queue when src is NULL)
+ * to completion. Collective: workers ignore src and on_result and return
+ * when the master is done. on_result (may be NULL) runs on the master once
+ * per finished attempt, in completion order.
+ * Returns 0 when the run went through (tasks may still have failed: see
+ * loom_summary()), the source's error, LOOM_EMISMATCH (ranks registered
+ * different kinds), LOOM_ENOENT (a task names an unknown kind), LOOM_EIO
+ * (run directory), LOOM_EMPI or LOOM_EPROTO. Every rank returns the same
+ * code when the failure is known collectively; an MPI failure may leave
+ * other ranks needing MPI_Abort from the caller. */
+int loom_run(struct loom *l, loom_source_fn src, void *src_arg,
+             loom_result_fn on_result, void *res_arg);
+
+/* Totals of the last loom_run(), valid on the master (zeros elsewhere). */
+struct loom_summary {
+  uint64_t tasks;     /* distinct tasks finished */
+  uint64_t succeeded; /* tasks whose last attempt succeeded */
+  uint64_t failed;    /* tasks whose last attempt failed */
+  uint64_t attempts;  /* joblog rows */
+  double makespan;    /* seconds from first dispatch to last completion */
+};
+void loom_summary_get(const struct loom *l, struct loom_summary *out);
+
+/* The 64-bit identity of a task: a hash of its kind name, payload bytes and
+ * position (the task file line number, or the submission index, combined with
+ * a repeat index). Documented in the README; stable across releases. */
+uint64_t loom_task_id_derive(const char *kind, const void *payload, size_t len,
+                             uint64_t position);
+
+/* ------------------------------------------------------------------------ */
+/* Task files                                                                 */
+
+/* A task file reader: one shell command per line, '#' comments, trailing
+ * "#loom key=value" hints and "#loom" directives (see README). It streams:
+ * memory does not grow with the file. */
+struct loom_taskfile;
+
+/* Opens path ("-" = stdin). On failure *out is NULL and err (if not NULL)
+ * holds one line naming the file. Returns 0, LOOM_EIO, LOOM_ENOMEM. */
+int loom_taskfile_open(const char *path, struct loom_taskfile **out,
+                       char *err, size_t errlen);
+
+/* Reads the next task into *spec (kind "sh"). The spec's pointers stay
+ * valid until the next call. Returns 1, 0 at the end, LOOM_ESYNTAX (with
+ * loom_taskfile_error() naming file and line), LOOM_EIO, LOOM_ENOMEM. */
+int loom_taskfile_next(struct loom_taskfile *tf, struct loom_task_spec *spec);
+
+/* The last error as "FILE:LINE: message". Valid until the next call. */
+const char *loom_taskfile_error(const struct loom_taskfile *tf);
+
+/* Closes the file; NULL does nothing. */
+void loom_taskfile_close(struct loom_taskfile *tf);
+
+/* Reads the whole file once to validate it and count its tasks, without
+ * keeping them. Returns 0 and *ntasks, or the error next() would give
+ * (with err filled in). Not for stdin. */
+int loom_taskfile_scan(const char *path, uint64_t *ntasks, char *err,
+                       size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Run directories                                                            */
+
+/* Creates a run directory. With path set: creates it, or accepts an existing
+ * empty directory; refuses one that already holds a run (LOOM_EEXIST). With
+ * path NULL: creates "loom-run-YYYYMMDD-HHMMSS[-N]" in the current directory,
+ * never reusing an existing name. Writes the name into buf. Local.
+ * Returns 0, LOOM_EEXIST, LOOM_EIO (err names the path and the reason). */
+int loom_rundir_create(const char *path, char *buf, size_t buflen, char *err,
+                       size_t errlen);
+
+/* Removes a run directory that loom_rundir_create() made and nothing was
+ * written into yet (used when a run fails before it starts). Local. */
+void loom_rundir_discard(const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Policies                                                                   */
+
+/* Writes the names of the built-in policies, one per line, with a short
+ * description. Local. */
+void loom_policy_list(FILE *out);
+
+/* Returns 1 if name is a built-in policy, else 0. Local. */
+int loom_policy_exists(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LOOM_H */

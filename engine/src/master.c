@@ -1,0 +1,704 @@
+/* master.c - the master's dispatch loop (rank 0).
+ *
+ * Protocol, per worker w (rank w + 1):
+ *  1. The master sends TASKS batches while w has fewer than `window` batches
+ *     in flight (credit); the policy picks w, sched.c sizes the batch.
+ *  2. The worker answers each batch with exactly one DONE message, in order.
+ *  3. When the source is dry and nothing is in flight or waiting for a retry,
+ *     the master sends STOP to every worker and returns.
+ * Every task in flight lives in a slot; the slot index travels with the task
+ * and comes back with its completion, so completions can arrive in any
+ * order. The master never blocks in MPI while idle: it polls with
+ * MPI_Iprobe and backs off (yield, then short sleeps capped so no worker's
+ * queue runs dry), leaving the core to the workers.
+ * With one rank the master runs each batch itself through the same encoder,
+ * executor and completion handler.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "exec.h"
+#include "internal.h"
+#include "joblog.h"
+#include "progress.h"
+#include "report.h"
+#include "policy.h"
+#include "wire.h"
+
+#define NO_SLOT UINT32_MAX
+#define BATCH_BYTES_MAX (1u << 20)
+
+struct slot {
+  uint64_t id;
+  uint64_t line;
+  double cost;
+  double timeout;
+  uint16_t kind;
+  uint16_t attempt;
+  int retries_left;
+  int worker; /* -1 while not in flight */
+  char *text; /* joblog text, owned, reused */
+  size_t text_len;
+  size_t text_cap;
+  unsigned char *payload; /* kept for retries, owned, reused */
+  size_t len;
+  size_t cap;
+  uint32_t next; /* free list or retry queue */
+};
+
+struct sendbuf {
+  struct loom__buf buf; /* lives with its request (STYLE.md) */
+  MPI_Request req;
+};
+
+struct master {
+  struct loom *l;
+  struct loom__sched sched;
+  const struct loom__policy_ops *pol;
+  void *pol_state;
+
+  loom_source_fn src;
+  void *src_arg;
+  loom_result_fn on_result;
+  void *res_arg;
+  int src_done;
+  int src_err;
+  struct loom_task_spec look; /* the next task, fetched ahead */
+  int have_look;
+
+  struct slot *slots;
+  uint32_t nslots;
+  uint32_t free_head;
+  uint32_t retry_head;
+  uint32_t retry_tail;
+  uint64_t inflight;
+
+  struct sendbuf *send; /* window per worker */
+  struct loom__buf recv;
+  struct loom__buf local_done; /* one-rank mode */
+  struct loom__exec exec;      /* one-rank mode */
+  int local;
+
+  struct loom__joblog joblog;
+  int joblog_err;
+  struct loom__report rep;
+  struct loom__progress prog;
+  double t_start;
+  double t_last_done;
+  char errbuf[512];
+};
+
+/* ---- slots ---------------------------------------------------------------- */
+
+static int slot_alloc(struct master *m, uint32_t *out) {
+  if (m->free_head == NO_SLOT) {
+    uint32_t n = m->nslots ? 2 * m->nslots : 1024;
+    struct slot *s = realloc(m->slots, n * sizeof(*s));
+    if (!s)
+      return LOOM_ENOMEM;
+    memset(s + m->nslots, 0, (n - m->nslots) * sizeof(*s));
+    for (uint32_t i = m->nslots; i < n; i++) {
+      s[i].next = i + 1 < n ? i + 1 : NO_SLOT;
+      s[i].worker = -1;
+    }
+    m->free_head = m->nslots;
+    m->slots = s;
+    m->nslots = n;
+  }
+  *out = m->free_head;
+  m->free_head = m->slots[*out].next;
+  return 0;
+}
+
+static void slot_free(struct master *m, uint32_t i) {
+  m->slots[i].worker = -1;
+  m->slots[i].next = m->free_head;
+  m->free_head = i;
+}
+
+static int copy_into(void **dst, size_t *cap, const void *src, size_t n) {
+  if (n > *cap) {
+    void *p = realloc(*dst, n);
+    if (!p)
+      return LOOM_ENOMEM;
+    *dst = p;
+    *cap = n;
+  }
+  if (n)
+    memcpy(*dst, src, n);
+  return 0;
+}
+
+static int kind_index(const struct loom *l, const char *name, uint16_t *out) {
+  if (!name)
+    name = "sh";
+  for (size_t i = 0; i < l->nkinds; i++)
+    if (strcmp(l->kinds[i].name, name) == 0) {
+      *out = (uint16_t)i;
+      return 0;
+    }
+  return LOOM_ENOENT;
+}
+
+/* Fills a fresh slot from the look-ahead spec. The payload is kept only
+ * when a retry may need it; the joblog text only when there is a joblog. */
+static int slot_fill(struct master *m, uint32_t si) {
+  struct slot *s = &m->slots[si];
+  const struct loom_task_spec *t = &m->look;
+  int rc;
+
+  rc = kind_index(m->l, t->kind, &s->kind);
+  if (rc != 0) {
+    snprintf(m->errbuf, sizeof(m->errbuf), "task names unknown kind '%s'",
+             t->kind);
+    return rc;
+  }
+  s->id = t->id ? t->id : loom_task_id_derive(t->kind, t->payload, t->len, 0);
+  s->line = t->line;
+  s->cost = t->cost;
+  s->timeout = t->timeout > 0 ? t->timeout : 0;
+  s->attempt = 1;
+  s->retries_left = t->retries > 0 ? t->retries : 0;
+  s->len = 0;
+  s->text_len = 0;
+  if (m->joblog.fp || m->on_result) {
+    const char *text = t->text;
+    size_t n = t->text_len;
+    if (!text) {
+      int sh = s->kind == 0;
+      text = sh ? t->payload : m->l->kinds[s->kind].name;
+      n = sh ? t->len : strlen(text);
+    }
+    rc = copy_into((void **)&s->text, &s->text_cap, text, n);
+    if (rc != 0)
+      return rc;
+    s->text_len = n;
+  }
+  if (s->retries_left > 0) {
+    rc = copy_into((void **)&s->payload, &s->cap, t->payload, t->len);
+    if (rc != 0)
+      return rc;
+    s->len = t->len;
+  }
+  return 0;
+}
+
+/* ---- the source ----------------------------------------------------------- */
+
+static void fetch(struct master *m) {
+  int rc;
+
+  if (m->have_look || m->src_done)
+    return;
+  rc = m->src(m->src_arg, &m->look);
+  if (rc == 1) {
+    if (m->look.len > LOOM__WIRE_PAYLOAD_MAX) {
+      snprintf(m->errbuf, sizeof(m->errbuf),
+               "task payload of %zu bytes is over the %u byte limit",
+               m->look.len, LOOM__WIRE_PAYLOAD_MAX);
+      m->src_err = LOOM_ETOOBIG;
+      m->src_done = 1;
+      return;
+    }
+    m->have_look = 1;
+    return;
+  }
+  m->src_done = 1;
+  if (rc < 0)
+    m->src_err = rc;
+}
+
+static int have_work(struct master *m) {
+  if (m->retry_head != NO_SLOT)
+    return 1;
+  if (m->src_err)
+    return 0;
+  fetch(m);
+  return m->have_look;
+}
+
+/* Takes the next task: a retry first, else the look-ahead. */
+static int take(struct master *m, uint32_t *si, const void **payload,
+                size_t *len) {
+  int rc;
+
+  if (m->retry_head != NO_SLOT) {
+    *si = m->retry_head;
+    m->retry_head = m->slots[*si].next;
+    if (m->retry_head == NO_SLOT)
+      m->retry_tail = NO_SLOT;
+    *payload = m->slots[*si].payload;
+    *len = m->slots[*si].len;
+    return 0;
+  }
+  rc = slot_alloc(m, si);
+  if (rc != 0)
+    return rc;
+  rc = slot_fill(m, *si);
+  if (rc != 0) {
+    slot_free(m, *si);
+    return rc;
+  }
+  *payload = m->look.payload;
+  *len = m->look.len;
+  m->have_look = 0;
+  return 0;
+}
+
+/* ---- completions ------------------------------------------------------ */
+
+static const char *status_of(const struct loom__wire_done *d) {
+  if (d->flags & LOOM__DONE_TIMEOUT)
+    return "timeout";
+  if (d->flags & LOOM__DONE_SPAWN)
+    return "spawn-failed";
+  if (d->sig)
+    return "signal";
+  return d->exit_code ? "failed" : "ok";
+}
+
+static int handle_done(struct master *m, int w, const void *msg, size_t len) {
+  struct loom__reader r;
+  struct loom__wire_done d;
+  uint32_t n, k = 0;
+  double busy = 0;
+  int rc, got;
+
+  rc = loom__wire_open(&r, msg, len);
+  if (rc != 0)
+    return rc;
+  n = r.left;
+  while ((got = loom__wire_get_done(&r, &d)) == 1) {
+    struct slot *s;
+    int failed = d.exit_code != 0 || d.sig != 0;
+
+    if (d.slot >= m->nslots || m->slots[d.slot].worker != w)
+      return LOOM_EPROTO;
+    s = &m->slots[d.slot];
+    k++;
+    busy += d.elapsed;
+    loom__sched_task_done(&m->sched, w, d.elapsed, s->cost, failed, k == n);
+    m->rep.attempts++;
+    m->rep.sum_task += d.elapsed;
+    m->rep.longest = fmax(m->rep.longest, d.elapsed);
+    m->rep.w[w].attempts++;
+    m->rep.w[w].failed += failed;
+    m->rep.w[w].busy += d.elapsed;
+    if (m->joblog.fp) {
+      struct loom__joblog_row row = {
+          .id = s->id,
+          .line = s->line,
+          .rank = m->local ? 0 : w + 1,
+          .host = m->rep.w[w].host,
+          .start = d.start,
+          .elapsed = d.elapsed,
+          .exit_code = d.exit_code,
+          .sig = d.sig,
+          .status = status_of(&d),
+          .attempt = s->attempt,
+          .text = s->text,
+          .text_len = s->text_len};
+      if (loom__joblog_write(&m->joblog, &row) != 0)
+        m->joblog_err = LOOM_EIO;
+    }
+    if (m->on_result) {
+      struct loom_result res = {.id = s->id,
+                                .line = s->line,
+                                .kind = m->l->kinds[s->kind].name,
+                                .worker = m->local ? 0 : w + 1,
+                                .attempt = s->attempt,
+                                .exit_code = d.exit_code,
+                                .signal = d.sig,
+                                .start = d.start,
+                                .elapsed = d.elapsed,
+                                .data = d.data,
+                                .len = d.len};
+      m->on_result(m->res_arg, &res);
+    }
+    m->inflight--;
+    if (failed && s->retries_left > 0) {
+      s->retries_left--;
+      s->attempt++;
+      s->worker = -1;
+      s->next = NO_SLOT;
+      if (m->retry_tail == NO_SLOT)
+        m->retry_head = d.slot;
+      else
+        m->slots[m->retry_tail].next = d.slot;
+      m->retry_tail = d.slot;
+      continue;
+    }
+    m->rep.tasks++;
+    if (failed)
+      m->rep.failed++;
+    else
+      m->rep.succeeded++;
+    slot_free(m, d.slot);
+  }
+  if (got < 0)
+    return got;
+  if (k == 0)
+    return LOOM_EPROTO; /* every DONE closes a batch */
+  loom__sched_observe(&m->sched, n, busy);
+  m->pol->done(m->pol_state, &m->sched, w);
+  m->t_last_done = loom__now();
+  if (m->joblog.fp && loom__joblog_flush(&m->joblog) != 0)
+    m->joblog_err = LOOM_EIO;
+  return 0;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static struct sendbuf *free_sendbuf(struct master *m, int w) {
+  int window = m->sched.window;
+
+  for (int i = 0; i < window; i++) {
+    struct sendbuf *b = &m->send[(size_t)w * window + i];
+    int done = 1;
+    if (b->req != MPI_REQUEST_NULL &&
+        LOOM_MPI(MPI_Test(&b->req, &done, MPI_STATUS_IGNORE)) != 0)
+      return NULL;
+    if (done)
+      return b;
+  }
+  return NULL;
+}
+
+static int send_batch(struct master *m, int w, struct sendbuf *sb) {
+  if (m->local) {
+    int rc;
+    rc = loom__wire_begin(&m->local_done);
+    if (rc == 0)
+      rc = loom__exec_batch(&m->exec, sb->buf.data, sb->buf.len,
+                            &m->local_done);
+    if (rc == 0)
+      rc = handle_done(m, w, m->local_done.data, m->local_done.len);
+    return rc;
+  }
+  return LOOM_MPI(MPI_Isend(sb->buf.data, (int)sb->buf.len, MPI_BYTE, w + 1,
+                            LOOM__TAG_TASKS, m->l->comm, &sb->req));
+}
+
+/* Fills and sends batches while some worker has room and there is work. */
+static int dispatch(struct master *m) {
+  while (have_work(m)) {
+    int w = m->pol->pick(m->pol_state, &m->sched);
+    uint32_t want, n = 0;
+    double cost = 0;
+    struct sendbuf *sb;
+    int rc;
+
+    if (w < 0)
+      return 0;
+    sb = free_sendbuf(m, w);
+    if (!sb)
+      return LOOM_EMPI; /* cannot happen with batches < window */
+    rc = loom__wire_begin(&sb->buf);
+    if (rc != 0)
+      return rc;
+    want = loom__sched_batch_size(&m->sched);
+    while (n < want && sb->buf.len < BATCH_BYTES_MAX && have_work(m)) {
+      uint32_t si;
+      const void *payload;
+      size_t len;
+      struct loom__wire_task t;
+
+      if (n > 0 && m->look.cost > 0 && m->retry_head == NO_SLOT &&
+          cost + m->look.cost > m->sched.batch_target)
+        break; /* the hints say this batch is long enough */
+      rc = take(m, &si, &payload, &len);
+      if (rc != 0)
+        return rc;
+      t = (struct loom__wire_task){.slot = si,
+                                   .kind = m->slots[si].kind,
+                                   .attempt = m->slots[si].attempt,
+                                   .id = m->slots[si].id,
+                                   .timeout = m->slots[si].timeout,
+                                   .payload = payload,
+                                   .len = (uint32_t)len};
+      rc = loom__wire_put_task(&sb->buf, &t);
+      if (rc != 0)
+        return rc;
+      m->slots[si].worker = w;
+      if (m->slots[si].cost > 0)
+        cost += m->slots[si].cost;
+      m->inflight++;
+      n++;
+    }
+    if (n == 0)
+      return 0;
+    loom__sched_assign(&m->sched, w, n, cost);
+    m->pol->assigned(m->pol_state, &m->sched, w);
+    rc = send_batch(m, w, sb);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Receives every DONE message that has arrived. Returns how many, or a
+ * negative code. */
+static int poll_done(struct master *m) {
+  int got = 0;
+
+  for (;;) {
+    MPI_Status st;
+    int flag = 0, count = 0, rc;
+
+    rc = LOOM_MPI(MPI_Iprobe(MPI_ANY_SOURCE, LOOM__TAG_DONE, m->l->comm, &flag,
+                             &st));
+    if (rc != 0)
+      return rc;
+    if (!flag)
+      return got;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    m->recv.len = 0;
+    rc = loom__buf_reserve(&m->recv, (size_t)count);
+    if (rc != 0)
+      return rc;
+    rc = LOOM_MPI(MPI_Recv(m->recv.data, count, MPI_BYTE, st.MPI_SOURCE,
+                           LOOM__TAG_DONE, m->l->comm, MPI_STATUS_IGNORE));
+    if (rc != 0)
+      return rc;
+    if (st.MPI_SOURCE < 1 || st.MPI_SOURCE > m->sched.n)
+      return LOOM_EPROTO;
+    rc = handle_done(m, st.MPI_SOURCE - 1, m->recv.data, (size_t)count);
+    if (rc != 0)
+      return rc;
+    got++;
+  }
+}
+
+/* Idle back-off: yield first (cheap, hands the core to a worker), then
+ * sleep in growing steps up to what the workers' queues allow. */
+static void idle_wait(struct master *m, unsigned *idle) {
+  double cap = loom__sched_idle_cap(&m->sched), s;
+  struct timespec ts;
+
+  if (*idle < 16) {
+    (*idle)++;
+    sched_yield();
+    return;
+  }
+  s = fmin(cap, 1e-6 * (double)(1u << (*idle - 16 < 12 ? *idle - 16 : 12)));
+  if (*idle < 40)
+    (*idle)++;
+  ts.tv_sec = 0;
+  ts.tv_nsec = (long)(s * 1e9);
+  nanosleep(&ts, NULL);
+}
+
+/* The local executor's idle hook: keep the progress line alive while a
+ * long shell task runs on the master. */
+static void local_idle(void *arg) {
+  struct master *m = arg;
+  loom__progress_tick(&m->prog, loom__now(), m->rep.tasks, m->rep.failed);
+}
+
+static int stop_workers(struct master *m) {
+  int rc = 0;
+
+  if (m->local)
+    return 0;
+  for (int w = 0; w < m->sched.n; w++)
+    for (int i = 0; i < m->sched.window; i++) {
+      struct sendbuf *b = &m->send[(size_t)w * m->sched.window + i];
+      if (b->req != MPI_REQUEST_NULL && rc == 0)
+        rc = LOOM_MPI(MPI_Wait(&b->req, MPI_STATUS_IGNORE));
+    }
+  for (int w = 0; w < m->sched.n; w++) {
+    int r = LOOM_MPI(
+        MPI_Send(NULL, 0, MPI_BYTE, w + 1, LOOM__TAG_STOP, m->l->comm));
+    if (rc == 0)
+      rc = r;
+  }
+  return rc;
+}
+
+/* Gathers the workers' host names and topology into the report. */
+static int gather_workers(struct master *m) {
+  struct {
+    char host[LOOM__HOST_MAX];
+    int cores, pus;
+  } me, *all = NULL;
+  struct loom *l = m->l;
+  int rc;
+
+  memset(&me, 0, sizeof(me));
+  snprintf(me.host, sizeof(me.host), "%s", l->host);
+  me.cores = l->topo.cores;
+  me.pus = l->topo.pus;
+  all = calloc((size_t)l->size, sizeof(me));
+  if (!all)
+    return LOOM_ENOMEM;
+  rc = LOOM_MPI(MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, all,
+                           (int)sizeof(me), MPI_BYTE, 0, l->comm));
+  for (int w = 0; rc == 0 && w < m->sched.n; w++) {
+    int r = m->local ? 0 : w + 1;
+    m->rep.w[w].rank = r;
+    snprintf(m->rep.w[w].host, sizeof(m->rep.w[w].host), "%s", all[r].host);
+    m->rep.w[w].cores = all[r].cores;
+    m->rep.w[w].pus = all[r].pus;
+  }
+  free(all);
+  return rc;
+}
+
+/* Workers' half of gather_workers(). */
+int loom__worker_hello(struct loom *l);
+int loom__worker_hello(struct loom *l) {
+  struct {
+    char host[LOOM__HOST_MAX];
+    int cores, pus;
+  } me;
+  memset(&me, 0, sizeof(me));
+  snprintf(me.host, sizeof(me.host), "%s", l->host);
+  me.cores = l->topo.cores;
+  me.pus = l->topo.pus;
+  return LOOM_MPI(MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, NULL, 0, MPI_BYTE,
+                             0, l->comm));
+}
+
+static void finish_report(struct master *m, int rc) {
+  struct loom *l = m->l;
+  char path[PATH_MAX];
+
+  m->rep.makespan = m->rep.attempts ? m->t_last_done - m->t_start : 0;
+  if (rc != 0 && !m->rep.error) {
+    if (!m->errbuf[0])
+      snprintf(m->errbuf, sizeof(m->errbuf), "%s", loom_strerror(rc));
+    m->rep.error = m->errbuf;
+  }
+  l->summary.tasks = m->rep.tasks;
+  l->summary.succeeded = m->rep.succeeded;
+  l->summary.failed = m->rep.failed;
+  l->summary.attempts = m->rep.attempts;
+  l->summary.makespan = m->rep.makespan;
+  loom__progress_end(&m->prog);
+  if (l->run_dir) {
+    snprintf(path, sizeof(path), "%s/report.json", l->run_dir);
+    if (loom__report_write(&m->rep, path) != 0)
+      loom__log("cannot write %s", path);
+  }
+  if (!l->opt.quiet)
+    loom__report_summary(&m->rep, stderr);
+}
+
+int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
+                     loom_result_fn on_result, void *res_arg) {
+  struct master *m;
+  unsigned idle = 0;
+  int rc, rc2;
+  size_t nbuf;
+
+  m = calloc(1, sizeof(*m));
+  if (!m)
+    return LOOM_ENOMEM; /* workers wait for STOP: caller must abort */
+  m->l = l;
+  m->src = src;
+  m->src_arg = src_arg;
+  m->on_result = on_result;
+  m->res_arg = res_arg;
+  m->local = l->size == 1;
+  m->free_head = m->retry_head = m->retry_tail = NO_SLOT;
+  m->pol = loom__policy_find(l->opt.policy);
+  rc = loom__sched_init(&m->sched, l->nworkers, l->opt.window,
+                        (uint32_t)l->opt.batch_max, l->opt.batch_target);
+  nbuf = (size_t)l->nworkers * (size_t)l->opt.window;
+  m->send = calloc(nbuf, sizeof(*m->send));
+  m->rep.w = calloc((size_t)l->nworkers, sizeof(*m->rep.w));
+  if (rc == 0 && (!m->send || !m->rep.w))
+    rc = LOOM_ENOMEM;
+  for (size_t i = 0; m->send && i < nbuf; i++)
+    m->send[i].req = MPI_REQUEST_NULL;
+  m->rep.version = LOOM_VERSION;
+  m->rep.policy = m->pol->name;
+  m->rep.command_line = l->opt.command_line;
+  m->rep.source = l->opt.source_name;
+  m->rep.run_dir = l->run_dir;
+  m->rep.nworkers = l->nworkers;
+  m->rep.master_runs_tasks = m->local;
+  m->rep.started = loom__wall();
+  rc2 = gather_workers(m); /* collective: always take part */
+  if (rc == 0)
+    rc = rc2;
+  if (rc == 0)
+    rc = m->pol->init(&m->sched, &m->pol_state);
+  if (rc == 0 && m->local) {
+    rc = loom__exec_init(&m->exec, l);
+    m->exec.idle = local_idle;
+    m->exec.idle_arg = m;
+    if (!l->opt.quiet)
+      loom__log("single rank: the master runs the tasks itself");
+  }
+  if (rc == 0 && l->run_dir && loom__joblog_open(&m->joblog, l->run_dir)) {
+    snprintf(m->errbuf, sizeof(m->errbuf), "cannot write %s/joblog.tsv",
+             l->run_dir);
+    rc = LOOM_EIO;
+  }
+  /* Short sleeps are only short with a small timer slack. */
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  m->t_start = m->t_last_done = loom__now();
+  loom__progress_init(&m->prog, l->opt.progress != LOOM_PROGRESS_OFF,
+                      l->opt.progress_interval, l->opt.expected_tasks,
+                      m->t_start);
+
+  if (rc == 0)
+    rc = dispatch(m);
+  while (rc == 0 && (m->inflight > 0 || have_work(m))) {
+    int got = m->local ? 0 : poll_done(m);
+    if (got < 0) {
+      rc = got;
+      break;
+    }
+    if (got > 0 || m->local) {
+      rc = dispatch(m);
+      idle = 0;
+    } else {
+      idle_wait(m, &idle);
+    }
+    loom__progress_tick(&m->prog, loom__now(), m->rep.tasks, m->rep.failed);
+  }
+  /* A source error stops new work only: what was in flight is recorded
+   * above before the loop ends (inflight reached 0). */
+  if (rc == 0 && m->src_err) {
+    rc = m->src_err;
+    if (!m->errbuf[0])
+      snprintf(m->errbuf, sizeof(m->errbuf), "task source failed: %s",
+               loom_strerror(rc));
+  }
+  if (rc == 0)
+    rc = m->joblog_err;
+  rc2 = stop_workers(m);
+  if (rc == 0)
+    rc = rc2;
+  if (loom__joblog_close(&m->joblog) != 0 && rc == 0)
+    rc = LOOM_EIO;
+  finish_report(m, rc);
+
+  if (m->pol_state)
+    m->pol->fini(m->pol_state);
+  if (m->local)
+    loom__exec_fini(&m->exec);
+  for (size_t i = 0; m->send && i < nbuf; i++)
+    loom__buf_fini(&m->send[i].buf);
+  for (uint32_t i = 0; i < m->nslots; i++) {
+    free(m->slots[i].text);
+    free(m->slots[i].payload);
+  }
+  free(m->slots);
+  free(m->send);
+  free(m->rep.w);
+  loom__buf_fini(&m->recv);
+  loom__buf_fini(&m->local_done);
+  loom__sched_fini(&m->sched);
+  free(m);
+  return rc;
+}

@@ -1,0 +1,187 @@
+/* wire.c - encoding and checked decoding of dispatch messages (wire.h).
+ *
+ * Record layouts (host byte order, no padding on the wire):
+ *   task: slot u32, kind u16, attempt u16, id u64, timeout f64, len u32, bytes
+ *   done: slot u32, exit i32, sig i32, flags u32, start f64, elapsed f64,
+ *         len u32, bytes
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "wire.h"
+
+#define TASK_FIXED (4 + 2 + 2 + 8 + 8 + 4)
+#define DONE_FIXED (4 + 4 + 4 + 4 + 8 + 8 + 4)
+
+int loom__buf_reserve(struct loom__buf *b, size_t extra) {
+  size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
+  unsigned char *p;
+
+  if (need <= b->cap)
+    return 0;
+  while (cap < need)
+    cap *= 2;
+  p = realloc(b->data, cap);
+  if (!p)
+    return LOOM_ENOMEM;
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+void loom__buf_fini(struct loom__buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+static void put(struct loom__buf *b, const void *v, size_t n) {
+  memcpy(b->data + b->len, v, n);
+  b->len += n;
+}
+
+int loom__wire_begin(struct loom__buf *b) {
+  uint32_t magic = LOOM__WIRE_MAGIC, zero = 0;
+  int rc;
+
+  b->len = 0;
+  rc = loom__buf_reserve(b, LOOM__WIRE_HEADER);
+  if (rc != 0)
+    return rc;
+  put(b, &magic, 4);
+  put(b, &zero, 4);
+  return 0;
+}
+
+uint32_t loom__wire_count(const struct loom__buf *b) {
+  uint32_t n = 0;
+  if (b->len >= LOOM__WIRE_HEADER)
+    memcpy(&n, b->data + 4, 4);
+  return n;
+}
+
+static void bump(struct loom__buf *b) {
+  uint32_t n = loom__wire_count(b) + 1;
+  memcpy(b->data + 4, &n, 4);
+}
+
+int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t) {
+  int rc;
+
+  if (t->len > LOOM__WIRE_PAYLOAD_MAX)
+    return LOOM_ETOOBIG;
+  rc = loom__buf_reserve(b, TASK_FIXED + (size_t)t->len);
+  if (rc != 0)
+    return rc;
+  put(b, &t->slot, 4);
+  put(b, &t->kind, 2);
+  put(b, &t->attempt, 2);
+  put(b, &t->id, 8);
+  put(b, &t->timeout, 8);
+  put(b, &t->len, 4);
+  if (t->len)
+    put(b, t->payload, t->len);
+  bump(b);
+  return 0;
+}
+
+int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d) {
+  int rc;
+
+  if (d->len > LOOM__WIRE_PAYLOAD_MAX)
+    return LOOM_ETOOBIG;
+  rc = loom__buf_reserve(b, DONE_FIXED + (size_t)d->len);
+  if (rc != 0)
+    return rc;
+  put(b, &d->slot, 4);
+  put(b, &d->exit_code, 4);
+  put(b, &d->sig, 4);
+  put(b, &d->flags, 4);
+  put(b, &d->start, 8);
+  put(b, &d->elapsed, 8);
+  put(b, &d->len, 4);
+  if (d->len)
+    put(b, d->data, d->len);
+  bump(b);
+  return 0;
+}
+
+int loom__wire_open(struct loom__reader *r, const void *msg, size_t len) {
+  uint32_t magic;
+
+  r->p = msg;
+  r->end = r->p + len;
+  r->left = 0;
+  if (!msg || len < LOOM__WIRE_HEADER)
+    return LOOM_EPROTO;
+  memcpy(&magic, r->p, 4);
+  memcpy(&r->left, r->p + 4, 4);
+  if (magic != LOOM__WIRE_MAGIC)
+    return LOOM_EPROTO;
+  r->p += LOOM__WIRE_HEADER;
+  return 0;
+}
+
+static void get(struct loom__reader *r, void *v, size_t n) {
+  memcpy(v, r->p, n);
+  r->p += n;
+}
+
+/* Claims a variable-length tail of len bytes, or fails. */
+static int tail(struct loom__reader *r, uint32_t len, const void **out) {
+  if (len > LOOM__WIRE_PAYLOAD_MAX || (size_t)(r->end - r->p) < len)
+    return LOOM_EPROTO;
+  *out = len ? r->p : NULL;
+  r->p += len;
+  return 0;
+}
+
+int loom__wire_get_task(struct loom__reader *r, struct loom__wire_task *t) {
+  if (r->left == 0)
+    return r->p == r->end ? 0 : LOOM_EPROTO;
+  if ((size_t)(r->end - r->p) < TASK_FIXED)
+    return LOOM_EPROTO;
+  get(r, &t->slot, 4);
+  get(r, &t->kind, 2);
+  get(r, &t->attempt, 2);
+  get(r, &t->id, 8);
+  get(r, &t->timeout, 8);
+  get(r, &t->len, 4);
+  if (tail(r, t->len, &t->payload) != 0)
+    return LOOM_EPROTO;
+  r->left--;
+  return 1;
+}
+
+int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d) {
+  if (r->left == 0)
+    return r->p == r->end ? 0 : LOOM_EPROTO;
+  if ((size_t)(r->end - r->p) < DONE_FIXED)
+    return LOOM_EPROTO;
+  get(r, &d->slot, 4);
+  get(r, &d->exit_code, 4);
+  get(r, &d->sig, 4);
+  get(r, &d->flags, 4);
+  get(r, &d->start, 8);
+  get(r, &d->elapsed, 8);
+  get(r, &d->len, 4);
+  if (tail(r, d->len, &d->data) != 0)
+    return LOOM_EPROTO;
+  r->left--;
+  return 1;
+}
+
+void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
+                               double each) {
+  unsigned char *p = b->data + from, *end = b->data + b->len;
+
+  while ((size_t)(end - p) >= DONE_FIXED) {
+    uint32_t len;
+    memcpy(p + 16, &start, 8);
+    memcpy(p + 24, &each, 8);
+    memcpy(&len, p + 32, 4);
+    p += DONE_FIXED + len;
+    start += each;
+  }
+}
