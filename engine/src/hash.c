@@ -2,8 +2,9 @@
  *
  * A task id must stay the same across runs, ranks and releases (resume keys
  * on it), so the function is fixed here and documented in the README: a
- * multiply-xorshift mix over 8-byte little-endian words, finished with the
- * splitmix64 finaliser. Not cryptographic; collisions are 2^-64 per pair.
+ * multiply-rotate round over each 8-byte little-endian word, finished with
+ * the splitmix64 finaliser. Not cryptographic; a collision between two
+ * given tasks has odds of about 2^-64.
  */
 #include <string.h>
 
@@ -25,26 +26,40 @@ static uint64_t load_le64(const unsigned char *p, size_t n) {
   return v;
 }
 
+static uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* One multiply-rotate round per 8-byte word, the length folded in, then
+ * the splitmix64 finaliser. */
 uint64_t loom__hash64(const void *data, size_t len, uint64_t seed) {
   const unsigned char *p = data;
-  uint64_t h = mix(seed ^ 0x9e3779b97f4a7c15ULL ^ (uint64_t)len);
+  uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
 
   while (len >= 8) {
-    h = mix(h ^ load_le64(p, 8)) * 0x9e3779b97f4a7c15ULL;
+    h = rotl(h ^ (load_le64(p, 8) * 0xff51afd7ed558ccdULL), 31) *
+        0xc4ceb9fe1a85ec53ULL;
     p += 8;
     len -= 8;
   }
   if (len > 0)
-    h = mix(h ^ load_le64(p, len) ^ 0xff51afd7ed558ccdULL);
+    h = rotl(h ^ (load_le64(p, len) * 0xff51afd7ed558ccdULL), 29) *
+        0xc4ceb9fe1a85ec53ULL;
   return mix(h);
+}
+
+uint64_t loom__kind_hash(const char *kind) {
+  const char *k = kind ? kind : "sh";
+  return loom__hash64(k, strlen(k), 0x6c6f6f6dULL); /* "loom" */
+}
+
+uint64_t loom__task_id(uint64_t kind_hash, const void *payload, size_t len,
+                       uint64_t position) {
+  uint64_t h =
+      loom__hash64(payload, len, kind_hash ^ (position * 0x632be59bd9b4e019ULL));
+  /* 0 means "derive me" in a task spec: never hand it out. */
+  return h ? h : 1;
 }
 
 uint64_t loom_task_id_derive(const char *kind, const void *payload, size_t len,
                              uint64_t position) {
-  const char *k = kind ? kind : "sh";
-  uint64_t h = loom__hash64(k, strlen(k), 0x6c6f6f6dULL); /* "loom" */
-  h = loom__hash64(payload, len, h);
-  h = mix(h ^ mix(position + 0x632be59bd9b4e019ULL));
-  /* 0 means "derive me" in a task spec: never hand it out. */
-  return h ? h : 1;
+  return loom__task_id(loom__kind_hash(kind), payload, len, position);
 }

@@ -74,8 +74,12 @@ int loom__mpi_check(int rc, const char *call, const char *file, int line);
 /* Prints "loom: " + message on stderr (one line). */
 void loom__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* hash.c */
+/* hash.c: loom_task_id_derive() in two steps, so the master hashes each
+ * kind name once. */
 uint64_t loom__hash64(const void *data, size_t len, uint64_t seed);
+uint64_t loom__kind_hash(const char *kind);
+uint64_t loom__task_id(uint64_t kind_hash, const void *payload, size_t len,
+                       uint64_t position);
 
 /* Monotonic and wall clocks, in seconds. */
 double loom__now(void);

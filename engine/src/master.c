@@ -44,7 +44,8 @@ struct slot {
   uint16_t attempt;
   int retries_left;
   int worker; /* -1 while not in flight */
-  char *text; /* joblog text, owned, reused */
+  const char *text; /* joblog text: own_text, or a kind name */
+  char *own_text;   /* owned, reused */
   size_t text_len;
   size_t text_cap;
   unsigned char *payload; /* kept for retries, owned, reused */
@@ -72,6 +73,10 @@ struct master {
   int src_err;
   struct loom_task_spec look; /* the next task, fetched ahead */
   int have_look;
+  uint64_t seq; /* tasks taken from the source, for derived ids */
+  const char *kind_ptr; /* the last kind name looked up, and its index */
+  uint16_t kind_idx;
+  uint64_t *kind_hash; /* per registered kind */
 
   struct slot *slots;
   uint32_t nslots;
@@ -136,11 +141,21 @@ static int copy_into(void **dst, size_t *cap, const void *src, size_t n) {
   return 0;
 }
 
-static int kind_index(const struct loom *l, const char *name, uint16_t *out) {
+/* Finds the registry index of a kind name. Sources hand the same name
+ * pointer again and again, so the last answer is checked first. */
+static int kind_index(struct master *m, const char *name, uint16_t *out) {
+  const struct loom *l = m->l;
+
   if (!name)
     name = "sh";
+  if (name == m->kind_ptr && strcmp(l->kinds[m->kind_idx].name, name) == 0) {
+    *out = m->kind_idx;
+    return 0;
+  }
   for (size_t i = 0; i < l->nkinds; i++)
     if (strcmp(l->kinds[i].name, name) == 0) {
+      m->kind_ptr = name;
+      m->kind_idx = (uint16_t)i;
       *out = (uint16_t)i;
       return 0;
     }
@@ -148,38 +163,44 @@ static int kind_index(const struct loom *l, const char *name, uint16_t *out) {
 }
 
 /* Fills a fresh slot from the look-ahead spec. The payload is kept only
- * when a retry may need it; the joblog text only when there is a joblog. */
+ * when a retry may need it; the joblog text only when there is a joblog,
+ * and then by reference when it is the kind's name. */
 static int slot_fill(struct master *m, uint32_t si) {
   struct slot *s = &m->slots[si];
   const struct loom_task_spec *t = &m->look;
   int rc;
 
-  rc = kind_index(m->l, t->kind, &s->kind);
+  rc = kind_index(m, t->kind, &s->kind);
   if (rc != 0) {
     snprintf(m->errbuf, sizeof(m->errbuf), "task names unknown kind '%s'",
              t->kind);
     return rc;
   }
-  s->id = t->id ? t->id : loom_task_id_derive(t->kind, t->payload, t->len, 0);
+  m->seq++;
+  s->id = t->id ? t->id
+                : loom__task_id(m->kind_hash[s->kind], t->payload, t->len,
+                                t->line ? t->line : m->seq);
   s->line = t->line;
   s->cost = t->cost;
   s->timeout = t->timeout > 0 ? t->timeout : 0;
   s->attempt = 1;
   s->retries_left = t->retries > 0 ? t->retries : 0;
   s->len = 0;
+  s->text = NULL;
   s->text_len = 0;
-  if (m->joblog.fp || m->on_result) {
-    const char *text = t->text;
-    size_t n = t->text_len;
-    if (!text) {
-      int sh = s->kind == 0;
-      text = sh ? t->payload : m->l->kinds[s->kind].name;
-      n = sh ? t->len : strlen(text);
+  if (m->joblog.fp) {
+    if (t->text || s->kind == 0) {
+      const char *text = t->text ? t->text : t->payload;
+      size_t n = t->text ? t->text_len : t->len;
+      rc = copy_into((void **)&s->own_text, &s->text_cap, text, n);
+      if (rc != 0)
+        return rc;
+      s->text = s->own_text;
+      s->text_len = n;
+    } else {
+      s->text = m->l->kinds[s->kind].name;
+      s->text_len = strlen(s->text);
     }
-    rc = copy_into((void **)&s->text, &s->text_cap, text, n);
-    if (rc != 0)
-      return rc;
-    s->text_len = n;
   }
   if (s->retries_left > 0) {
     rc = copy_into((void **)&s->payload, &s->cap, t->payload, t->len);
@@ -631,6 +652,10 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
     rc = rc2;
   if (rc == 0)
     rc = m->pol->init(&m->sched, &m->pol_state);
+  if (rc == 0 && !(m->kind_hash = calloc(l->nkinds, sizeof(uint64_t))))
+    rc = LOOM_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < l->nkinds; i++)
+    m->kind_hash[i] = loom__kind_hash(l->kinds[i].name);
   if (rc == 0 && m->local) {
     rc = loom__exec_init(&m->exec, l);
     m->exec.idle = local_idle;
@@ -690,10 +715,11 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
   for (size_t i = 0; m->send && i < nbuf; i++)
     loom__buf_fini(&m->send[i].buf);
   for (uint32_t i = 0; i < m->nslots; i++) {
-    free(m->slots[i].text);
+    free(m->slots[i].own_text);
     free(m->slots[i].payload);
   }
   free(m->slots);
+  free(m->kind_hash);
   free(m->send);
   free(m->rep.w);
   loom__buf_fini(&m->recv);

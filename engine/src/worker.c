@@ -96,6 +96,8 @@ static int run_one(struct worker *wk) {
     return rc;
   wk->head = (wk->head + 1) % QUEUE_MAX;
   wk->count--;
+  if (wk->count == 0)
+    wk->head = 0; /* reuse the same few buffers, not all QUEUE_MAX */
   return LOOM_MPI(MPI_Isend(out->data, (int)out->len, MPI_BYTE, 0,
                             LOOM__TAG_DONE, wk->l->comm, &wk->req[wk->cur]));
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench_bigfile.sh - does loom's task-file reader stream? Generates task
+# files of 10k, 100k, 1M and 10M lines (": task N", a shell no-op) in a temp
+# dir and reads each through loom_taskfile_open/next/close
+# (bench/taskfile_scan.c), recording lines, tasks, seconds and the peak
+# resident memory. A flat maxrss_kib column means memory does not grow
+# with the file. (Running 10M tasks through `loom run` would measure
+# process creation for hours, not the reader.)
+#
+# usage: scripts/bench_bigfile.sh [--quick] [BUILD_DIR]
+#   BUILD_DIR  a CMake build directory (default: build/)
+#   --quick    stop at 1M lines
+# Writes bench/results/bigfile.csv (LOOM_BENCH_RESULTS moves it).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+QUICK=0
+BUILD=""
+for arg in "$@"; do
+  case "$arg" in
+  --quick) QUICK=1 ;;
+  -h | --help)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  -*)
+    echo "bench_bigfile.sh: unknown option $arg" >&2
+    exit 2
+    ;;
+  *) BUILD=$arg ;;
+  esac
+done
+BUILD=$(realpath -m "${BUILD:-$ROOT/build}")
+RESULTS=${LOOM_BENCH_RESULTS:-$ROOT/bench/results}
+OUT=$RESULTS/bigfile.csv
+SIZES="10000 100000 1000000 10000000"
+[ "$QUICK" = 1 ] && SIZES="10000 100000 1000000"
+
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$BUILD" -j 2 --target bench-taskfile-scan >/dev/null
+SCAN=$BUILD/bench/bench-taskfile-scan
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench_bigfile.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+mkdir -p "$RESULTS"
+echo "lines,tasks,seconds,maxrss_kib" >"$OUT.tmp"
+for n in $SIZES; do
+  file=$TMP/tasks-$n
+  seq 1 "$n" | awk '{ print ": task " $1 }' >"$file"
+  # bench-taskfile-scan prints "tasks,seconds,maxrss_kib".
+  row=$("$SCAN" "$file")
+  tasks=${row%%,*}
+  if [ "$tasks" != "$n" ]; then
+    echo "bench_bigfile.sh: $n lines gave $tasks tasks" >&2
+    exit 1
+  fi
+  echo "$n,$row" >>"$OUT.tmp"
+  echo "$n lines: $row ($(du -h "$file" | cut -f1) file)" >&2
+  rm -f "$file"
+done
+mv "$OUT.tmp" "$OUT"
+column -s, -t <"$OUT"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, checks formatting, runs
+# the unit and MPI tests in an ASan+UBSan build, then builds normally and
+# runs everything through ctest. ctest's summary is the last thing printed.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${LOOM_BUILD_DIR:-$root/build}
+asan=${LOOM_ASAN_BUILD_DIR:-$root/build-asan}
+jobs=$(nproc)
+
+"$root/scripts/setup.sh" "$build"
+"$root/scripts/check_format.sh"
+
+echo "== sanitizer build (ASan + UBSan): unit and MPI tests"
+cmake -S "$root" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON \
+  -DLOOM_BUILD_BENCH=OFF >/dev/null
+cmake --build "$asan" -j"$jobs" >/dev/null
+(cd "$asan" && ctest -L 'unit|mpi' --output-on-failure -j"$jobs" |
+  tail -n 4)
+
+echo "== full suite"
+cd "$build"
+exec ctest --output-on-failure
