@@ -19,10 +19,15 @@ static uint64_t mix(uint64_t x) {
   return x;
 }
 
+/* The first n (<= 8) bytes at p as a little-endian number. */
 static uint64_t load_le64(const unsigned char *p, size_t n) {
   uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(&v, p, n);
+#else
   for (size_t i = 0; i < n; i++)
     v |= (uint64_t)p[i] << (8 * i);
+#endif
   return v;
 }
 

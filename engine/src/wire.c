@@ -36,9 +36,16 @@ void loom__buf_fini(struct loom__buf *b) {
   b->len = b->cap = 0;
 }
 
-static void put(struct loom__buf *b, const void *v, size_t n) {
-  memcpy(b->data + b->len, v, n);
-  b->len += n;
+/* Field writers and readers work on a local cursor: going through b->len
+ * or r->p for every field would reload it after each memcpy. */
+static unsigned char *put(unsigned char *p, const void *v, size_t n) {
+  memcpy(p, v, n);
+  return p + n;
+}
+
+static const unsigned char *get(const unsigned char *p, void *v, size_t n) {
+  memcpy(v, p, n);
+  return p + n;
 }
 
 int loom__wire_begin(struct loom__buf *b) {
@@ -49,8 +56,8 @@ int loom__wire_begin(struct loom__buf *b) {
   rc = loom__buf_reserve(b, LOOM__WIRE_HEADER);
   if (rc != 0)
     return rc;
-  put(b, &magic, 4);
-  put(b, &zero, 4);
+  put(put(b->data, &magic, 4), &zero, 4);
+  b->len = LOOM__WIRE_HEADER;
   return 0;
 }
 
@@ -67,6 +74,7 @@ static void bump(struct loom__buf *b) {
 }
 
 int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t) {
+  unsigned char *p;
   int rc;
 
   if (t->len > LOOM__WIRE_PAYLOAD_MAX)
@@ -74,19 +82,22 @@ int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t) {
   rc = loom__buf_reserve(b, TASK_FIXED + (size_t)t->len);
   if (rc != 0)
     return rc;
-  put(b, &t->slot, 4);
-  put(b, &t->kind, 2);
-  put(b, &t->attempt, 2);
-  put(b, &t->id, 8);
-  put(b, &t->timeout, 8);
-  put(b, &t->len, 4);
+  p = b->data + b->len;
+  p = put(p, &t->slot, 4);
+  p = put(p, &t->kind, 2);
+  p = put(p, &t->attempt, 2);
+  p = put(p, &t->id, 8);
+  p = put(p, &t->timeout, 8);
+  p = put(p, &t->len, 4);
   if (t->len)
-    put(b, t->payload, t->len);
+    memcpy(p, t->payload, t->len);
+  b->len += TASK_FIXED + (size_t)t->len;
   bump(b);
   return 0;
 }
 
 int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d) {
+  unsigned char *p;
   int rc;
 
   if (d->len > LOOM__WIRE_PAYLOAD_MAX)
@@ -94,15 +105,17 @@ int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d) {
   rc = loom__buf_reserve(b, DONE_FIXED + (size_t)d->len);
   if (rc != 0)
     return rc;
-  put(b, &d->slot, 4);
-  put(b, &d->exit_code, 4);
-  put(b, &d->sig, 4);
-  put(b, &d->flags, 4);
-  put(b, &d->start, 8);
-  put(b, &d->elapsed, 8);
-  put(b, &d->len, 4);
+  p = b->data + b->len;
+  p = put(p, &d->slot, 4);
+  p = put(p, &d->exit_code, 4);
+  p = put(p, &d->sig, 4);
+  p = put(p, &d->flags, 4);
+  p = put(p, &d->start, 8);
+  p = put(p, &d->elapsed, 8);
+  p = put(p, &d->len, 4);
   if (d->len)
-    put(b, d->data, d->len);
+    memcpy(p, d->data, d->len);
+  b->len += DONE_FIXED + (size_t)d->len;
   bump(b);
   return 0;
 }
@@ -123,53 +136,48 @@ int loom__wire_open(struct loom__reader *r, const void *msg, size_t len) {
   return 0;
 }
 
-static void get(struct loom__reader *r, void *v, size_t n) {
-  memcpy(v, r->p, n);
-  r->p += n;
-}
-
-/* Claims a variable-length tail of len bytes, or fails. */
-static int tail(struct loom__reader *r, uint32_t len, const void **out) {
-  if (len > LOOM__WIRE_PAYLOAD_MAX || (size_t)(r->end - r->p) < len)
+/* Claims a variable-length tail of len bytes at p, or fails. */
+static int tail(struct loom__reader *r, const unsigned char *p, uint32_t len,
+                const void **out) {
+  if (len > LOOM__WIRE_PAYLOAD_MAX || (size_t)(r->end - p) < len)
     return LOOM_EPROTO;
-  *out = len ? r->p : NULL;
-  r->p += len;
-  return 0;
+  *out = len ? p : NULL;
+  r->p = p + len;
+  r->left--;
+  return 1;
 }
 
 int loom__wire_get_task(struct loom__reader *r, struct loom__wire_task *t) {
+  const unsigned char *p = r->p;
+
   if (r->left == 0)
-    return r->p == r->end ? 0 : LOOM_EPROTO;
-  if ((size_t)(r->end - r->p) < TASK_FIXED)
+    return p == r->end ? 0 : LOOM_EPROTO;
+  if ((size_t)(r->end - p) < TASK_FIXED)
     return LOOM_EPROTO;
-  get(r, &t->slot, 4);
-  get(r, &t->kind, 2);
-  get(r, &t->attempt, 2);
-  get(r, &t->id, 8);
-  get(r, &t->timeout, 8);
-  get(r, &t->len, 4);
-  if (tail(r, t->len, &t->payload) != 0)
-    return LOOM_EPROTO;
-  r->left--;
-  return 1;
+  p = get(p, &t->slot, 4);
+  p = get(p, &t->kind, 2);
+  p = get(p, &t->attempt, 2);
+  p = get(p, &t->id, 8);
+  p = get(p, &t->timeout, 8);
+  p = get(p, &t->len, 4);
+  return tail(r, p, t->len, &t->payload);
 }
 
 int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d) {
+  const unsigned char *p = r->p;
+
   if (r->left == 0)
-    return r->p == r->end ? 0 : LOOM_EPROTO;
-  if ((size_t)(r->end - r->p) < DONE_FIXED)
+    return p == r->end ? 0 : LOOM_EPROTO;
+  if ((size_t)(r->end - p) < DONE_FIXED)
     return LOOM_EPROTO;
-  get(r, &d->slot, 4);
-  get(r, &d->exit_code, 4);
-  get(r, &d->sig, 4);
-  get(r, &d->flags, 4);
-  get(r, &d->start, 8);
-  get(r, &d->elapsed, 8);
-  get(r, &d->len, 4);
-  if (tail(r, d->len, &d->data) != 0)
-    return LOOM_EPROTO;
-  r->left--;
-  return 1;
+  p = get(p, &d->slot, 4);
+  p = get(p, &d->exit_code, 4);
+  p = get(p, &d->sig, 4);
+  p = get(p, &d->flags, 4);
+  p = get(p, &d->start, 8);
+  p = get(p, &d->elapsed, 8);
+  p = get(p, &d->len, 4);
+  return tail(r, p, d->len, &d->data);
 }
 
 void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
