@@ -22,12 +22,7 @@
 #include "kinds.h"
 #include "loom.h"
 
-enum {
-  EXIT_OK = 0,
-  EXIT_TASKS_FAILED = 1,
-  EXIT_USAGE = 2,
-  EXIT_INTERNAL = 3
-};
+enum { EXIT_OK = 0, EXIT_TASKS_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
 #define MAX_KIND_ARGS 64
 
@@ -47,8 +42,8 @@ struct cli {
 };
 
 static int launcher_rank(void) {
-  static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",
-                               "PMI_RANK", "SLURM_PROCID"};
+  static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                               "SLURM_PROCID"};
   for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
     const char *v = getenv(vars[i]);
     if (v && *v)
@@ -147,8 +142,7 @@ static int usage_error(int quiet_rank, const char *fmt, ...) {
   return EXIT_USAGE;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max,
-                     uint64_t *out) {
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
   char *end;
   unsigned long long v;
 
@@ -195,7 +189,7 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
 #define NEED_VALUE()                                                           \
   do {                                                                         \
     if (!v)                                                                    \
-      return usage_error(quiet_rank, "option '%s' needs a value", a);    \
+      return usage_error(quiet_rank, "option '%s' needs a value", a);          \
     i++;                                                                       \
   } while (0)
 
@@ -234,8 +228,8 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
     } else if (strcmp(a, "--window") == 0) {
       NEED_VALUE();
       if (parse_u64(v, 1, 1024, &u) != 0)
-        return usage_error(quiet_rank,
-                           "bad --window '%s' (expected 1 to 1024)", v);
+        return usage_error(quiet_rank, "bad --window '%s' (expected 1 to 1024)",
+                           v);
       c->opt.window = (int)u;
     } else if (strcmp(a, "--batch-max") == 0) {
       NEED_VALUE();
@@ -281,8 +275,7 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
     } else if (!c->taskfile) {
       c->taskfile = a;
     } else {
-      return usage_error(quiet_rank,
-                         "more than one task file ('%s' and '%s')",
+      return usage_error(quiet_rank, "more than one task file ('%s' and '%s')",
                          c->taskfile, a);
     }
 #undef NEED_VALUE
@@ -372,8 +365,8 @@ static void kind_result(void *arg, const struct loom_result *res) {
 
 /* Rank 0: checks the input and makes the run directory. Returns -1 to go
  * on, else an exit status (the error line already printed). */
-static int prepare(struct cli *c, struct file_source *fs, struct kind_source *ks,
-                   char *rundir, size_t rundir_len) {
+static int prepare(struct cli *c, struct file_source *fs,
+                   struct kind_source *ks, char *rundir, size_t rundir_len) {
   char err[1024];
   int rc;
 

@@ -66,19 +66,19 @@ enum loom_progress_mode {
 };
 
 struct loom_options {
-  const char *policy;   /* scheduling policy name; NULL = "least-loaded" */
-  int window;           /* batches in flight per worker; 0 = 2 */
-  int batch_max;        /* most tasks in one message; 0 = 4096 */
-  double batch_target;  /* seconds of work one batch aims at; 0 = 0.0005 */
-  const char *run_dir;  /* an existing directory for joblog.tsv, report.json
-                           and out/; NULL = write none of them */
-  int output_mode;      /* enum loom_output_mode, for shell tasks */
-  int progress;         /* enum loom_progress_mode */
+  const char *policy;       /* scheduling policy name; NULL = "least-loaded" */
+  int window;               /* batches in flight per worker; 0 = 2 */
+  int batch_max;            /* most tasks in one message; 0 = 4096 */
+  double batch_target;      /* seconds of work one batch aims at; 0 = 0.0005 */
+  const char *run_dir;      /* an existing directory for joblog.tsv, report.json
+                               and out/; NULL = write none of them */
+  int output_mode;          /* enum loom_output_mode, for shell tasks */
+  int progress;             /* enum loom_progress_mode */
   double progress_interval; /* seconds between plain progress lines; 0 = 5 */
   const char *command_line; /* recorded in report.json; may be NULL */
   const char *source_name;  /* recorded in report.json; may be NULL */
   uint64_t expected_tasks;  /* for the progress line's ETA; 0 = unknown */
-  int quiet;            /* no notices and no summary on stderr */
+  int quiet;                /* no notices and no summary on stderr */
 };
 
 /* Fills *opt with the defaults (all zero). Local. */
@@ -93,7 +93,8 @@ struct loom;
  * Collective over comm. MPI must be initialised. opt may be NULL (defaults);
  * it is copied, strings included. Every rank must pass the same policy name:
  * all ranks return the same code. On failure *out is NULL.
- * Returns 0, LOOM_EINVAL (unknown policy, bad value), LOOM_ENOMEM, LOOM_EMPI. */
+ * Returns 0, LOOM_EINVAL (unknown policy, bad value), LOOM_ENOMEM, LOOM_EMPI.
+ */
 int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out);
 
 /* Frees the engine and its communicator. Collective (it frees a
@@ -172,12 +173,12 @@ struct loom_result {
   uint64_t id;
   uint64_t line;
   const char *kind;
-  int worker;     /* rank that ran it */
-  int attempt;    /* 1 for the first attempt */
-  int exit_code;  /* 0 = success */
-  int signal;     /* terminating signal of a shell task, 0 = none */
-  double start;   /* seconds since the epoch, worker clock */
-  double elapsed; /* seconds */
+  int worker;       /* rank that ran it */
+  int attempt;      /* 1 for the first attempt */
+  int exit_code;    /* 0 = success */
+  int signal;       /* terminating signal of a shell task, 0 = none */
+  double start;     /* seconds since the epoch, worker clock */
+  double elapsed;   /* seconds */
   const void *data; /* bytes set by loom_task_reply(), may be NULL */
   size_t len;
 };
@@ -226,8 +227,8 @@ struct loom_taskfile;
 
 /* Opens path ("-" = stdin). On failure *out is NULL and err (if not NULL)
  * holds one line naming the file. Returns 0, LOOM_EIO, LOOM_ENOMEM. */
-int loom_taskfile_open(const char *path, struct loom_taskfile **out,
-                       char *err, size_t errlen);
+int loom_taskfile_open(const char *path, struct loom_taskfile **out, char *err,
+                       size_t errlen);
 
 /* Reads the next task into *spec (kind "sh"). The spec's pointers stay
  * valid until the next call. Returns 1, 0 at the end, LOOM_ESYNTAX (with

@@ -256,9 +256,9 @@ static int share_settings(struct loom *l) {
   if (rc != 0)
     return rc;
   if (l->rank == 0)
-    return hdr[0] < 0 ? 0
-                      : LOOM_MPI(MPI_Bcast(l->run_dir, hdr[0], MPI_CHAR, 0,
-                                           l->comm));
+    return hdr[0] < 0
+               ? 0
+               : LOOM_MPI(MPI_Bcast(l->run_dir, hdr[0], MPI_CHAR, 0, l->comm));
   l->opt.output_mode = hdr[1];
   free(l->run_dir);
   l->run_dir = NULL;

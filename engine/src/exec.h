@@ -20,9 +20,9 @@ struct loom__exec {
   struct loom *l;
   struct loom_task task; /* reused: its reply buffer grows once */
 
-  char **envp;                                 /* environ + our slots */
-  char env[LOOM__ENV_SLOTS][PATH_MAX + 32];    /* LOOM_* values */
-  char *cmd;                                   /* NUL-terminated command */
+  char **envp;                              /* environ + our slots */
+  char env[LOOM__ENV_SLOTS][PATH_MAX + 32]; /* LOOM_* values */
+  char *cmd;                                /* NUL-terminated command */
   size_t cmd_cap;
   unsigned char shard_made[32]; /* out/XX directories already created */
 

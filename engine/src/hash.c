@@ -58,8 +58,8 @@ uint64_t loom__kind_hash(const char *kind) {
 
 uint64_t loom__task_id(uint64_t kind_hash, const void *payload, size_t len,
                        uint64_t position) {
-  uint64_t h =
-      loom__hash64(payload, len, kind_hash ^ (position * 0x632be59bd9b4e019ULL));
+  uint64_t h = loom__hash64(payload, len,
+                            kind_hash ^ (position * 0x632be59bd9b4e019ULL));
   /* 0 means "derive me" in a task spec: never hand it out. */
   return h ? h : 1;
 }

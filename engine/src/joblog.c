@@ -21,8 +21,11 @@ int loom__joblog_open(struct loom__joblog *j, const char *dir) {
   if (!j->fp)
     return LOOM_EIO;
   setvbuf(j->fp, NULL, _IOFBF, 1 << 20);
-  if (fputs(LOOM__JOBLOG_HEADER, j->fp) < 0 || fflush(j->fp) != 0)
+  if (fputs(LOOM__JOBLOG_HEADER, j->fp) < 0 || fflush(j->fp) != 0) {
+    fclose(j->fp);
+    j->fp = NULL;
     return LOOM_EIO;
+  }
   return 0;
 }
 

@@ -27,9 +27,9 @@
 #include "exec.h"
 #include "internal.h"
 #include "joblog.h"
+#include "policy.h"
 #include "progress.h"
 #include "report.h"
-#include "policy.h"
 #include "wire.h"
 
 #define NO_SLOT UINT32_MAX
@@ -43,7 +43,7 @@ struct slot {
   uint16_t kind;
   uint16_t attempt;
   int retries_left;
-  int worker; /* -1 while not in flight */
+  int worker;       /* -1 while not in flight */
   const char *text; /* joblog text: own_text, or a kind name */
   char *own_text;   /* owned, reused */
   size_t text_len;
@@ -73,7 +73,7 @@ struct master {
   int src_err;
   struct loom_task_spec look; /* the next task, fetched ahead */
   int have_look;
-  uint64_t seq; /* tasks taken from the source, for derived ids */
+  uint64_t seq;         /* tasks taken from the source, for derived ids */
   const char *kind_ptr; /* the last kind name looked up, and its index */
   uint16_t kind_idx;
   uint64_t *kind_hash; /* per registered kind */
@@ -100,7 +100,8 @@ struct master {
   char errbuf[512];
 };
 
-/* ---- slots ---------------------------------------------------------------- */
+/* ---- slots ----------------------------------------------------------------
+ */
 
 static int slot_alloc(struct master *m, uint32_t *out) {
   if (m->free_head == NO_SLOT) {
@@ -211,7 +212,8 @@ static int slot_fill(struct master *m, uint32_t si) {
   return 0;
 }
 
-/* ---- the source ----------------------------------------------------------- */
+/* ---- the source -----------------------------------------------------------
+ */
 
 static void fetch(struct master *m) {
   int rc;
@@ -313,19 +315,18 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
     m->rep.w[w].failed += failed;
     m->rep.w[w].busy += d.elapsed;
     if (m->joblog.fp) {
-      struct loom__joblog_row row = {
-          .id = s->id,
-          .line = s->line,
-          .rank = m->local ? 0 : w + 1,
-          .host = m->rep.w[w].host,
-          .start = d.start,
-          .elapsed = d.elapsed,
-          .exit_code = d.exit_code,
-          .sig = d.sig,
-          .status = status_of(&d),
-          .attempt = s->attempt,
-          .text = s->text,
-          .text_len = s->text_len};
+      struct loom__joblog_row row = {.id = s->id,
+                                     .line = s->line,
+                                     .rank = m->local ? 0 : w + 1,
+                                     .host = m->rep.w[w].host,
+                                     .start = d.start,
+                                     .elapsed = d.elapsed,
+                                     .exit_code = d.exit_code,
+                                     .sig = d.sig,
+                                     .status = status_of(&d),
+                                     .attempt = s->attempt,
+                                     .text = s->text,
+                                     .text_len = s->text_len};
       if (loom__joblog_write(&m->joblog, &row) != 0)
         m->joblog_err = LOOM_EIO;
     }
@@ -397,8 +398,8 @@ static int send_batch(struct master *m, int w, struct sendbuf *sb) {
     int rc;
     rc = loom__wire_begin(&m->local_done);
     if (rc == 0)
-      rc = loom__exec_batch(&m->exec, sb->buf.data, sb->buf.len,
-                            &m->local_done);
+      rc =
+          loom__exec_batch(&m->exec, sb->buf.data, sb->buf.len, &m->local_done);
     if (rc == 0)
       rc = handle_done(m, w, m->local_done.data, m->local_done.len);
     return rc;
@@ -473,8 +474,8 @@ static int poll_done(struct master *m) {
     MPI_Status st;
     int flag = 0, count = 0, rc;
 
-    rc = LOOM_MPI(MPI_Iprobe(MPI_ANY_SOURCE, LOOM__TAG_DONE, m->l->comm, &flag,
-                             &st));
+    rc = LOOM_MPI(
+        MPI_Iprobe(MPI_ANY_SOURCE, LOOM__TAG_DONE, m->l->comm, &flag, &st));
     if (rc != 0)
       return rc;
     if (!flag)
@@ -559,8 +560,8 @@ static int gather_workers(struct master *m) {
   all = calloc((size_t)l->size, sizeof(me));
   if (!all)
     return LOOM_ENOMEM;
-  rc = LOOM_MPI(MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, all,
-                           (int)sizeof(me), MPI_BYTE, 0, l->comm));
+  rc = LOOM_MPI(MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, all, (int)sizeof(me),
+                           MPI_BYTE, 0, l->comm));
   for (int w = 0; rc == 0 && w < m->sched.n; w++) {
     int r = m->local ? 0 : w + 1;
     m->rep.w[w].rank = r;

@@ -13,21 +13,21 @@
 #include <stdint.h>
 
 struct loom__wstate {
-  uint32_t inflight;  /* tasks sent and not completed */
-  uint32_t batches;   /* batches sent and not completed */
+  uint32_t inflight;    /* tasks sent and not completed */
+  uint32_t batches;     /* batches sent and not completed */
   double inflight_cost; /* sum of known cost hints in flight */
-  double weight;      /* capacity weight, 1.0 until topology says more */
-  uint64_t done;      /* attempts completed */
-  uint64_t failed;    /* attempts that failed */
-  double busy;        /* seconds of task time */
+  double weight;        /* capacity weight, 1.0 until topology says more */
+  uint64_t done;        /* attempts completed */
+  uint64_t failed;      /* attempts that failed */
+  double busy;          /* seconds of task time */
 };
 
 struct loom__sched {
-  int n;              /* workers */
-  int window;         /* batches in flight per worker */
-  uint32_t batch_max; /* tasks per batch */
+  int n;               /* workers */
+  int window;          /* batches in flight per worker */
+  uint32_t batch_max;  /* tasks per batch */
   double batch_target; /* seconds of work per batch */
-  double t_est;       /* smoothed seconds per task, < 0 until measured */
+  double t_est;        /* smoothed seconds per task, < 0 until measured */
   struct loom__wstate *w;
 };
 

@@ -16,9 +16,17 @@ void loom__progress_init(struct loom__progress *p, int on, double interval,
   p->live = 0;
 }
 
+/* H:MM:SS, with hours growing as needed; "?" for what cannot be a time. */
 static void hms(char *buf, size_t n, double s) {
-  unsigned long t = s > 0 && s < 1e9 ? (unsigned long)(s + 0.5) : 0;
-  snprintf(buf, n, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
+  uint64_t t;
+
+  if (!(s >= 0) || s > 1e15) {
+    snprintf(buf, n, "?");
+    return;
+  }
+  t = (uint64_t)(s + 0.5);
+  snprintf(buf, n, "%" PRIu64 ":%02u:%02u", t / 3600, (unsigned)(t / 60 % 60),
+           (unsigned)(t % 60));
 }
 
 void loom__progress_format(char *buf, size_t n, double elapsed, uint64_t done,

@@ -26,23 +26,60 @@ void loom__report_metrics(const struct loom__report *r,
   mean = r->nworkers > 0 ? sum / r->nworkers : 0;
   m->throughput = r->makespan > 0 ? (double)r->tasks / r->makespan : 0;
   m->imbalance = mean > 0 ? max / mean - 1 : 0;
-  m->efficiency =
-      r->makespan > 0 && r->nworkers > 0 ? sum / (r->nworkers * r->makespan) : 0;
+  m->efficiency = r->makespan > 0 && r->nworkers > 0
+                      ? sum / (r->nworkers * r->makespan)
+                      : 0;
   m->lower_bound =
       r->nworkers > 0 ? fmax(r->sum_task / r->nworkers, r->longest) : 0;
   m->ratio = m->lower_bound > 0 ? r->makespan / m->lower_bound : 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
+static int utf8_len(const unsigned char *s) {
+  int n;
+  uint32_t c;
+
+  if (s[0] < 0x80)
+    return 1;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf)
+    n = 2, c = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef)
+    n = 3, c = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+    n = 4, c = s[0] & 0x07;
+  else
+    return 0;
+  for (int i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    c = (c << 6) | (s[i] & 0x3f);
+  }
+  /* No overlong forms, no surrogates, nothing past U+10FFFF. */
+  if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+      (c >= 0xd800 && c <= 0xdfff))
+    return 0;
+  return n;
+}
+
+/* JSON strings must be UTF-8: a byte that is not part of a valid sequence
+ * (a Latin-1 file name, a name cut mid-character) becomes U+FFFD. */
 void loom__json_string(FILE *f, const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+
   fputc('"', f);
-  for (; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
+  while (p && *p) {
+    int n = utf8_len(p);
+    if (n == 0) {
+      fputs("\\ufffd", f);
+      p++;
+    } else if (*p == '"' || *p == '\\') {
+      fprintf(f, "\\%c", *p++);
+    } else if (*p < 0x20) {
+      fprintf(f, "\\u%04x", *p++);
+    } else {
+      fwrite(p, 1, (size_t)n, f);
+      p += n;
+    }
   }
   fputc('"', f);
 }
@@ -99,8 +136,8 @@ int loom__report_write(const struct loom__report *r, const char *path) {
   fprintf(f,
           "  \"balance\": {\"imbalance\": %.6f, \"efficiency\": %.6f, "
           "\"lower_bound_s\": %.6f, \"makespan_over_lower_bound\": %.6f},\n",
-          json_num(m.imbalance), json_num(m.efficiency), json_num(m.lower_bound),
-          json_num(m.ratio));
+          json_num(m.imbalance), json_num(m.efficiency),
+          json_num(m.lower_bound), json_num(m.ratio));
   fprintf(f, "  \"per_worker\": [\n");
   for (int i = 0; i < r->nworkers; i++) {
     const struct loom__report_worker *w = &r->w[i];
@@ -108,7 +145,8 @@ int loom__report_write(const struct loom__report *r, const char *path) {
     loom__json_string(f, w->host);
     fprintf(f,
             ", \"cores\": %d, \"pus\": %d, \"tasks\": %" PRIu64
-            ", \"failed\": %" PRIu64 ", \"busy_s\": %.6f, \"idle_s\": %.6f}%s\n",
+            ", \"failed\": %" PRIu64
+            ", \"busy_s\": %.6f, \"idle_s\": %.6f}%s\n",
             w->cores, w->pus, w->attempts, w->failed, json_num(w->busy),
             json_num(fmax(0, r->makespan - w->busy)),
             i + 1 < r->nworkers ? "," : "");

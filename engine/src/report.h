@@ -30,8 +30,8 @@ struct loom__report {
   double started;    /* wall clock */
   double makespan;
   uint64_t tasks, succeeded, failed, attempts;
-  double sum_task;  /* seconds, all attempts */
-  double longest;   /* seconds, one attempt */
+  double sum_task; /* seconds, all attempts */
+  double longest;  /* seconds, one attempt */
   int nworkers;
   int master_runs_tasks;
   struct loom__report_worker *w;

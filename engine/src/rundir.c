@@ -57,9 +57,9 @@ int loom_rundir_create(const char *path, char *buf, size_t buflen, char *err,
       struct stat st;
       if (errno != EEXIST || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         if (err)
-          snprintf(err, errlen, "cannot create output directory '%s': %s",
-                   path, errno == EEXIST ? "exists and is not a directory"
-                                         : strerror(errno));
+          snprintf(err, errlen, "cannot create output directory '%s': %s", path,
+                   errno == EEXIST ? "exists and is not a directory"
+                                   : strerror(errno));
         return LOOM_EIO;
       }
       if (!is_empty_dir(path)) {
@@ -93,9 +93,12 @@ int loom_rundir_create(const char *path, char *buf, size_t buflen, char *err,
         snprintf(name, sizeof(name), "loom-run-%s", stamp);
       else
         snprintf(name, sizeof(name), "loom-run-%s-%d", stamp, i);
+      if (strlen(name) + 1 > buflen) {
+        if (err)
+          snprintf(err, errlen, "run directory name '%s' is too long", name);
+        return LOOM_EIO;
+      }
       if (mkdir(name, 0777) == 0) {
-        if (strlen(name) + 1 > buflen)
-          return LOOM_EIO;
         snprintf(buf, buflen, "%s", name);
         return make_out(buf, err, errlen);
       }

@@ -19,6 +19,8 @@
 
 #define LINE_MAX_BYTES (1u << 20)
 #define RETRIES_MAX 1000
+/* A repeat's index is the low 32 bits of its tasks' position (hash.c). */
+#define REPEAT_MAX ((int64_t)UINT32_MAX - 1)
 
 struct hints {
   double cost;
@@ -42,7 +44,7 @@ struct loom_taskfile {
   /* a "#loom repeat" line being expanded */
   uint64_t rep_left;
   uint64_t rep_index;
-  int64_t rep_value;
+  int64_t rep_start;
   int64_t rep_step;
   uint64_t rep_line;
   char *rep_cmd; /* command with {} still in it */
@@ -65,8 +67,8 @@ static int fail(struct loom_taskfile *tf, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  snprintf(tf->err, sizeof(tf->err), "%s:%" PRIu64 ": %s", tf->name,
-           tf->lineno, msg);
+  snprintf(tf->err, sizeof(tf->err), "%s:%" PRIu64 ": %s", tf->name, tf->lineno,
+           msg);
   return LOOM_ESYNTAX;
 }
 
@@ -238,8 +240,10 @@ static int split_hints(struct loom_taskfile *tf, const char *s, size_t *cmdlen,
   const char *p = s, *at = NULL;
   int rc;
 
+  /* "#loom" opens the hints where it starts a word; at the very start it
+   * can only follow a repeat's count, and then the command is missing. */
   while ((p = strstr(p, "#loom")) != NULL) {
-    if (p > s && (p[-1] == ' ' || p[-1] == '\t') &&
+    if ((p == s || p[-1] == ' ' || p[-1] == '\t') &&
         (p[5] == ' ' || p[5] == '\t' || p[5] == '\0'))
       at = p;
     p += 5;
@@ -248,13 +252,11 @@ static int split_hints(struct loom_taskfile *tf, const char *s, size_t *cmdlen,
     *cmdlen = trim_len(s, strlen(s));
     return 0;
   }
-  rc = parse_hints(tf, at + 5, h);
-  if (rc != 0)
-    return rc;
   *cmdlen = trim_len(s, (size_t)(at - s));
   if (*cmdlen == 0)
     return fail(tf, "hints without a command");
-  return 0;
+  rc = parse_hints(tf, at + 5, h);
+  return rc;
 }
 
 static int set_text(char **dst, const char *s, size_t n) {
@@ -296,10 +298,10 @@ static int directive(struct loom_taskfile *tf, const char *s) {
 
     s = skip_space(s + 6);
     len = strcspn(s, " \t");
-    if (parse_int(s, len, 0, INT64_MAX, &n) != 0)
-      return fail(tf, "bad repeat count '%.*s' (expected an integer >= 0)",
-                  (int)len, s);
-    tf->rep_value = 0;
+    if (parse_int(s, len, 0, REPEAT_MAX, &n) != 0)
+      return fail(tf, "bad repeat count '%.*s' (expected 0 to %" PRId64 ")",
+                  (int)len, s, (int64_t)REPEAT_MAX);
+    tf->rep_start = 0;
     tf->rep_step = 1;
     s = skip_space(s + len);
     for (;;) {
@@ -312,7 +314,7 @@ static int directive(struct loom_taskfile *tf, const char *s) {
         return fail(tf, "bad repeat %s '%.*s' (expected an integer)",
                     is_start ? "start" : "step", (int)len, tok);
       if (is_start)
-        tf->rep_value = v;
+        tf->rep_start = v;
       else
         tf->rep_step = v;
       s = skip_space(tok + len);
@@ -322,6 +324,12 @@ static int directive(struct loom_taskfile *tf, const char *s) {
       return LOOM_ESYNTAX;
     if (cmdlen == 0)
       return fail(tf, "repeat without a command");
+    if (n > 0) {
+      int64_t span, last;
+      if (__builtin_mul_overflow(n - 1, tf->rep_step, &span) ||
+          __builtin_add_overflow(tf->rep_start, span, &last))
+        return fail(tf, "repeat values run past the 64-bit integer range");
+    }
     if (set_text(&tf->rep_cmd, s, cmdlen) != 0)
       return LOOM_ENOMEM;
     tf->rep_left = (uint64_t)n;
@@ -355,8 +363,8 @@ static int grow(char **buf, size_t *cap, size_t need) {
 
 /* Builds prefix + cmd + suffix into tf->cmd, replacing "{}" with value when
  * subst is set. */
-static int build(struct loom_taskfile *tf, const char *cmd, size_t n,
-                 int subst, int64_t value) {
+static int build(struct loom_taskfile *tf, const char *cmd, size_t n, int subst,
+                 int64_t value) {
   size_t plen = tf->prefix ? strlen(tf->prefix) : 0;
   size_t slen = tf->suffix ? strlen(tf->suffix) : 0;
   char num[32];
@@ -400,7 +408,8 @@ static void fill(struct loom_taskfile *tf, struct loom_task_spec *spec,
 }
 
 static int next_repeat(struct loom_taskfile *tf, struct loom_task_spec *spec) {
-  int64_t value = tf->rep_value;
+  /* No overflow: the directive checked start + (count - 1) * step. */
+  int64_t value = tf->rep_start + (int64_t)tf->rep_index * tf->rep_step;
   size_t n, clen;
   int k;
 
@@ -418,7 +427,6 @@ static int next_repeat(struct loom_taskfile *tf, struct loom_task_spec *spec) {
   spec->payload = tf->payload;
   spec->len = (size_t)k + clen;
 
-  tf->rep_value += tf->rep_step;
   tf->rep_index++;
   tf->rep_left--;
   return 1;

@@ -123,11 +123,11 @@ int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d) {
 int loom__wire_open(struct loom__reader *r, const void *msg, size_t len) {
   uint32_t magic;
 
-  r->p = msg;
-  r->end = r->p + len;
+  r->p = r->end = msg;
   r->left = 0;
   if (!msg || len < LOOM__WIRE_HEADER)
     return LOOM_EPROTO;
+  r->end = r->p + len;
   memcpy(&magic, r->p, 4);
   memcpy(&r->left, r->p + 4, 4);
   if (magic != LOOM__WIRE_MAGIC)
@@ -184,12 +184,12 @@ void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
                                double each) {
   unsigned char *p = b->data + from, *end = b->data + b->len;
 
-  while ((size_t)(end - p) >= DONE_FIXED) {
+  for (uint64_t k = 0; (size_t)(end - p) >= DONE_FIXED; k++) {
+    double t = start + (double)k * each;
     uint32_t len;
-    memcpy(p + 16, &start, 8);
+    memcpy(p + 16, &t, 8);
     memcpy(p + 24, &each, 8);
     memcpy(&len, p + 32, 4);
     p += DONE_FIXED + len;
-    start += each;
   }
 }

@@ -49,8 +49,8 @@ static int receive(struct worker *wk) {
       return rc;
     MPI_Get_count(&st, MPI_BYTE, &count);
     if (st.MPI_TAG == LOOM__TAG_STOP) {
-      rc = LOOM_MPI(MPI_Recv(NULL, 0, MPI_BYTE, 0, LOOM__TAG_STOP,
-                             wk->l->comm, MPI_STATUS_IGNORE));
+      rc = LOOM_MPI(MPI_Recv(NULL, 0, MPI_BYTE, 0, LOOM__TAG_STOP, wk->l->comm,
+                             MPI_STATUS_IGNORE));
       wk->stop = 1;
       return rc;
     }

@@ -1,0 +1,10 @@
+# White-box unit tests of the engine's private modules (engine/src). They
+# call loom__* functions straight from the static libloom.
+loom_unit_test(test_taskfile test_taskfile.c loom_internal)
+loom_unit_test(test_wire test_wire.c loom_internal)
+loom_unit_test(test_sched test_sched.c loom_internal)
+loom_unit_test(test_joblog test_joblog.c loom_internal)
+loom_unit_test(test_report test_report.c loom_internal)
+loom_unit_test(test_progress test_progress.c loom_internal)
+loom_unit_test(test_hash test_hash.c loom_internal)
+loom_unit_test(test_rundir test_rundir.c loom_internal)

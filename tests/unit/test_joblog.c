@@ -1,0 +1,211 @@
+/* test_joblog.c - unit tests of the joblog.tsv writer
+ * (engine/src/joblog.c): the header, the row format, and the escaping that
+ * keeps every row on one line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "joblog.h"
+
+/* The current test's directory, removed with its joblog by the teardown. */
+static char dir[64];
+
+static int make_dir(void **st) {
+  (void)st;
+  snprintf(dir, sizeof dir, "/tmp/loom-test-joblog-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  return 0;
+}
+
+static int remove_dir(void **st) {
+  char path[128];
+  (void)st;
+  snprintf(path, sizeof path, "%s/joblog.tsv", dir);
+  unlink(path);
+  rmdir(dir);
+  return 0;
+}
+
+/* Reads DIR/joblog.tsv whole; the caller frees. */
+static char *read_joblog(size_t *len) {
+  char path[128];
+  FILE *f;
+  char *text;
+  long n;
+
+  snprintf(path, sizeof path, "%s/joblog.tsv", dir);
+  f = fopen(path, "rb");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  n = ftell(f);
+  assert_true(n >= 0);
+  rewind(f);
+  text = malloc((size_t)n + 1);
+  assert_non_null(text);
+  assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+  text[n] = '\0';
+  fclose(f);
+  *len = (size_t)n;
+  return text;
+}
+
+/* What loom__joblog_escape() makes of n bytes of s. */
+static char *escaped(const char *s, size_t n) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  assert_non_null(f);
+  loom__joblog_escape(f, s, n);
+  fclose(f);
+  return text;
+}
+
+static struct loom__joblog_row sample_row(void) {
+  struct loom__joblog_row r = {.id = 0xff,
+                               .line = 7,
+                               .rank = 2,
+                               .host = "node1",
+                               .start = 1700000000.25,
+                               .elapsed = 1.5,
+                               .exit_code = 3,
+                               .sig = 0,
+                               .status = "failed",
+                               .attempt = 2,
+                               .text = "echo hi",
+                               .text_len = 7};
+  return r;
+}
+
+static void test_joblog_open_writes_the_exact_header(void **st) {
+  (void)st;
+  struct loom__joblog j;
+  size_t len;
+
+  assert_int_equal(loom__joblog_open(&j, dir), 0);
+  assert_non_null(j.fp);
+  /* The header is on disk before any row. */
+  char *text = read_joblog(&len);
+  assert_string_equal(text, "id\tline\trank\thost\tstart\telapsed\texit\tsignal"
+                            "\tstatus\tattempt\tcommand\n");
+  free(text);
+  assert_int_equal(loom__joblog_close(&j), 0);
+  assert_null(j.fp);
+}
+
+static void test_joblog_row_has_eleven_fields_in_header_order(void **st) {
+  (void)st;
+  struct loom__joblog j;
+  struct loom__joblog_row r = sample_row();
+  size_t len;
+
+  assert_int_equal(loom__joblog_open(&j, dir), 0);
+  assert_int_equal(loom__joblog_write(&j, &r), 0);
+  assert_int_equal(loom__joblog_flush(&j), 0);
+  char *text = read_joblog(&len);
+  const char *row = text + strlen(LOOM__JOBLOG_HEADER);
+  assert_string_equal(row, "00000000000000ff\t7\t2\tnode1\t1700000000.250000\t"
+                           "1.500000\t3\t0\tfailed\t2\techo hi\n");
+  free(text);
+  assert_int_equal(loom__joblog_close(&j), 0);
+}
+
+static void test_joblog_escapes_the_command_to_keep_one_line(void **st) {
+  (void)st;
+  static const char cmd[] = "a\tb\nc\rd\\e";
+  struct loom__joblog j;
+  struct loom__joblog_row r = sample_row();
+  size_t len, fields = 1, lines = 0;
+
+  r.id = UINT64_MAX;
+  r.line = 0;
+  r.text = cmd;
+  r.text_len = sizeof cmd - 1;
+  assert_int_equal(loom__joblog_open(&j, dir), 0);
+  assert_int_equal(loom__joblog_write(&j, &r), 0);
+  assert_int_equal(loom__joblog_close(&j), 0);
+
+  char *text = read_joblog(&len);
+  const char *row = text + strlen(LOOM__JOBLOG_HEADER);
+  for (const char *p = row; *p; p++) {
+    fields += *p == '\t';
+    lines += *p == '\n';
+  }
+  assert_int_equal(fields, 11);
+  assert_int_equal(lines, 1);
+  assert_int_equal(row[strlen(row) - 1], '\n');
+  assert_non_null(strstr(row, "ffffffffffffffff\t0\t"));
+  assert_non_null(strstr(row, "\tfailed\t2\ta\\tb\\nc\\rd\\\\e\n"));
+  free(text);
+}
+
+static void test_joblog_escape_leaves_plain_text_alone(void **st) {
+  (void)st;
+  static const char plain[] = "echo 'hello world' | tr a-z A-Z";
+  char *e = escaped(plain, strlen(plain));
+  assert_string_equal(e, plain);
+  free(e);
+  e = escaped("", 0);
+  assert_string_equal(e, "");
+  free(e);
+}
+
+static void test_joblog_escape_handles_runs_and_both_ends(void **st) {
+  (void)st;
+  char *e = escaped("\\\t\n\r\r\nx\\", 8);
+  assert_string_equal(e, "\\\\\\t\\n\\r\\r\\nx\\\\");
+  free(e);
+}
+
+static void test_joblog_escape_writes_exactly_n_bytes(void **st) {
+  (void)st;
+  /* The text need not end in NUL: the length is what counts. */
+  static const char unterminated[] = {'a', 'b', 'c', '\t', 'd'};
+  char *e = escaped(unterminated, 4);
+  assert_string_equal(e, "abc\\t");
+  free(e);
+}
+
+static void
+test_joblog_without_a_file_accepts_rows_and_does_nothing(void **st) {
+  (void)st;
+  struct loom__joblog j = {NULL};
+  struct loom__joblog_row r = sample_row();
+  assert_int_equal(loom__joblog_write(&j, &r), 0);
+  assert_int_equal(loom__joblog_flush(&j), 0);
+  assert_int_equal(loom__joblog_close(&j), 0);
+}
+
+static void test_joblog_open_fails_for_a_missing_directory(void **st) {
+  (void)st;
+  struct loom__joblog j;
+  char missing[128];
+  snprintf(missing, sizeof missing, "%s/no/such/dir", dir);
+  assert_int_equal(loom__joblog_open(&j, missing), LOOM_EIO);
+  assert_null(j.fp);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TEST(test_joblog_open_writes_the_exact_header),
+      TEST(test_joblog_row_has_eleven_fields_in_header_order),
+      TEST(test_joblog_escapes_the_command_to_keep_one_line),
+      TEST(test_joblog_escape_leaves_plain_text_alone),
+      TEST(test_joblog_escape_handles_runs_and_both_ends),
+      TEST(test_joblog_escape_writes_exactly_n_bytes),
+      TEST(test_joblog_without_a_file_accepts_rows_and_does_nothing),
+      TEST(test_joblog_open_fails_for_a_missing_directory),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
