@@ -1,15 +1,16 @@
 /* exec.c - runs the tasks of a TASKS message (exec.h).
  *
  * Shell tasks: posix_spawn of /bin/sh -c in a new process group, stdin from
- * /dev/null, stdout/stderr to per-task files (empty ones removed), to the
- * terminal with a task prefix, or discarded. The wait is a poll on a pidfd
- * with a 1 ms tick that calls the idle hook and enforces the timeout (TERM to
- * the whole group, KILL two seconds later).
+ * /dev/null, stdout/stderr through pipes into per-task files (created only
+ * when there is output), to the terminal with a task prefix, or discarded.
+ * The wait is a poll on a pidfd and the pipes with a 1 ms tick that calls
+ * the idle hook and enforces the timeout (TERM to the whole group, KILL two
+ * seconds later).
  * Timing: tasks are timed one by one, except that when the first task of a
  * batch takes under 2 us the rest are timed together and share the mean:
  * two clock reads cost more than such a task.
  */
-#define _GNU_SOURCE /* pipe2 */
+#define _GNU_SOURCE /* pipe2, splice */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -94,48 +95,41 @@ int loom_task_rank(const struct loom_task *task) { return task->rank; }
 
 /* ---- shell tasks ------------------------------------------------------- */
 
-/* Forwards complete lines from fd to out with a "[id] " prefix. */
-struct linebuf {
-  int fd;
-  FILE *out;
-  char buf[4096];
+/* Where one output stream of a running shell task goes. In files and
+ * terminal mode the child writes into a pipe that the executor drains: a
+ * file is created only when the first byte arrives (creating and removing
+ * two empty files per task costs more than a `true` task itself on many
+ * file systems), and data moves with splice(), never held in memory. */
+struct sink {
+  int rd;   /* pipe read end; -1 when the child writes to /dev/null */
+  int file; /* files mode: the output file, once opened */
+  int mode;
+  int failed; /* the file could not be written: drain and drop */
+  FILE *term; /* terminal mode: stdout or stderr */
+  char path[PATH_MAX];
+  char buf[4096]; /* terminal mode: a partial line */
   size_t len;
 };
 
-static void lines_flush(struct linebuf *lb, uint64_t id, int all) {
+static void term_flush(struct sink *k, uint64_t id, int all) {
   size_t start = 0;
-  for (size_t i = 0; i < lb->len; i++) {
-    if (lb->buf[i] == '\n') {
-      fprintf(lb->out, "[%016" PRIx64 "] %.*s\n", id, (int)(i - start),
-              lb->buf + start);
+  for (size_t i = 0; i < k->len; i++) {
+    if (k->buf[i] == '\n') {
+      fprintf(k->term, "[%016" PRIx64 "] %.*s\n", id, (int)(i - start),
+              k->buf + start);
       start = i + 1;
     }
   }
-  if (all || (start == 0 && lb->len == sizeof(lb->buf))) {
-    if (start < lb->len)
-      fprintf(lb->out, "[%016" PRIx64 "] %.*s\n", id, (int)(lb->len - start),
-              lb->buf + start);
-    start = lb->len;
+  /* A full buffer without a newline goes out as a line of its own. */
+  if (all || (start == 0 && k->len == sizeof(k->buf))) {
+    if (start < k->len)
+      fprintf(k->term, "[%016" PRIx64 "] %.*s\n", id, (int)(k->len - start),
+              k->buf + start);
+    start = k->len;
   }
-  memmove(lb->buf, lb->buf + start, lb->len - start);
-  lb->len -= start;
-  fflush(lb->out);
-}
-
-/* Reads what is there; returns 0 at EOF or error (fd then closed). */
-static int lines_read(struct linebuf *lb, uint64_t id) {
-  ssize_t n = read(lb->fd, lb->buf + lb->len, sizeof(lb->buf) - lb->len);
-  if (n > 0) {
-    lb->len += (size_t)n;
-    lines_flush(lb, id, 0);
-    return 1;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EINTR))
-    return 1;
-  lines_flush(lb, id, 1);
-  close(lb->fd);
-  lb->fd = -1;
-  return 0;
+  memmove(k->buf, k->buf + start, k->len - start);
+  k->len -= start;
+  fflush(k->term);
 }
 
 static int shard_dir(struct loom__exec *x, uint64_t id) {
@@ -151,36 +145,126 @@ static int shard_dir(struct loom__exec *x, uint64_t id) {
   return 0;
 }
 
-/* Opens the task's two output destinations. fds[2] are pipe read ends in
- * terminal mode, else -1. */
-static int open_outputs(struct loom__exec *x, const struct loom__wire_task *t,
-                        int out[2], int rd[2], char paths[2][PATH_MAX]) {
+/* Sets up stream i (0 stdout, 1 stderr) of task t; *child gets the fd the
+ * child writes to (the caller closes it after the spawn). */
+static int sink_open(struct loom__exec *x, const struct loom__wire_task *t,
+                     int i, struct sink *k, int *child) {
   static const char *ext[2] = {"out", "err"};
-  int mode = x->l->opt.output_mode;
+  int p[2];
 
-  out[0] = out[1] = rd[0] = rd[1] = -1;
-  paths[0][0] = paths[1][0] = '\0';
-  for (int i = 0; i < 2; i++) {
-    if (mode == LOOM_OUTPUT_FILES && x->l->run_dir) {
-      if (shard_dir(x, t->id) != 0 ||
-          loom__exec_output_path(paths[i], PATH_MAX, x->l->run_dir, t->id,
-                                 t->attempt, ext[i]) != 0)
-        return LOOM_EIO;
-      out[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    } else if (mode == LOOM_OUTPUT_TERMINAL) {
-      int p[2];
-      if (pipe2(p, O_CLOEXEC) != 0)
-        return LOOM_ESYS;
-      rd[i] = p[0];
-      out[i] = p[1];
-      fcntl(rd[i], F_SETFL, O_NONBLOCK);
-    } else {
-      out[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    }
-    if (out[i] < 0)
-      return LOOM_EIO;
+  k->rd = k->file = *child = -1;
+  k->mode = x->l->opt.output_mode;
+  if (k->mode == LOOM_OUTPUT_FILES && !x->l->run_dir)
+    k->mode = LOOM_OUTPUT_DISCARD;
+  if (k->mode == LOOM_OUTPUT_DISCARD) {
+    *child = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    return *child < 0 ? LOOM_ESYS : 0;
+  }
+  if (k->mode == LOOM_OUTPUT_FILES &&
+      loom__exec_output_path(k->path, sizeof(k->path), x->l->run_dir, t->id,
+                             t->attempt, ext[i]) != 0)
+    return LOOM_EIO;
+  k->term = i == 0 ? stdout : stderr;
+  if (pipe2(p, O_CLOEXEC) != 0)
+    return LOOM_ESYS;
+  fcntl(p[0], F_SETFL, O_NONBLOCK);
+  k->rd = p[0];
+  *child = p[1];
+  return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1;
+    buf += w;
+    n -= (size_t)w;
   }
   return 0;
+}
+
+/* Moves what the pipe holds to the file. Returns 0 at EOF, 1 otherwise. */
+static int pump_file(struct loom__exec *x, struct sink *k, uint64_t id) {
+  char buf[65536];
+
+  if (k->file < 0 && !k->failed) {
+    /* Create the file only for real bytes: a pipe that is readable may
+     * hold just the end of the stream. */
+    ssize_t n = read(k->rd, buf, sizeof(buf));
+    if (n == 0)
+      return 0;
+    if (n < 0)
+      return errno == EAGAIN || errno == EINTR ? 1 : 0;
+    if (shard_dir(x, id) == 0)
+      k->file = open(k->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (k->file < 0) {
+      k->failed = 1;
+      loom__log("rank %d: cannot create %s: %s (output dropped)", x->l->rank,
+                k->path, strerror(errno));
+    } else if (write_all(k->file, buf, (size_t)n) != 0) {
+      k->failed = 1;
+    }
+  }
+  for (;;) {
+    ssize_t n = -1;
+    if (!k->failed) {
+      n = splice(k->rd, NULL, k->file, NULL, 1 << 20,
+                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0)
+        continue;
+      if (n == 0)
+        return 0;
+      if (errno == EAGAIN)
+        return 1;
+    }
+    /* splice() refused (a file system without it) or the file failed:
+     * copy, or just drain so the task never blocks on a full pipe. */
+    n = read(k->rd, buf, sizeof(buf));
+    if (n == 0)
+      return 0;
+    if (n < 0)
+      return errno == EAGAIN || errno == EINTR ? 1 : 0;
+    if (!k->failed && write_all(k->file, buf, (size_t)n) != 0)
+      k->failed = 1;
+  }
+}
+
+/* Drains stream k once. Returns 0 when it reached EOF (then closed). */
+static int sink_pump(struct loom__exec *x, struct sink *k, uint64_t id) {
+  int more;
+
+  if (k->rd < 0)
+    return 0;
+  if (k->mode == LOOM_OUTPUT_FILES) {
+    more = pump_file(x, k, id);
+  } else {
+    ssize_t n;
+    more = 1;
+    while ((n = read(k->rd, k->buf + k->len, sizeof(k->buf) - k->len)) > 0) {
+      k->len += (size_t)n;
+      term_flush(k, id, 0);
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR))
+      more = 0;
+  }
+  if (!more) {
+    close(k->rd);
+    k->rd = -1;
+  }
+  return more;
+}
+
+static void sink_close(struct sink *k, uint64_t id) {
+  if (k->mode == LOOM_OUTPUT_TERMINAL)
+    term_flush(k, id, 1);
+  if (k->rd >= 0)
+    close(k->rd);
+  if (k->file >= 0)
+    close(k->file);
+  k->rd = k->file = -1;
 }
 
 static int spawn(struct loom__exec *x, int out[2], pid_t *pid) {
@@ -213,10 +297,10 @@ static int spawn(struct loom__exec *x, int out[2], pid_t *pid) {
   return rc;
 }
 
-/* Waits for pid, forwarding terminal output, ticking the idle hook and
+/* Waits for pid while draining its output, ticking the idle hook and
  * enforcing the timeout. Fills the exit fields of d. */
 static void wait_child(struct loom__exec *x, pid_t pid, double timeout,
-                       double t0, struct linebuf lb[2], uint64_t id,
+                       double t0, struct sink k[2], uint64_t id,
                        struct loom__wire_done *d) {
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   int status = 0, termed = 0;
@@ -224,18 +308,17 @@ static void wait_child(struct loom__exec *x, pid_t pid, double timeout,
 
   for (;;) {
     struct pollfd p[3];
-    int np = 0, r;
+    int np = 0;
     pid_t w;
 
     if (pidfd >= 0)
       p[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
     for (int i = 0; i < 2; i++)
-      if (lb[i].fd >= 0)
-        p[np++] = (struct pollfd){.fd = lb[i].fd, .events = POLLIN};
-    r = poll(p, (nfds_t)np, 1);
-    for (int i = 0; r > 0 && i < 2; i++)
-      if (lb[i].fd >= 0)
-        lines_read(&lb[i], id);
+      if (k[i].rd >= 0)
+        p[np++] = (struct pollfd){.fd = k[i].rd, .events = POLLIN};
+    if (poll(p, (nfds_t)np, 1) > 0)
+      for (int i = 0; i < 2; i++)
+        sink_pump(x, &k[i], id);
     w = waitpid(pid, &status, WNOHANG);
     if (w == pid || (w < 0 && errno != EINTR))
       break;
@@ -256,17 +339,10 @@ static void wait_child(struct loom__exec *x, pid_t pid, double timeout,
   }
   if (pidfd >= 0)
     close(pidfd);
-  /* The shell is gone; a background child may still hold the pipes open,
-   * so take what is buffered and stop listening. */
+  /* The shell is gone. Take what its pipes hold; a background child that
+   * still holds them open is not waited for. */
   for (int i = 0; i < 2; i++)
-    while (lb[i].fd >= 0 && lines_read(&lb[i], id) == 1 && lb[i].len > 0)
-      ;
-  for (int i = 0; i < 2; i++)
-    if (lb[i].fd >= 0) {
-      lines_flush(&lb[i], id, 1);
-      close(lb[i].fd);
-      lb[i].fd = -1;
-    }
+    sink_pump(x, &k[i], id);
   if (WIFSIGNALED(status)) {
     d->sig = WTERMSIG(status);
     d->exit_code = 128 + d->sig;
@@ -277,17 +353,20 @@ static void wait_child(struct loom__exec *x, pid_t pid, double timeout,
 
 static void run_shell(struct loom__exec *x, const struct loom__wire_task *t,
                       struct loom__wire_done *d) {
-  int out[2], rd[2], rc;
-  char paths[2][PATH_MAX];
-  struct linebuf lb[2] = {{.fd = -1, .out = stdout}, {.fd = -1, .out = stderr}};
+  struct sink k[2];
+  int child[2] = {-1, -1}, rc = 0;
   pid_t pid;
   double t0 = loom__now();
 
   d->start = loom__wall();
+  memset(k, 0, sizeof(k));
+  k[0].rd = k[0].file = k[1].rd = k[1].file = -1;
   if ((size_t)t->len + 1 > x->cmd_cap) {
     char *p = realloc(x->cmd, (size_t)t->len + 1);
-    if (!p)
-      goto spawn_failed;
+    if (!p) {
+      rc = LOOM_ENOMEM;
+      goto out;
+    }
     x->cmd = p;
     x->cmd_cap = (size_t)t->len + 1;
   }
@@ -296,41 +375,23 @@ static void run_shell(struct loom__exec *x, const struct loom__wire_task *t,
   snprintf(x->env[0], sizeof(x->env[0]), "LOOM_TASK_ID=%016" PRIx64, t->id);
   snprintf(x->env[4], sizeof(x->env[4]), "LOOM_ATTEMPT=%d", t->attempt);
 
-  rc = open_outputs(x, t, out, rd, paths);
+  for (int i = 0; rc == 0 && i < 2; i++)
+    rc = sink_open(x, t, i, &k[i], &child[i]);
   if (rc == 0)
-    rc = spawn(x, out, &pid);
-  for (int i = 0; i < 2; i++) {
-    lb[i].fd = rd[i];
-    if (out[i] >= 0 && rc != 0)
-      close(out[i]);
-  }
-  if (rc != 0) {
-    for (int i = 0; i < 2; i++)
-      if (rd[i] >= 0)
-        close(rd[i]);
-    goto spawn_failed;
-  }
-  /* The child holds its own copies; pipes must see EOF when it exits. */
+    rc = spawn(x, child, &pid) == 0 ? 0 : LOOM_ESYS;
+  /* The child holds its own copies: the pipes see EOF when it is done. */
   for (int i = 0; i < 2; i++)
-    if (rd[i] >= 0) {
-      close(out[i]);
-      out[i] = -1;
-    }
-  wait_child(x, pid, t->timeout, t0, lb, t->id, d);
-  for (int i = 0; i < 2; i++) {
-    struct stat st;
-    if (out[i] < 0)
-      continue;
-    if (paths[i][0] && fstat(out[i], &st) == 0 && st.st_size == 0)
-      unlink(paths[i]);
-    close(out[i]);
+    if (child[i] >= 0)
+      close(child[i]);
+  if (rc == 0)
+    wait_child(x, pid, t->timeout, t0, k, t->id, d);
+out:
+  for (int i = 0; i < 2; i++)
+    sink_close(&k[i], t->id);
+  if (rc != 0) {
+    d->exit_code = 127;
+    d->flags |= LOOM__DONE_SPAWN;
   }
-  d->elapsed = loom__now() - t0;
-  return;
-
-spawn_failed:
-  d->exit_code = 127;
-  d->flags |= LOOM__DONE_SPAWN;
   d->elapsed = loom__now() - t0;
 }
 
