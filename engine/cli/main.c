@@ -305,8 +305,6 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
 
 struct file_source {
   struct loom_taskfile *tf;
-  double timeout;
-  int retries;
   int failed; /* the reader reported a syntax or read error */
 };
 
@@ -314,14 +312,8 @@ static int file_next(void *arg, struct loom_task_spec *spec) {
   struct file_source *fs = arg;
   int rc = loom_taskfile_next(fs->tf, spec);
 
-  if (rc == 1) {
-    if (spec->timeout <= 0)
-      spec->timeout = fs->timeout;
-    if (spec->retries <= 0)
-      spec->retries = fs->retries;
-  } else if (rc < 0) {
+  if (rc < 0)
     fs->failed = 1;
-  }
   return rc;
 }
 
@@ -408,8 +400,7 @@ static int prepare(struct cli *c, struct file_source *fs,
       fprintf(stderr, "loom: %s\n", err);
       return EXIT_USAGE;
     }
-    fs->timeout = c->timeout;
-    fs->retries = c->retries;
+    loom_taskfile_defaults(fs->tf, c->timeout, c->retries);
   }
   rc = loom_rundir_create(c->output, rundir, rundir_len, err, sizeof(err));
   if (rc != 0) {
@@ -508,6 +499,14 @@ out:
   return status;
 }
 
+/* Before MPI starts, only the launcher's rank 0 reports a usage error; the
+ * other ranks leave quietly with 0, so that the launcher does not tear the
+ * job down (and rank 0's message with it) before rank 0 has spoken. The
+ * job's status is still rank 0's. */
+static int early_exit(int quiet_rank, int status) {
+  return quiet_rank ? EXIT_OK : status;
+}
+
 int main(int argc, char **argv) {
   struct cli c;
   int quiet_rank = launcher_rank() != 0, status, provided;
@@ -516,7 +515,7 @@ int main(int argc, char **argv) {
   if (argc < 2) {
     if (!quiet_rank)
       usage_main(stderr);
-    return EXIT_USAGE;
+    return early_exit(quiet_rank, EXIT_USAGE);
   }
   if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
     if (!quiet_rank)
@@ -532,11 +531,11 @@ int main(int argc, char **argv) {
     if (!quiet_rank)
       fprintf(stderr, "loom: unknown command '%s' (see 'loom --help')\n",
               argv[1]);
-    return EXIT_USAGE;
+    return early_exit(quiet_rank, EXIT_USAGE);
   }
   status = parse_run(&c, argc, argv, quiet_rank);
   if (status >= 0)
-    return status;
+    return early_exit(quiet_rank, status);
 
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) !=
       MPI_SUCCESS) {

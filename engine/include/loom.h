@@ -137,7 +137,8 @@ int loom_task_reply(struct loom_task *task, const void *data, size_t len);
  * checks it. The name "sh" is taken by the built-in shell kind, whose payload
  * is a command run with /bin/sh -c.
  * Returns 0, LOOM_EINVAL (bad name), LOOM_EEXIST, LOOM_ENOMEM, LOOM_ESTATE
- * (after loom_run started). */
+ * (while loom_run() is running, e.g. from a task or a result callback).
+ * Between runs, new kinds may be registered (on every rank alike). */
 int loom_register(struct loom *l, const char *name, loom_task_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
@@ -237,6 +238,12 @@ int loom_taskfile_next(struct loom_taskfile *tf, struct loom_task_spec *spec);
 
 /* The last error as "FILE:LINE: message". Valid until the next call. */
 const char *loom_taskfile_error(const struct loom_taskfile *tf);
+
+/* Sets the hints every task gets unless the file says otherwise (a
+ * "#loom defaults" line or the task's own hints win). timeout 0 = none.
+ * Call before the first loom_taskfile_next(). */
+void loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
+                            int retries);
 
 /* Closes the file; NULL does nothing. */
 void loom_taskfile_close(struct loom_taskfile *tf);

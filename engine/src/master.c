@@ -90,6 +90,7 @@ struct master {
   struct loom__buf local_done; /* one-rank mode */
   struct loom__exec exec;      /* one-rank mode */
   int local;
+  int told_local; /* the one-rank notice is out */
 
   struct loom__joblog joblog;
   int joblog_err;
@@ -300,7 +301,8 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   n = r.left;
   while ((got = loom__wire_get_done(&r, &d)) == 1) {
     struct slot *s;
-    int failed = d.exit_code != 0 || d.sig != 0;
+    int failed = d.exit_code != 0 || d.sig != 0 ||
+                 (d.flags & (LOOM__DONE_TIMEOUT | LOOM__DONE_SPAWN)) != 0;
 
     if (d.slot >= m->nslots || m->slots[d.slot].worker != w)
       return LOOM_EPROTO;
@@ -396,6 +398,11 @@ static struct sendbuf *free_sendbuf(struct master *m, int w) {
 static int send_batch(struct master *m, int w, struct sendbuf *sb) {
   if (m->local) {
     int rc;
+    /* Said once, when there is a first task to run. */
+    if (!m->l->opt.quiet && !m->told_local) {
+      loom__log("single rank: the master runs the tasks itself");
+      m->told_local = 1;
+    }
     rc = loom__wire_begin(&m->local_done);
     if (rc == 0)
       rc =
@@ -609,7 +616,9 @@ static void finish_report(struct master *m, int rc) {
     if (loom__report_write(&m->rep, path) != 0)
       loom__log("cannot write %s", path);
   }
-  if (!l->opt.quiet)
+  /* A run that failed before its first task has nothing to sum up: the
+   * caller reports the error itself. */
+  if (!l->opt.quiet && (m->rep.attempts > 0 || rc == 0))
     loom__report_summary(&m->rep, stderr);
 }
 
@@ -661,8 +670,6 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
     rc = loom__exec_init(&m->exec, l);
     m->exec.idle = local_idle;
     m->exec.idle_arg = m;
-    if (!l->opt.quiet)
-      loom__log("single rank: the master runs the tasks itself");
   }
   if (rc == 0 && l->run_dir && loom__joblog_open(&m->joblog, l->run_dir)) {
     snprintf(m->errbuf, sizeof(m->errbuf), "cannot write %s/joblog.tsv",

@@ -130,6 +130,12 @@ void loom_taskfile_close(struct loom_taskfile *tf) {
   free(tf);
 }
 
+void loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
+                            int retries) {
+  tf->defaults.timeout = timeout > 0 ? timeout : 0;
+  tf->defaults.retries = retries > 0 ? retries : 0;
+}
+
 const char *loom_taskfile_error(const struct loom_taskfile *tf) {
   return tf ? tf->err : "";
 }

@@ -1,0 +1,255 @@
+/* test_api_errors.c - collective failures of the library, public API only.
+ *
+ * Ranks that register different kinds (another order, one more) must all get
+ * LOOM_EMISMATCH from loom_run() instead of hanging; a task naming an
+ * unknown kind gives LOOM_ENOENT on every rank; loom_new() with a bad
+ * option on one rank fails on every rank. Registration between two runs
+ * must give the same answer on every rank. With one rank there is nobody to
+ * disagree with, and those runs must simply work.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "loom.h"
+
+static int world_rank;
+static int world_size;
+static int failures;
+
+static void check_at(int ok, const char *what, const char *file, int line) {
+  if (!ok) {
+    fprintf(stderr, "%s:%d: rank %d: check failed: %s\n", file, line,
+            world_rank, what);
+    failures++;
+  }
+}
+
+static void check_rc_at(int got, int want, const char *what, const char *file,
+                        int line) {
+  if (got != want) {
+    fprintf(stderr, "%s:%d: rank %d: %s returned %d (%s), expected %d (%s)\n",
+            file, line, world_rank, what, got, loom_strerror(got), want,
+            loom_strerror(want));
+    failures++;
+  }
+}
+
+#define CHECK(cond) check_at((cond) != 0, #cond, __FILE__, __LINE__)
+#define CHECK_RC(call, want)                                                   \
+  check_rc_at((call), (want), #call, __FILE__, __LINE__)
+
+/* Is this rank the one that disagrees? The last, when there are several. */
+static int odd_one_out(void) {
+  return world_size > 1 && world_rank == world_size - 1;
+}
+
+/* Checks that every rank holds the same value of rc. */
+static void check_same_everywhere(int rc, const char *what) {
+  int lo = 0, hi = 0;
+  MPI_Allreduce(&rc, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Allreduce(&rc, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (lo != hi) {
+    fprintf(stderr, "rank %d: %s: ranks got different codes (%d .. %d)\n",
+            world_rank, what, lo, hi);
+    failures++;
+  }
+}
+
+static int count_fn(struct loom_task *task, const void *payload, size_t len,
+                    void *arg) {
+  (void)task;
+  (void)payload;
+  (void)len;
+  (void)arg;
+  return 0;
+}
+
+static void count_result(void *arg, const struct loom_result *res) {
+  int *n = arg;
+  (void)res;
+  (*n)++;
+}
+
+static struct loom *new_engine(void) {
+  struct loom_options opt;
+  struct loom *l = NULL;
+
+  loom_options_init(&opt);
+  opt.quiet = 1;
+  CHECK_RC(loom_new(MPI_COMM_WORLD, &opt, &l), 0);
+  return l;
+}
+
+static void submit(struct loom *l, const char *kind, int n) {
+  if (loom_rank(l) != 0)
+    return;
+  for (int k = 0; k < n; k++) {
+    struct loom_task_spec spec;
+    loom_task_spec_init(&spec);
+    spec.kind = kind;
+    spec.payload = &k;
+    spec.len = sizeof(k);
+    CHECK_RC(loom_submit(l, &spec), 0);
+  }
+}
+
+/* One rank registers the same two kinds in the other order. */
+static void test_kinds_in_another_order(void) {
+  struct loom *l = new_engine();
+  int results = 0, rc;
+
+  if (!l)
+    return;
+  if (odd_one_out()) {
+    CHECK_RC(loom_register(l, "beta", count_fn, NULL), 0);
+    CHECK_RC(loom_register(l, "alpha", count_fn, NULL), 0);
+  } else {
+    CHECK_RC(loom_register(l, "alpha", count_fn, NULL), 0);
+    CHECK_RC(loom_register(l, "beta", count_fn, NULL), 0);
+  }
+  submit(l, "alpha", 10);
+  rc = loom_run(l, NULL, NULL, count_result, &results);
+  CHECK_RC(rc, world_size > 1 ? LOOM_EMISMATCH : 0);
+  check_same_everywhere(rc, "kinds in another order");
+  if (world_rank == 0)
+    CHECK(results == (world_size > 1 ? 0 : 10)); /* nothing ran */
+  loom_free(l);
+}
+
+/* One rank registers one kind more than the others. */
+static void test_one_kind_more(void) {
+  struct loom *l = new_engine();
+  int rc;
+
+  if (!l)
+    return;
+  CHECK_RC(loom_register(l, "alpha", count_fn, NULL), 0);
+  if (odd_one_out())
+    CHECK_RC(loom_register(l, "gamma", count_fn, NULL), 0);
+  submit(l, "alpha", 5);
+  rc = loom_run(l, NULL, NULL, NULL, NULL);
+  CHECK_RC(rc, world_size > 1 ? LOOM_EMISMATCH : 0);
+  check_same_everywhere(rc, "one kind more");
+  loom_free(l);
+}
+
+static void test_unknown_kind(void) {
+  struct loom *l = new_engine();
+  int rc;
+
+  if (!l)
+    return;
+  CHECK_RC(loom_register(l, "alpha", count_fn, NULL), 0);
+  submit(l, "no-such-kind", 1);
+  rc = loom_run(l, NULL, NULL, NULL, NULL);
+  CHECK_RC(rc, LOOM_ENOENT);
+  check_same_everywhere(rc, "unknown kind");
+  loom_free(l);
+}
+
+static void test_new_with_bad_options(void) {
+  struct loom_options opt;
+  struct loom *l = (struct loom *)&opt; /* must come back NULL */
+  int rc;
+
+  loom_options_init(&opt);
+  opt.quiet = 1;
+  opt.policy = "no-such-policy";
+  rc = loom_new(MPI_COMM_WORLD, &opt, &l);
+  CHECK_RC(rc, LOOM_EINVAL);
+  CHECK(l == NULL);
+  loom_free(l);
+
+  /* Only one rank is wrong: every rank still fails. */
+  loom_options_init(&opt);
+  opt.quiet = 1;
+  if (odd_one_out())
+    opt.window = 5000; /* over the limit of 1024 */
+  l = (struct loom *)&opt;
+  rc = loom_new(MPI_COMM_WORLD, &opt, &l);
+  CHECK_RC(rc, world_size > 1 ? LOOM_EINVAL : 0);
+  check_same_everywhere(rc, "one rank with a bad option");
+  CHECK(rc == 0 ? l != NULL : l == NULL);
+  loom_free(rc == 0 ? l : NULL);
+}
+
+/* loom.h: LOOM_ESTATE "after loom_run started". The implementation may
+ * close registration for good or only while a run is going on; either way
+ * every rank must answer alike and a kind it accepted must work. */
+static void test_register_between_runs(void) {
+  struct loom *l = new_engine();
+  int results = 0, rc;
+
+  if (!l)
+    return;
+  CHECK_RC(loom_register(l, "alpha", count_fn, NULL), 0);
+  submit(l, "alpha", 4);
+  CHECK_RC(loom_run(l, NULL, NULL, count_result, &results), 0);
+  rc = loom_register(l, "beta", count_fn, NULL);
+  CHECK(rc == 0 || rc == LOOM_ESTATE);
+  check_same_everywhere(rc, "register between runs");
+  if (world_rank == 0)
+    printf("test_api_errors: register after a finished run returns %d "
+           "(%s)\n",
+           rc, loom_strerror(rc));
+  if (rc == 0) {
+    results = 0;
+    submit(l, "beta", 3);
+    CHECK_RC(loom_run(l, NULL, NULL, count_result, &results), 0);
+    if (world_rank == 0)
+      CHECK(results == 3);
+  }
+  loom_free(l);
+}
+
+static void test_local_functions(void) {
+  static const int codes[] = {
+      LOOM_OK,      LOOM_EINVAL, LOOM_ENOMEM,   LOOM_EIO,    LOOM_EMPI,
+      LOOM_EPROTO,  LOOM_ENOENT, LOOM_EEXIST,   LOOM_ESTATE, LOOM_ESYNTAX,
+      LOOM_ETOOBIG, LOOM_ESYS,   LOOM_EMISMATCH};
+  size_t n = sizeof(codes) / sizeof(codes[0]);
+
+  for (size_t i = 0; i < n; i++) {
+    CHECK(loom_strerror(codes[i]) != NULL);
+    CHECK(strcmp(loom_strerror(codes[i]), "unknown error") != 0);
+    for (size_t j = 0; j < i; j++)
+      CHECK(strcmp(loom_strerror(codes[i]), loom_strerror(codes[j])) != 0);
+  }
+  CHECK(strcmp(loom_strerror(LOOM_EMISMATCH), "ranks disagree") == 0);
+  CHECK(strcmp(loom_strerror(12345), "unknown error") == 0);
+  CHECK(strcmp(loom_strerror(-12345), "unknown error") == 0);
+  CHECK(loom_task_id_derive("sh", "echo", 4, 1) ==
+        loom_task_id_derive("sh", "echo", 4, 1));
+  CHECK(loom_task_id_derive("sh", "echo", 4, 1) !=
+        loom_task_id_derive("sh", "echo", 4, 2));
+  CHECK(loom_task_id_derive("sh", "echo", 4, 1) !=
+        loom_task_id_derive("x", "echo", 4, 1));
+  loom_free(NULL);
+}
+
+int main(int argc, char **argv) {
+  int provided, total = 0;
+
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) !=
+      MPI_SUCCESS)
+    return 3;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+
+  test_local_functions();
+  test_kinds_in_another_order();
+  test_one_kind_more();
+  test_unknown_kind();
+  test_new_with_bad_options();
+  test_register_between_runs();
+
+  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (world_rank == 0)
+    printf("test_api_errors: %d ranks: %s (%d failed checks)\n", world_size,
+           total ? "FAILED" : "ok", total);
+  MPI_Finalize();
+  return total ? 1 : 0;
+}
