@@ -51,7 +51,7 @@ if [ "$QUICK" = 1 ]; then
   TRUE_TASKS=300
 else
   REPEATS=5
-  EMPTY_TASKS=100000
+  EMPTY_TASKS=1000000
   SPIN_TASKS_PER_WORKER=2000 # 2 s of work per repeat
   TRUE_TASKS=2000
 fi
