@@ -4,13 +4,16 @@
 # dir and reads each through loom_taskfile_open/next/close
 # (bench/taskfile_scan.c), recording lines, tasks, seconds and the peak
 # resident memory. A flat maxrss_kib column means memory does not grow
-# with the file. (Running 10M tasks through `loom run` would measure
-# process creation for hours, not the reader.)
+# with the file. Then the same files go through a whole run of the real
+# master (bench/taskfile_run.c: 2 ranks, joblog written, each task's kind
+# swapped for a C no-op, since 10M shell tasks would measure process
+# creation for hours): bigfile_run.csv has the master's peak memory.
 #
 # usage: scripts/bench_bigfile.sh [--quick] [BUILD_DIR]
 #   BUILD_DIR  a CMake build directory (default: build/)
 #   --quick    stop at 1M lines
-# Writes bench/results/bigfile.csv (LOOM_BENCH_RESULTS moves it).
+# Writes bench/results/bigfile.csv and bigfile_run.csv (LOOM_BENCH_RESULTS
+# moves them).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,14 +42,18 @@ SIZES="10000 100000 1000000 10000000"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$BUILD" -j 2 --target bench-taskfile-scan >/dev/null
+cmake --build "$BUILD" -j 2 --target bench-taskfile-scan bench-taskfile-run \
+  >/dev/null
 SCAN=$BUILD/bench/bench-taskfile-scan
+RUN=$BUILD/bench/bench-taskfile-run
+RUN_OUT=$RESULTS/bigfile_run.csv
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench_bigfile.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
 mkdir -p "$RESULTS"
 echo "lines,tasks,seconds,maxrss_kib" >"$OUT.tmp"
+echo "lines,tasks,seconds,master_maxrss_kib,joblog_mib" >"$RUN_OUT.tmp"
 for n in $SIZES; do
   file=$TMP/tasks-$n
   seq 1 "$n" | awk '{ print ": task " $1 }' >"$file"
@@ -59,7 +66,18 @@ for n in $SIZES; do
   fi
   echo "$n,$row" >>"$OUT.tmp"
   echo "$n lines: $row ($(du -h "$file" | cut -f1) file)" >&2
-  rm -f "$file"
+  row=$("$ROOT/scripts/mpirun.sh" 2 "$RUN" "$file" "$TMP/run-$n")
+  if [ "${row%%,*}" != "$n" ]; then
+    echo "bench_bigfile.sh: the run of $n lines gave $row" >&2
+    exit 1
+  fi
+  joblog=$(($(stat -c %s "$TMP/run-$n/joblog.tsv") / 1048576))
+  echo "$n,$row,$joblog" >>"$RUN_OUT.tmp"
+  echo "$n lines, whole run: $row" >&2
+  rm -rf "$file" "$TMP/run-$n"
 done
 mv "$OUT.tmp" "$OUT"
+mv "$RUN_OUT.tmp" "$RUN_OUT"
 column -s, -t <"$OUT"
+echo
+column -s, -t <"$RUN_OUT"
