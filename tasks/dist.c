@@ -8,6 +8,8 @@
  */
 #include "kinds.h"
 
+#include <stdlib.h>
+
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -206,4 +208,32 @@ double spin_calibrate(void) {
       best = rate;
   }
   return best;
+}
+
+int duration_setup(const struct kind_arg *args, size_t nargs, const char *kind,
+                   void **state, char *err, size_t errlen) {
+  struct duration_kind *s = NULL;
+  int rc = kind_args_check(args, nargs, DURATION_KEYS, kind, err, errlen);
+
+  if (rc != 0)
+    goto out;
+  s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    rc = LOOM_ENOMEM;
+    goto out;
+  }
+  rc = dist_setup(&s->dist, args, nargs, kind, err, errlen);
+  if (rc != 0)
+    goto out;
+  rc = kind_arg_u64(args, nargs, "hint", 0, 0, 1, &s->hint, err, errlen);
+  if (rc != 0)
+    kind_err_prefix(err, errlen, kind);
+
+out:
+  if (rc != 0) {
+    free(s);
+    s = NULL;
+  }
+  *state = s;
+  return rc;
 }

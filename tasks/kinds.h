@@ -119,6 +119,23 @@ struct dist {
 int dist_setup(struct dist *d, const struct kind_arg *args, size_t nargs,
                const char *kind, char *err, size_t errlen);
 
+/* The state of a kind whose tasks last a drawn duration (sleep, spin). */
+struct duration_kind {
+  struct dist dist;
+  uint64_t hint; /* 1: each task carries its duration as a cost hint */
+  double rate;   /* spin: iterations per second on the master */
+};
+
+#define DURATION_KEYS "dist mean min max sigma alpha cap seed hint"
+#define DURATION_PARAMS                                                        \
+  "dist=fixed|uniform|lognormal|pareto mean=0.001 min=0 max=2*mean sigma=1 "   \
+  "alpha=2 cap=0 seed=1 hint=0"
+
+/* Checks the keys, reads the distribution and hint=, and returns a new
+ * struct duration_kind in *state (NULL on failure, with err naming kind). */
+int duration_setup(const struct kind_arg *args, size_t nargs, const char *kind,
+                   void **state, char *err, size_t errlen);
+
 /* The duration of task i: a pure function of (d, i), so any rank count and
  * any dispatch order give the same workload. */
 double dist_draw(const struct dist *d, uint64_t i);

@@ -149,8 +149,6 @@ static int pi_finish(void *state, FILE *out) {
   return rc;
 }
 
-static void pi_free(void *state) { free(state); }
-
 const struct kind kind_pi = {
     .name = "pi",
     .summary = "estimate pi by Monte Carlo and check it statistically",
@@ -160,5 +158,5 @@ const struct kind kind_pi = {
     .run = pi_run,
     .result = pi_result,
     .finish = pi_finish,
-    .free = pi_free,
+    .free = free,
 };

@@ -296,8 +296,6 @@ static int primes_finish(void *state, FILE *out) {
   return rc;
 }
 
-static void primes_free(void *state) { free(state); }
-
 const struct kind kind_primes = {
     .name = "primes",
     .summary = "count the primes below limit with a segmented sieve, checked",
@@ -307,5 +305,5 @@ const struct kind kind_primes = {
     .run = primes_run,
     .result = primes_result,
     .finish = primes_finish,
-    .free = primes_free,
+    .free = free,
 };

@@ -13,45 +13,14 @@
 #include <string.h>
 #include <time.h>
 
-#define SLEEP_KEYS "dist mean min max sigma alpha cap seed hint"
-
-struct sleep_state {
-  struct dist dist;
-  uint64_t hint;
-};
-
 static int sleep_setup(const struct kind_arg *args, size_t nargs, void **state,
                        char *err, size_t errlen) {
-  struct sleep_state *s = NULL;
-  int rc = kind_args_check(args, nargs, SLEEP_KEYS, "sleep", err, errlen);
-  if (rc != 0)
-    goto out;
-  s = calloc(1, sizeof *s);
-  if (s == NULL) {
-    rc = LOOM_ENOMEM;
-    goto out;
-  }
-  rc = dist_setup(&s->dist, args, nargs, "sleep", err, errlen);
-  if (rc != 0)
-    goto out;
-  rc = kind_arg_u64(args, nargs, "hint", 0, 0, 1, &s->hint, err, errlen);
-  if (rc != 0) {
-    kind_err_prefix(err, errlen, "sleep");
-    goto out;
-  }
-
-out:
-  if (rc != 0) {
-    free(s);
-    s = NULL;
-  }
-  *state = s;
-  return rc;
+  return duration_setup(args, nargs, "sleep", state, err, errlen);
 }
 
 static int sleep_make(void *state, uint64_t i, unsigned char *buf, size_t cap,
                       size_t *len, double *cost) {
-  const struct sleep_state *s = state;
+  const struct duration_kind *s = state;
   double seconds = dist_draw(&s->dist, i);
   if (cap < sizeof seconds)
     return LOOM_ETOOBIG;
@@ -90,17 +59,14 @@ static int sleep_run(struct loom_task *task, const void *payload, size_t len,
   return 0;
 }
 
-static void sleep_free(void *state) { free(state); }
-
 const struct kind kind_sleep = {
     .name = "sleep",
     .summary = "sleep for a drawn duration: idle tasks of known length",
-    .params = "dist=fixed|uniform|lognormal|pareto mean=0.001 min=0 "
-              "max=2*mean sigma=1 alpha=2 cap=0 seed=1 hint=0",
+    .params = DURATION_PARAMS,
     .setup = sleep_setup,
     .make = sleep_make,
     .run = sleep_run,
     .result = NULL,
     .finish = NULL,
-    .free = sleep_free,
+    .free = free,
 };

@@ -13,49 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPIN_KEYS "dist mean min max sigma alpha cap seed hint"
 #define SPIN_PAYLOAD (sizeof(uint64_t) + sizeof(double))
-
-struct spin_state {
-  struct dist dist;
-  uint64_t hint;
-  double rate; /* iterations per second on the master */
-};
 
 static int spin_setup(const struct kind_arg *args, size_t nargs, void **state,
                       char *err, size_t errlen) {
-  struct spin_state *s = NULL;
-  int rc = kind_args_check(args, nargs, SPIN_KEYS, "spin", err, errlen);
-  if (rc != 0)
-    goto out;
-  s = calloc(1, sizeof *s);
-  if (s == NULL) {
-    rc = LOOM_ENOMEM;
-    goto out;
-  }
-  rc = dist_setup(&s->dist, args, nargs, "spin", err, errlen);
-  if (rc != 0)
-    goto out;
-  rc = kind_arg_u64(args, nargs, "hint", 0, 0, 1, &s->hint, err, errlen);
-  if (rc != 0) {
-    kind_err_prefix(err, errlen, "spin");
-    goto out;
-  }
+  int rc = duration_setup(args, nargs, "spin", state, err, errlen);
   /* Calibrate after the arguments are known good: it takes ~0.1 s. */
-  s->rate = spin_calibrate();
-
-out:
-  if (rc != 0) {
-    free(s);
-    s = NULL;
-  }
-  *state = s;
+  if (rc == 0)
+    ((struct duration_kind *)*state)->rate = spin_calibrate();
   return rc;
 }
 
 static int spin_make(void *state, uint64_t i, unsigned char *buf, size_t cap,
                      size_t *len, double *cost) {
-  const struct spin_state *s = state;
+  const struct duration_kind *s = state;
   double seconds = dist_draw(&s->dist, i);
   double n = floor(seconds * s->rate + 0.5);
   /* Clamp before converting: a huge draw times the rate may not fit. */
@@ -82,17 +53,14 @@ static int spin_run(struct loom_task *task, const void *payload, size_t len,
   return 0;
 }
 
-static void spin_free(void *state) { free(state); }
-
 const struct kind kind_spin = {
     .name = "spin",
     .summary = "burn CPU for a drawn duration: busy tasks of known length",
-    .params = "dist=fixed|uniform|lognormal|pareto mean=0.001 min=0 "
-              "max=2*mean sigma=1 alpha=2 cap=0 seed=1 hint=0",
+    .params = DURATION_PARAMS,
     .setup = spin_setup,
     .make = spin_make,
     .run = spin_run,
     .result = NULL,
     .finish = NULL,
-    .free = spin_free,
+    .free = free,
 };
