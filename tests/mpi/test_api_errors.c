@@ -14,32 +14,7 @@
 #include <mpi.h>
 
 #include "loom.h"
-
-static int world_rank;
-static int world_size;
-static int failures;
-
-static void check_at(int ok, const char *what, const char *file, int line) {
-  if (!ok) {
-    fprintf(stderr, "%s:%d: rank %d: check failed: %s\n", file, line,
-            world_rank, what);
-    failures++;
-  }
-}
-
-static void check_rc_at(int got, int want, const char *what, const char *file,
-                        int line) {
-  if (got != want) {
-    fprintf(stderr, "%s:%d: rank %d: %s returned %d (%s), expected %d (%s)\n",
-            file, line, world_rank, what, got, loom_strerror(got), want,
-            loom_strerror(want));
-    failures++;
-  }
-}
-
-#define CHECK(cond) check_at((cond) != 0, #cond, __FILE__, __LINE__)
-#define CHECK_RC(call, want)                                                   \
-  check_rc_at((call), (want), #call, __FILE__, __LINE__)
+#include "mpicheck.h"
 
 /* Is this rank the one that disagrees? The last, when there are several. */
 static int odd_one_out(void) {

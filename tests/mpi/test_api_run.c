@@ -18,37 +18,12 @@
 #include <mpi.h>
 
 #include "loom.h"
+#include "mpicheck.h"
 
 #define NTASKS 1000
 #define NTASKS2 500
 #define NPULL 300
 #define ID2_BASE UINT64_C(0xabc0000000000000)
-
-static int world_rank;
-static int world_size;
-static int failures;
-
-static void check_at(int ok, const char *what, const char *file, int line) {
-  if (!ok) {
-    fprintf(stderr, "%s:%d: rank %d: check failed: %s\n", file, line,
-            world_rank, what);
-    failures++;
-  }
-}
-
-static void check_rc_at(int got, int want, const char *what, const char *file,
-                        int line) {
-  if (got != want) {
-    fprintf(stderr, "%s:%d: rank %d: %s returned %d (%s), expected %d (%s)\n",
-            file, line, world_rank, what, got, loom_strerror(got), want,
-            loom_strerror(want));
-    failures++;
-  }
-}
-
-#define CHECK(cond) check_at((cond) != 0, #cond, __FILE__, __LINE__)
-#define CHECK_RC(call, want)                                                   \
-  check_rc_at((call), (want), #call, __FILE__, __LINE__)
 
 /* ---- task functions ------------------------------------------------------ */
 
