@@ -35,23 +35,29 @@
 #define NO_SLOT UINT32_MAX
 #define BATCH_BYTES_MAX (1u << 20)
 
+/* A task in flight, in two parts: what every task needs, packed small so a
+ * window of thousands of tiny tasks stays in cache, and what only a joblog
+ * or a retry needs, in a parallel array touched only then. */
 struct slot {
   uint64_t id;
   uint64_t line;
   double cost;
-  double timeout;
   uint16_t kind;
   uint16_t attempt;
-  int retries_left;
-  int worker;       /* -1 while not in flight */
+  int32_t worker; /* -1 while not in flight */
+  int32_t retries_left;
+  uint32_t next; /* free list or retry queue */
+};
+
+struct slot_cold {
   const char *text; /* joblog text: own_text, or a kind name */
   char *own_text;   /* owned, reused */
   size_t text_len;
   size_t text_cap;
+  double timeout;         /* kept for retries */
   unsigned char *payload; /* kept for retries, owned, reused */
   size_t len;
   size_t cap;
-  uint32_t next; /* free list or retry queue */
 };
 
 struct sendbuf {
@@ -79,6 +85,7 @@ struct master {
   uint64_t *kind_hash; /* per registered kind */
 
   struct slot *slots;
+  struct slot_cold *cold;
   uint32_t nslots;
   uint32_t free_head;
   uint32_t retry_head;
@@ -108,15 +115,21 @@ static int slot_alloc(struct master *m, uint32_t *out) {
   if (m->free_head == NO_SLOT) {
     uint32_t n = m->nslots ? 2 * m->nslots : 1024;
     struct slot *s = realloc(m->slots, n * sizeof(*s));
+    struct slot_cold *c;
     if (!s)
       return LOOM_ENOMEM;
+    m->slots = s;
+    c = realloc(m->cold, n * sizeof(*c));
+    if (!c)
+      return LOOM_ENOMEM;
+    m->cold = c;
     memset(s + m->nslots, 0, (n - m->nslots) * sizeof(*s));
+    memset(c + m->nslots, 0, (n - m->nslots) * sizeof(*c));
     for (uint32_t i = m->nslots; i < n; i++) {
       s[i].next = i + 1 < n ? i + 1 : NO_SLOT;
       s[i].worker = -1;
     }
     m->free_head = m->nslots;
-    m->slots = s;
     m->nslots = n;
   }
   *out = m->free_head;
@@ -169,6 +182,7 @@ static int kind_index(struct master *m, const char *name, uint16_t *out) {
  * and then by reference when it is the kind's name. */
 static int slot_fill(struct master *m, uint32_t si) {
   struct slot *s = &m->slots[si];
+  struct slot_cold *c = &m->cold[si];
   const struct loom_task_spec *t = &m->look;
   int rc;
 
@@ -184,31 +198,28 @@ static int slot_fill(struct master *m, uint32_t si) {
                                 t->line ? t->line : m->seq);
   s->line = t->line;
   s->cost = t->cost;
-  s->timeout = t->timeout > 0 ? t->timeout : 0;
   s->attempt = 1;
   s->retries_left = t->retries > 0 ? t->retries : 0;
-  s->len = 0;
-  s->text = NULL;
-  s->text_len = 0;
   if (m->joblog.fp) {
     if (t->text || s->kind == 0) {
       const char *text = t->text ? t->text : t->payload;
       size_t n = t->text ? t->text_len : t->len;
-      rc = copy_into((void **)&s->own_text, &s->text_cap, text, n);
+      rc = copy_into((void **)&c->own_text, &c->text_cap, text, n);
       if (rc != 0)
         return rc;
-      s->text = s->own_text;
-      s->text_len = n;
+      c->text = c->own_text;
+      c->text_len = n;
     } else {
-      s->text = m->l->kinds[s->kind].name;
-      s->text_len = strlen(s->text);
+      c->text = m->l->kinds[s->kind].name;
+      c->text_len = strlen(c->text);
     }
   }
   if (s->retries_left > 0) {
-    rc = copy_into((void **)&s->payload, &s->cap, t->payload, t->len);
+    rc = copy_into((void **)&c->payload, &c->cap, t->payload, t->len);
     if (rc != 0)
       return rc;
-    s->len = t->len;
+    c->len = t->len;
+    c->timeout = t->timeout > 0 ? t->timeout : 0;
   }
   return 0;
 }
@@ -250,7 +261,7 @@ static int have_work(struct master *m) {
 
 /* Takes the next task: a retry first, else the look-ahead. */
 static int take(struct master *m, uint32_t *si, const void **payload,
-                size_t *len) {
+                size_t *len, double *timeout) {
   int rc;
 
   if (m->retry_head != NO_SLOT) {
@@ -258,8 +269,9 @@ static int take(struct master *m, uint32_t *si, const void **payload,
     m->retry_head = m->slots[*si].next;
     if (m->retry_head == NO_SLOT)
       m->retry_tail = NO_SLOT;
-    *payload = m->slots[*si].payload;
-    *len = m->slots[*si].len;
+    *payload = m->cold[*si].payload;
+    *len = m->cold[*si].len;
+    *timeout = m->cold[*si].timeout;
     return 0;
   }
   rc = slot_alloc(m, si);
@@ -272,6 +284,7 @@ static int take(struct master *m, uint32_t *si, const void **payload,
   }
   *payload = m->look.payload;
   *len = m->look.len;
+  *timeout = m->look.timeout > 0 ? m->look.timeout : 0;
   m->have_look = 0;
   return 0;
 }
@@ -327,8 +340,8 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
                                      .sig = d.sig,
                                      .status = status_of(&d),
                                      .attempt = s->attempt,
-                                     .text = s->text,
-                                     .text_len = s->text_len};
+                                     .text = m->cold[d.slot].text,
+                                     .text_len = m->cold[d.slot].text_len};
       if (loom__joblog_write(&m->joblog, &row) != 0)
         m->joblog_err = LOOM_EIO;
     }
@@ -437,19 +450,20 @@ static int dispatch(struct master *m) {
       uint32_t si;
       const void *payload;
       size_t len;
+      double timeout;
       struct loom__wire_task t;
 
       if (n > 0 && m->look.cost > 0 && m->retry_head == NO_SLOT &&
           cost + m->look.cost > m->sched.batch_target)
         break; /* the hints say this batch is long enough */
-      rc = take(m, &si, &payload, &len);
+      rc = take(m, &si, &payload, &len, &timeout);
       if (rc != 0)
         return rc;
       t = (struct loom__wire_task){.slot = si,
                                    .kind = m->slots[si].kind,
                                    .attempt = m->slots[si].attempt,
                                    .id = m->slots[si].id,
-                                   .timeout = m->slots[si].timeout,
+                                   .timeout = timeout,
                                    .payload = payload,
                                    .len = (uint32_t)len};
       rc = loom__wire_put_task(&sb->buf, &t);
@@ -723,10 +737,11 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
   for (size_t i = 0; m->send && i < nbuf; i++)
     loom__buf_fini(&m->send[i].buf);
   for (uint32_t i = 0; i < m->nslots; i++) {
-    free(m->slots[i].own_text);
-    free(m->slots[i].payload);
+    free(m->cold[i].own_text);
+    free(m->cold[i].payload);
   }
   free(m->slots);
+  free(m->cold);
   free(m->kind_hash);
   free(m->send);
   free(m->rep.w);
