@@ -22,13 +22,20 @@
 #include "kinds.h"
 #include "loom.h"
 
-enum { EXIT_OK = 0, EXIT_TASKS_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
+enum {
+  EXIT_OK = 0,
+  EXIT_TASKS_FAILED = 1,
+  EXIT_USAGE = 2,
+  EXIT_INTERNAL = 3,
+  EXIT_INCOMPLETE = 4 /* stopped early; --resume runs the rest */
+};
 
 #define MAX_KIND_ARGS 64
 
 struct cli {
   const char *taskfile;
   const char *output;
+  const char *resume;
   const char *kind;
   uint64_t count;
   int have_count;
@@ -87,6 +94,14 @@ static void usage_run(FILE *f) {
           "options:\n"
           "  -o, --output DIR       run directory (default: a new "
           "loom-run-YYYYMMDD-HHMMSS)\n"
+          "  --resume DIR           go on with the run in DIR: run only the "
+          "tasks that\n"
+          "                         did not succeed there (same or edited "
+          "task file)\n"
+          "  --skip-failed          with --resume: tasks that failed count "
+          "as done\n"
+          "  --halt N               stop handing out tasks once N tasks "
+          "failed (exit 4)\n"
           "  --kind NAME            run a built-in kind instead of a task "
           "file\n"
           "  --count N              number of tasks of the kind (>= 1)\n"
@@ -122,7 +137,8 @@ static void usage_run(FILE *f) {
     fprintf(f, "  %-8s %s\n           args: %s\n", kind_table[i]->name,
             kind_table[i]->summary, kind_table[i]->params);
   fprintf(f, "\nexit status: 0 all tasks succeeded, 1 some task failed, 2 "
-             "usage or input\nerror, 3 internal or MPI error.\n");
+             "usage or input\nerror, 3 internal or MPI error, 4 stopped early "
+             "(--halt): --resume runs the rest.\n");
 }
 
 /* One error line, printed by rank 0 only. */
@@ -200,6 +216,19 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
     } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
       NEED_VALUE();
       c->output = v;
+    } else if (strcmp(a, "--resume") == 0) {
+      NEED_VALUE();
+      c->resume = v;
+    } else if (strcmp(a, "--skip-failed") == 0) {
+      c->opt.skip_failed = 1;
+    } else if (strcmp(a, "--halt") == 0) {
+      NEED_VALUE();
+      if (parse_u64(v, 1, UINT64_MAX / 2, &u) != 0)
+        return usage_error(quiet_rank,
+                           "bad --halt '%s' (expected a number of failed "
+                           "tasks >= 1)",
+                           v);
+      c->opt.halt = u;
     } else if (strcmp(a, "--kind") == 0) {
       NEED_VALUE();
       c->kind = v;
@@ -285,6 +314,10 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
   if (!c->kind && !c->taskfile)
     return usage_error(quiet_rank,
                        "no task file (give a file, '-' for stdin, or --kind)");
+  if (c->resume && c->output)
+    return usage_error(quiet_rank, "--resume DIR writes into DIR: no --output");
+  if (c->opt.skip_failed && !c->resume)
+    return usage_error(quiet_rank, "--skip-failed goes with --resume");
   if (c->kind && !kind_find(c->kind))
     return usage_error(quiet_rank, "unknown kind '%s'", c->kind);
   if (c->kind && !c->have_count)
@@ -402,7 +435,15 @@ static int prepare(struct cli *c, struct file_source *fs,
     }
     loom_taskfile_defaults(fs->tf, c->timeout, c->retries);
   }
-  rc = loom_rundir_create(c->output, rundir, rundir_len, err, sizeof(err));
+  if (c->resume) {
+    rc = loom_rundir_check_resumable(c->resume, err, sizeof(err));
+    if (rc == 0 && strlen(c->resume) < rundir_len) {
+      snprintf(rundir, rundir_len, "%s", c->resume);
+      c->opt.resume = 1;
+    }
+  } else {
+    rc = loom_rundir_create(c->output, rundir, rundir_len, err, sizeof(err));
+  }
   if (rc != 0) {
     fprintf(stderr, "loom: %s\n", err);
     return EXIT_USAGE;
@@ -417,6 +458,8 @@ static void discard_empty_run(const char *dir) {
   snprintf(p, sizeof(p), "%s/joblog.tsv", dir);
   unlink(p);
   snprintf(p, sizeof(p), "%s/report.json", dir);
+  unlink(p);
+  snprintf(p, sizeof(p), "%s/dispatched.tsv", dir);
   unlink(p);
   loom_rundir_discard(dir);
 }
@@ -468,13 +511,20 @@ static int cmd_run(struct cli *c) {
     } else if (rc != 0) {
       fprintf(stderr, "loom: run failed: %s\n", loom_strerror(rc));
       status = EXIT_INTERNAL;
-    } else if (sum.tasks == 0) {
+    } else if (sum.halted) {
+      status = EXIT_INCOMPLETE;
+    } else if (sum.tasks == 0 && sum.skipped == 0) {
       fprintf(stderr, "loom: %s: no tasks\n", c->opt.source_name);
       status = EXIT_USAGE;
     } else if (sum.failed > 0) {
       status = EXIT_TASKS_FAILED;
     }
-    if (rc == 0 && c->kind && ks.k->finish && sum.tasks > 0) {
+    if (rc == 0 && c->kind && ks.k->finish && sum.skipped > 0)
+      fprintf(stderr,
+              "loom: %s: %" PRIu64 " tasks were done in the earlier run, so "
+              "this run has no full answer to check\n",
+              c->kind, sum.skipped);
+    else if (rc == 0 && c->kind && ks.k->finish && sum.tasks > 0) {
       FILE *f;
       char p[PATH_MAX + 32];
       if (ks.k->finish(ks.state, stdout) != 0 && status == EXIT_OK)
@@ -486,7 +536,8 @@ static int cmd_run(struct cli *c) {
         fclose(f);
       }
     }
-    if (sum.attempts == 0 && rundir[0])
+    /* Nothing ran and nothing was there before: leave nothing behind. */
+    if (sum.attempts == 0 && rundir[0] && !c->resume)
       discard_empty_run(rundir);
   }
 

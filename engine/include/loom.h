@@ -79,6 +79,10 @@ struct loom_options {
   const char *source_name;  /* recorded in report.json; may be NULL */
   uint64_t expected_tasks;  /* for the progress line's ETA; 0 = unknown */
   int quiet;                /* no notices and no summary on stderr */
+  int resume;               /* run_dir holds an earlier run: skip what it did */
+  int skip_failed;          /* with resume: tasks that failed count as done */
+  uint64_t halt; /* stop handing out tasks once this many tasks failed
+                    for good; 0 = never */
 };
 
 /* Fills *opt with the defaults (all zero). Local. */
@@ -209,6 +213,8 @@ struct loom_summary {
   uint64_t failed;    /* tasks whose last attempt failed */
   uint64_t attempts;  /* joblog rows */
   double makespan;    /* seconds from first dispatch to last completion */
+  uint64_t skipped;   /* tasks a resumed run found done already */
+  int halted;         /* the run stopped early because of opt.halt */
 };
 void loom_summary_get(const struct loom *l, struct loom_summary *out);
 
@@ -256,6 +262,11 @@ int loom_taskfile_scan(const char *path, uint64_t *ntasks, char *err,
 
 /* ------------------------------------------------------------------------ */
 /* Run directories                                                            */
+
+/* Checks that path holds an earlier run that loom_run() can resume (a
+ * joblog.tsv with loom's header). Local. Returns 0, LOOM_ENOENT or
+ * LOOM_ESYNTAX (err names the path and the reason). */
+int loom_rundir_check_resumable(const char *path, char *err, size_t errlen);
 
 /* Creates a run directory. With path set: creates it, or accepts an existing
  * empty directory; refuses one that already holds a run (LOOM_EEXIST). With

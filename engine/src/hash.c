@@ -68,3 +68,8 @@ uint64_t loom_task_id_derive(const char *kind, const void *payload, size_t len,
                              uint64_t position) {
   return loom__task_id(loom__kind_hash(kind), payload, len, position);
 }
+
+uint64_t loom__task_key(uint64_t kind_hash, const void *text, size_t len) {
+  uint64_t h = loom__hash64(text, len, kind_hash ^ 0x6b65792d6b6579ULL);
+  return h ? h : 1;
+}

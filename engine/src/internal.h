@@ -80,6 +80,9 @@ uint64_t loom__hash64(const void *data, size_t len, uint64_t seed);
 uint64_t loom__kind_hash(const char *kind);
 uint64_t loom__task_id(uint64_t kind_hash, const void *payload, size_t len,
                        uint64_t position);
+/* A task's key: its kind and command text (or payload) without position,
+ * what a resumed run matches on. Never 0. */
+uint64_t loom__task_key(uint64_t kind_hash, const void *text, size_t len);
 
 /* Monotonic and wall clocks, in seconds. */
 double loom__now(void);

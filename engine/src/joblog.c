@@ -1,28 +1,50 @@
-/* joblog.c - the joblog.tsv writer (joblog.h).
+/* joblog.c - writing and reading back the run's journal (joblog.h).
  *
- * Rows go through a large stdio buffer; loom__joblog_flush() is called by
- * the master after each completion message, so what was received is on
- * disk (in the page cache) before more work is handed out.
+ * Rows go through large stdio buffers; loom__joblog_flush() is called by
+ * the master before each batch goes out and after each completion message,
+ * so what was dispatched and what was received are on disk (in the page
+ * cache) before more work is handed out.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "joblog.h"
 
-int loom__joblog_open(struct loom__joblog *j, const char *dir) {
+static FILE *open_one(const char *dir, const char *name, const char *header,
+                      int append) {
   char path[PATH_MAX];
+  struct stat st;
+  FILE *f;
 
-  j->fp = NULL;
-  if (snprintf(path, sizeof(path), "%s/joblog.tsv", dir) >= (int)sizeof(path))
-    return LOOM_EIO;
-  j->fp = fopen(path, "w");
-  if (!j->fp)
-    return LOOM_EIO;
-  setvbuf(j->fp, NULL, _IOFBF, 1 << 20);
-  if (fputs(LOOM__JOBLOG_HEADER, j->fp) < 0 || fflush(j->fp) != 0) {
-    fclose(j->fp);
+  if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+    return NULL;
+  f = fopen(path, append ? "a" : "w");
+  if (!f)
+    return NULL;
+  setvbuf(f, NULL, _IOFBF, 1 << 20);
+  /* A new file, or one a killed run left empty, gets its header. */
+  if (fstat(fileno(f), &st) != 0 || (st.st_size == 0 && fputs(header, f) < 0) ||
+      fflush(f) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  return f;
+}
+
+int loom__joblog_open(struct loom__joblog *j, const char *dir, int append) {
+  j->fp = open_one(dir, "joblog.tsv", LOOM__JOBLOG_HEADER, append);
+  j->started =
+      j->fp ? open_one(dir, "dispatched.tsv", LOOM__STARTED_HEADER, append)
+            : NULL;
+  if (!j->started) {
+    if (j->fp)
+      fclose(j->fp);
     j->fp = NULL;
     return LOOM_EIO;
   }
@@ -62,27 +84,139 @@ int loom__joblog_write(struct loom__joblog *j,
   if (!j->fp)
     return 0;
   fprintf(j->fp,
-          "%016" PRIx64 "\t%" PRIu64 "\t%d\t%s\t%.6f\t%.6f\t%d\t%d\t%s\t%d\t",
-          r->id, r->line, r->rank, r->host, r->start, r->elapsed, r->exit_code,
-          r->sig, r->status, r->attempt);
+          "%016" PRIx64 "\t%016" PRIx64 "\t%" PRIu64
+          "\t%d\t%s\t%.6f\t%.6f\t%d\t%d\t%s\t%d\t",
+          r->id, r->key, r->line, r->rank, r->host, r->start, r->elapsed,
+          r->exit_code, r->sig, r->status, r->attempt);
   loom__joblog_escape(j->fp, r->text, r->text_len);
   return fputc('\n', j->fp) == EOF ? LOOM_EIO : 0;
 }
 
-int loom__joblog_flush(struct loom__joblog *j) {
-  if (!j->fp)
+int loom__joblog_started(struct loom__joblog *j, uint64_t id, uint64_t key) {
+  if (!j->started)
     return 0;
-  return fflush(j->fp) == 0 && !ferror(j->fp) ? 0 : LOOM_EIO;
+  return fprintf(j->started, "%016" PRIx64 "\t%016" PRIx64 "\n", id, key) < 0
+             ? LOOM_EIO
+             : 0;
+}
+
+static int flush_one(FILE *f) {
+  return !f || (fflush(f) == 0 && !ferror(f)) ? 0 : LOOM_EIO;
+}
+
+int loom__joblog_flush(struct loom__joblog *j) {
+  int a = flush_one(j->started), b = flush_one(j->fp);
+  return a ? a : b;
+}
+
+static int close_one(FILE **f) {
+  int rc = 0;
+  if (!*f)
+    return 0;
+  if (ferror(*f))
+    rc = LOOM_EIO;
+  if (fclose(*f) != 0)
+    rc = LOOM_EIO;
+  *f = NULL;
+  return rc;
 }
 
 int loom__joblog_close(struct loom__joblog *j) {
+  int a = close_one(&j->started), b = close_one(&j->fp);
+  return a ? a : b;
+}
+
+/* ---- reading back ------------------------------------------------------ */
+
+static int parse_hex(const char *s, size_t n, uint64_t *out) {
+  char buf[17], *end;
+  if (n != 16)
+    return -1;
+  memcpy(buf, s, 16);
+  buf[16] = '\0';
+  errno = 0;
+  *out = strtoull(buf, &end, 16);
+  return *end || errno ? -1 : 0;
+}
+
+/* Splits line into at most max tab-separated fields. */
+static size_t split(char *line, char **f, size_t *len, size_t max) {
+  size_t n = 0;
+  char *p = line;
+
+  while (n < max) {
+    char *t = strchr(p, '\t');
+    f[n] = p;
+    len[n] = t ? (size_t)(t - p) : strlen(p);
+    n++;
+    if (!t)
+      break;
+    p = t + 1;
+  }
+  return n;
+}
+
+int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
+                      void *arg, char *err, size_t errlen) {
+  int is_joblog = strcmp(name, "joblog.tsv") == 0;
+  const char *header = is_joblog ? LOOM__JOBLOG_HEADER : LOOM__STARTED_HEADER;
+  size_t want = is_joblog ? 12 : 2;
+  char path[PATH_MAX], *line = NULL;
+  size_t cap = 0;
+  uint64_t lineno = 0;
+  ssize_t got;
+  FILE *f;
   int rc = 0;
-  if (!j->fp)
-    return 0;
-  if (ferror(j->fp))
+
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  f = fopen(path, "r");
+  if (!f) {
+    if (!is_joblog && errno == ENOENT)
+      return 0;
+    if (err)
+      snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    return LOOM_EIO;
+  }
+  while ((got = getline(&line, &cap, f)) > 0) {
+    struct loom__joblog_entry e = {0};
+    char *fld[12];
+    size_t len[12], n;
+
+    lineno++;
+    if (line[got - 1] != '\n')
+      break; /* torn by a kill: the row never made it */
+    line[got - 1] = '\0';
+    if (lineno == 1) {
+      if (strncmp(line, header, strlen(header) - 1) != 0) {
+        if (err)
+          snprintf(err, errlen, "%s: not a loom %s (bad header)", path, name);
+        rc = LOOM_ESYNTAX;
+        break;
+      }
+      continue;
+    }
+    n = split(line, fld, len, want);
+    if (n != want || parse_hex(fld[0], len[0], &e.id) != 0 ||
+        parse_hex(fld[1], len[1], &e.key) != 0) {
+      if (err)
+        snprintf(err, errlen, "%s:%" PRIu64 ": malformed row", path, lineno);
+      rc = LOOM_ESYNTAX;
+      break;
+    }
+    if (is_joblog) {
+      e.ok = len[9] == 2 && strncmp(fld[9], "ok", 2) == 0;
+      e.attempt = (int)strtol(fld[10], NULL, 10);
+    }
+    rc = fn(arg, &e);
+    if (rc != 0)
+      break;
+  }
+  if (rc == 0 && ferror(f)) {
+    if (err)
+      snprintf(err, errlen, "read error on '%s'", path);
     rc = LOOM_EIO;
-  if (fclose(j->fp) != 0)
-    rc = LOOM_EIO;
-  j->fp = NULL;
+  }
+  free(line);
+  fclose(f);
   return rc;
 }

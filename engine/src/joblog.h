@@ -1,9 +1,12 @@
-/* joblog.h - joblog.tsv: one row per task attempt, written as they finish.
+/* joblog.h - the run's journal: joblog.tsv and dispatched.tsv.
  *
- * Columns: id line rank host start elapsed exit signal status attempt
- * command. The command is escaped (\t \n \r \\) so a row is one line. The
- * master flushes after every completion message: a killed run keeps every
- * row it had received.
+ * joblog.tsv has one row per finished task attempt. Columns: id key line
+ * rank host start elapsed exit signal status attempt command. The command
+ * is escaped (\t \n \r \\) so a row is one line. dispatched.tsv has one
+ * row (id, key) per task handed out, written before the batch is sent.
+ * The master flushes both after every message, so a killed run keeps every
+ * row it had; a torn last line is ignored when the journal is read back
+ * (resume).
  */
 #ifndef LOOM_JOBLOG_H
 #define LOOM_JOBLOG_H
@@ -14,10 +17,12 @@
 
 struct loom__joblog {
   FILE *fp;
+  FILE *started; /* dispatched.tsv */
 };
 
 struct loom__joblog_row {
   uint64_t id;
+  uint64_t key;
   uint64_t line;
   int rank;
   const char *host;
@@ -32,18 +37,40 @@ struct loom__joblog_row {
 };
 
 #define LOOM__JOBLOG_HEADER                                                    \
-  "id\tline\trank\thost\tstart\telapsed\texit\tsignal\tstatus\tattempt\t"      \
-  "command\n"
+  "id\tkey\tline\trank\thost\tstart\telapsed\texit\tsignal\tstatus\t"          \
+  "attempt\tcommand\n"
+#define LOOM__STARTED_HEADER "id\tkey\n"
 
-/* Creates DIR/joblog.tsv with its header. Returns 0 or LOOM_EIO. */
-int loom__joblog_open(struct loom__joblog *j, const char *dir);
+/* Creates DIR/joblog.tsv and DIR/dispatched.tsv with their headers, or with
+ * append set opens existing ones to add to them (a resumed run).
+ * Returns 0 or LOOM_EIO. */
+int loom__joblog_open(struct loom__joblog *j, const char *dir, int append);
 int loom__joblog_write(struct loom__joblog *j,
                        const struct loom__joblog_row *r);
+/* Records that a task was handed out (dispatched.tsv). */
+int loom__joblog_started(struct loom__joblog *j, uint64_t id, uint64_t key);
 int loom__joblog_flush(struct loom__joblog *j);
-/* Returns 0, or LOOM_EIO when anything failed to reach the file. */
+/* Returns 0, or LOOM_EIO when anything failed to reach the files. */
 int loom__joblog_close(struct loom__joblog *j);
 
 /* Writes s escaped into f. */
 void loom__joblog_escape(FILE *f, const char *s, size_t n);
+
+/* One row read back. ok is 1 for status "ok"; dispatched.tsv rows have
+ * attempt 0 and ok 0. */
+struct loom__joblog_entry {
+  uint64_t id;
+  uint64_t key;
+  int attempt;
+  int ok;
+};
+typedef int (*loom__joblog_fn)(void *arg, const struct loom__joblog_entry *e);
+
+/* Reads DIR/NAME (joblog.tsv or dispatched.tsv), calling fn for every whole
+ * row; a last line without its newline (a run killed mid-write) is skipped.
+ * A missing dispatched.tsv reads as empty. Returns 0, fn's non-zero
+ * return, LOOM_EIO or LOOM_ESYNTAX (err names file and line). */
+int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
+                      void *arg, char *err, size_t errlen);
 
 #endif /* LOOM_JOBLOG_H */

@@ -30,6 +30,7 @@
 #include "policy.h"
 #include "progress.h"
 #include "report.h"
+#include "resume.h"
 #include "wire.h"
 
 #define NO_SLOT UINT32_MAX
@@ -46,10 +47,12 @@ struct slot {
   uint16_t attempt;
   int32_t worker; /* -1 while not in flight */
   int32_t retries_left;
-  uint32_t next; /* free list or retry queue */
+  int32_t last_worker; /* where the last failed attempt ran, or -1 */
+  uint32_t next;       /* free list or retry queue */
 };
 
 struct slot_cold {
+  uint64_t key;     /* what a resumed run matches on (resume.h) */
   const char *text; /* joblog text: own_text, or a kind name */
   char *own_text;   /* owned, reused */
   size_t text_len;
@@ -79,6 +82,12 @@ struct master {
   int src_err;
   struct loom_task_spec look; /* the next task, fetched ahead */
   int have_look;
+  uint16_t look_kind; /* its kind's index */
+  uint64_t look_key;  /* its key, when there is a journal */
+  int look_attempt;   /* its first attempt's number (resume) */
+  struct loom__resume resume;
+  int resuming;
+  int halted;
   uint64_t seq;         /* tasks taken from the source, for derived ids */
   const char *kind_ptr; /* the last kind name looked up, and its index */
   uint16_t kind_idx;
@@ -186,20 +195,17 @@ static int slot_fill(struct master *m, uint32_t si) {
   const struct loom_task_spec *t = &m->look;
   int rc;
 
-  rc = kind_index(m, t->kind, &s->kind);
-  if (rc != 0) {
-    snprintf(m->errbuf, sizeof(m->errbuf), "task names unknown kind '%s'",
-             t->kind);
-    return rc;
-  }
+  s->kind = m->look_kind;
   m->seq++;
   s->id = t->id ? t->id
                 : loom__task_id(m->kind_hash[s->kind], t->payload, t->len,
                                 t->line ? t->line : m->seq);
   s->line = t->line;
   s->cost = t->cost;
-  s->attempt = 1;
+  s->attempt = (uint16_t)m->look_attempt;
   s->retries_left = t->retries > 0 ? t->retries : 0;
+  s->last_worker = -1;
+  c->key = m->look_key;
   if (m->joblog.fp) {
     if (t->text || s->kind == 0) {
       const char *text = t->text ? t->text : t->payload;
@@ -227,13 +233,28 @@ static int slot_fill(struct master *m, uint32_t si) {
 /* ---- the source -----------------------------------------------------------
  */
 
+/* The text a task's key hashes: a shell task's command, else its payload. */
+static uint64_t look_key(struct master *m) {
+  const struct loom_task_spec *t = &m->look;
+  int text = m->look_kind == 0 && t->text;
+  return loom__task_key(m->kind_hash[m->look_kind],
+                        text ? (const void *)t->text : t->payload,
+                        text ? t->text_len : t->len);
+}
+
+/* Fetches the next task to run into m->look: resolves its kind and, in a
+ * resumed run, passes over the tasks the journal holds as done. */
 static void fetch(struct master *m) {
   int rc;
 
-  if (m->have_look || m->src_done)
-    return;
-  rc = m->src(m->src_arg, &m->look);
-  if (rc == 1) {
+  while (!m->have_look && !m->src_done) {
+    rc = m->src(m->src_arg, &m->look);
+    if (rc != 1) {
+      m->src_done = 1;
+      if (rc < 0)
+        m->src_err = rc;
+      return;
+    }
     if (m->look.len > LOOM__WIRE_PAYLOAD_MAX) {
       snprintf(m->errbuf, sizeof(m->errbuf),
                "task payload of %zu bytes is over the %u byte limit",
@@ -242,15 +263,27 @@ static void fetch(struct master *m) {
       m->src_done = 1;
       return;
     }
+    if (kind_index(m, m->look.kind, &m->look_kind) != 0) {
+      snprintf(m->errbuf, sizeof(m->errbuf), "task names unknown kind '%s'",
+               m->look.kind);
+      m->src_err = LOOM_ENOENT;
+      m->src_done = 1;
+      return;
+    }
+    m->look_attempt = 1;
+    if (m->joblog.fp) {
+      m->look_key = look_key(m);
+      if (m->resuming &&
+          loom__resume_check(&m->resume, m->look_key, &m->look_attempt))
+        continue; /* done in an earlier run */
+    }
     m->have_look = 1;
-    return;
   }
-  m->src_done = 1;
-  if (rc < 0)
-    m->src_err = rc;
 }
 
 static int have_work(struct master *m) {
+  if (m->halted)
+    return 0;
   if (m->retry_head != NO_SLOT)
     return 1;
   if (m->src_err)
@@ -259,20 +292,28 @@ static int have_work(struct master *m) {
   return m->have_look;
 }
 
-/* Takes the next task: a retry first, else the look-ahead. */
-static int take(struct master *m, uint32_t *si, const void **payload,
+/* Takes the next task for worker w: a retry first, unless it failed on w
+ * and a fresh task can go instead (a retry prefers another worker); else
+ * the look-ahead. */
+static int take(struct master *m, int w, uint32_t *si, const void **payload,
                 size_t *len, double *timeout) {
   int rc;
 
   if (m->retry_head != NO_SLOT) {
-    *si = m->retry_head;
-    m->retry_head = m->slots[*si].next;
-    if (m->retry_head == NO_SLOT)
-      m->retry_tail = NO_SLOT;
-    *payload = m->cold[*si].payload;
-    *len = m->cold[*si].len;
-    *timeout = m->cold[*si].timeout;
-    return 0;
+    int elsewhere = m->slots[m->retry_head].last_worker == w &&
+                    m->sched.n > 1 && !m->src_err;
+    if (elsewhere)
+      fetch(m);
+    if (!elsewhere || !m->have_look) {
+      *si = m->retry_head;
+      m->retry_head = m->slots[*si].next;
+      if (m->retry_head == NO_SLOT)
+        m->retry_tail = NO_SLOT;
+      *payload = m->cold[*si].payload;
+      *len = m->cold[*si].len;
+      *timeout = m->cold[*si].timeout;
+      return 0;
+    }
   }
   rc = slot_alloc(m, si);
   if (rc != 0)
@@ -331,6 +372,7 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
     m->rep.w[w].busy += d.elapsed;
     if (m->joblog.fp) {
       struct loom__joblog_row row = {.id = s->id,
+                                     .key = m->cold[d.slot].key,
                                      .line = s->line,
                                      .rank = m->local ? 0 : w + 1,
                                      .host = m->rep.w[w].host,
@@ -363,6 +405,7 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
     if (failed && s->retries_left > 0) {
       s->retries_left--;
       s->attempt++;
+      s->last_worker = w;
       s->worker = -1;
       s->next = NO_SLOT;
       if (m->retry_tail == NO_SLOT)
@@ -377,6 +420,14 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
       m->rep.failed++;
     else
       m->rep.succeeded++;
+    if (failed && m->l->opt.halt && m->rep.failed >= m->l->opt.halt &&
+        !m->halted) {
+      m->halted = 1;
+      snprintf(m->errbuf, sizeof(m->errbuf),
+               "halted: %" PRIu64 " tasks failed (--halt %" PRIu64 ")",
+               m->rep.failed, m->l->opt.halt);
+      m->rep.error = m->errbuf;
+    }
     slot_free(m, d.slot);
   }
   if (got < 0)
@@ -456,7 +507,7 @@ static int dispatch(struct master *m) {
       if (n > 0 && m->look.cost > 0 && m->retry_head == NO_SLOT &&
           cost + m->look.cost > m->sched.batch_target)
         break; /* the hints say this batch is long enough */
-      rc = take(m, &si, &payload, &len, &timeout);
+      rc = take(m, w, &si, &payload, &len, &timeout);
       if (rc != 0)
         return rc;
       t = (struct loom__wire_task){.slot = si,
@@ -470,6 +521,9 @@ static int dispatch(struct master *m) {
       if (rc != 0)
         return rc;
       m->slots[si].worker = w;
+      if (m->joblog.fp &&
+          loom__joblog_started(&m->joblog, t.id, m->cold[si].key) != 0)
+        m->joblog_err = LOOM_EIO;
       if (m->slots[si].cost > 0)
         cost += m->slots[si].cost;
       m->inflight++;
@@ -479,6 +533,9 @@ static int dispatch(struct master *m) {
       return 0;
     loom__sched_assign(&m->sched, w, n, cost);
     m->pol->assigned(m->pol_state, &m->sched, w);
+    /* The journal knows a task was handed out before the worker does. */
+    if (m->joblog.fp && loom__joblog_flush(&m->joblog) != 0)
+      m->joblog_err = LOOM_EIO;
     rc = send_batch(m, w, sb);
     if (rc != 0)
       return rc;
@@ -624,6 +681,11 @@ static void finish_report(struct master *m, int rc) {
   l->summary.failed = m->rep.failed;
   l->summary.attempts = m->rep.attempts;
   l->summary.makespan = m->rep.makespan;
+  l->summary.skipped = m->resume.skipped;
+  l->summary.halted = m->halted;
+  m->rep.resumed = m->resuming;
+  m->rep.skipped = m->resume.skipped;
+  m->rep.lost = m->resume.lost;
   loom__progress_end(&m->prog);
   if (l->run_dir) {
     snprintf(path, sizeof(path), "%s/report.json", l->run_dir);
@@ -685,7 +747,13 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
     m->exec.idle = local_idle;
     m->exec.idle_arg = m;
   }
-  if (rc == 0 && l->run_dir && loom__joblog_open(&m->joblog, l->run_dir)) {
+  if (rc == 0 && l->run_dir && l->opt.resume) {
+    rc = loom__resume_load(&m->resume, l->run_dir, l->opt.skip_failed,
+                           m->errbuf, sizeof(m->errbuf));
+    m->resuming = rc == 0;
+  }
+  if (rc == 0 && l->run_dir &&
+      loom__joblog_open(&m->joblog, l->run_dir, l->opt.resume)) {
     snprintf(m->errbuf, sizeof(m->errbuf), "cannot write %s/joblog.tsv",
              l->run_dir);
     rc = LOOM_EIO;
@@ -745,6 +813,7 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
   free(m->kind_hash);
   free(m->send);
   free(m->rep.w);
+  loom__resume_fini(&m->resume);
   loom__buf_fini(&m->recv);
   loom__buf_fini(&m->local_done);
   loom__sched_fini(&m->sched);

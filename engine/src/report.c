@@ -129,6 +129,10 @@ int loom__report_write(const struct loom__report *r, const char *path) {
           r->nworkers, r->master_runs_tasks ? "true" : "false", r->tasks,
           r->succeeded, r->failed, r->attempts);
   fprintf(f,
+          "  \"resumed\": %s,\n  \"skipped\": %" PRIu64
+          ",\n  \"lost_in_earlier_run\": %" PRIu64 ",\n",
+          r->resumed ? "true" : "false", r->skipped, r->lost);
+  fprintf(f,
           "  \"makespan_s\": %.6f,\n  \"throughput_tasks_per_s\": %.3f,\n"
           "  \"task_seconds\": {\"sum\": %.6f, \"longest\": %.6f},\n",
           json_num(r->makespan), json_num(m.throughput), json_num(r->sum_task),
@@ -174,6 +178,12 @@ void loom__report_summary(const struct loom__report *r, FILE *out) {
           "loom: balance: efficiency %.3f, imbalance %.3f, makespan / lower "
           "bound %.3f\n",
           m.efficiency, m.imbalance, m.ratio);
+  if (r->resumed)
+    fprintf(out,
+            "loom: resumed: %" PRIu64
+            " tasks done earlier were skipped, %" PRIu64
+            " lost in flight ran again\n",
+            r->skipped, r->lost);
   if (r->error)
     fprintf(out, "loom: stopped early: %s\n", r->error);
   if (r->run_dir)

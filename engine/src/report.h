@@ -34,6 +34,9 @@ struct loom__report {
   double longest;  /* seconds, one attempt */
   int nworkers;
   int master_runs_tasks;
+  int resumed;      /* this run resumed an earlier one */
+  uint64_t skipped; /* tasks found done in the journal */
+  uint64_t lost;    /* tasks the journal saw handed out but not finished */
   struct loom__report_worker *w;
 };
 

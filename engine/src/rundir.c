@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "joblog.h"
 
 static int make_out(const char *dir, char *err, size_t errlen) {
   char path[PATH_MAX];
@@ -125,4 +126,30 @@ void loom_rundir_discard(const char *path) {
   snprintf(sub, sizeof(sub), "%s/out", path);
   rmdir(sub); /* only if empty: never delete results */
   rmdir(path);
+}
+
+int loom_rundir_check_resumable(const char *path, char *err, size_t errlen) {
+  char p[PATH_MAX], head[256];
+  FILE *f;
+  size_t n;
+
+  snprintf(p, sizeof(p), "%s/joblog.tsv", path ? path : "");
+  f = fopen(p, "r");
+  if (!f) {
+    if (err)
+      snprintf(err, errlen, "cannot resume '%s': no joblog.tsv there (%s)",
+               path ? path : "", strerror(errno));
+    return LOOM_ENOENT;
+  }
+  n = fread(head, 1, sizeof(head) - 1, f);
+  head[n] = '\0';
+  fclose(f);
+  if (strncmp(head, LOOM__JOBLOG_HEADER, strlen(LOOM__JOBLOG_HEADER)) != 0) {
+    if (err)
+      snprintf(err, errlen,
+               "cannot resume '%s': its joblog.tsv is not one loom wrote",
+               path);
+    return LOOM_ESYNTAX;
+  }
+  return 0;
 }

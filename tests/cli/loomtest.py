@@ -35,7 +35,7 @@ LOOM = _find_loom()
 MPIEXEC = os.environ.get("MPIEXEC") or shutil.which("mpiexec") or "mpiexec"
 
 JOBLOG_COLUMNS = [
-    "id", "line", "rank", "host", "start", "elapsed", "exit", "signal",
+    "id", "key", "line", "rank", "host", "start", "elapsed", "exit", "signal",
     "status", "attempt", "command",
 ]
 STATUSES = {"ok", "failed", "signal", "timeout", "spawn-failed"}
@@ -178,11 +178,13 @@ def read_joblog(rundir):
                                                    len(JOBLOG_COLUMNS), line)
         assert len(f[0]) == 16 and int(f[0], 16) >= 0, \
             "%s:%d: bad id %r" % (path, n, f[0])
+        assert len(f[1]) == 16 and int(f[1], 16) > 0, \
+            "%s:%d: bad key %r" % (path, n, f[1])
         row = {
-            "id": f[0], "line": int(f[1]), "rank": int(f[2]), "host": f[3],
-            "start": float(f[4]), "elapsed": float(f[5]), "exit": int(f[6]),
-            "signal": int(f[7]), "status": f[8], "attempt": int(f[9]),
-            "command": unescape(f[10]),
+            "id": f[0], "key": f[1], "line": int(f[2]), "rank": int(f[3]),
+            "host": f[4], "start": float(f[5]), "elapsed": float(f[6]),
+            "exit": int(f[7]), "signal": int(f[8]), "status": f[9],
+            "attempt": int(f[10]), "command": unescape(f[11]),
         }
         assert row["status"] in STATUSES, "%s:%d: bad status %r" % (
             path, n, row["status"])

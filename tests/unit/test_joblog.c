@@ -72,6 +72,7 @@ static char *escaped(const char *s, size_t n) {
 
 static struct loom__joblog_row sample_row(void) {
   struct loom__joblog_row r = {.id = 0xff,
+                               .key = 0xabc,
                                .line = 7,
                                .rank = 2,
                                .host = "node1",
@@ -91,30 +92,31 @@ static void test_joblog_open_writes_the_exact_header(void **st) {
   struct loom__joblog j;
   size_t len;
 
-  assert_int_equal(loom__joblog_open(&j, dir), 0);
+  assert_int_equal(loom__joblog_open(&j, dir, 0), 0);
   assert_non_null(j.fp);
   /* The header is on disk before any row. */
   char *text = read_joblog(&len);
-  assert_string_equal(text, "id\tline\trank\thost\tstart\telapsed\texit\tsignal"
-                            "\tstatus\tattempt\tcommand\n");
+  assert_string_equal(text, "id\tkey\tline\trank\thost\tstart\telapsed\texit\t"
+                            "signal\tstatus\tattempt\tcommand\n");
   free(text);
   assert_int_equal(loom__joblog_close(&j), 0);
   assert_null(j.fp);
 }
 
-static void test_joblog_row_has_eleven_fields_in_header_order(void **st) {
+static void test_joblog_row_has_twelve_fields_in_header_order(void **st) {
   (void)st;
   struct loom__joblog j;
   struct loom__joblog_row r = sample_row();
   size_t len;
 
-  assert_int_equal(loom__joblog_open(&j, dir), 0);
+  assert_int_equal(loom__joblog_open(&j, dir, 0), 0);
   assert_int_equal(loom__joblog_write(&j, &r), 0);
   assert_int_equal(loom__joblog_flush(&j), 0);
   char *text = read_joblog(&len);
   const char *row = text + strlen(LOOM__JOBLOG_HEADER);
-  assert_string_equal(row, "00000000000000ff\t7\t2\tnode1\t1700000000.250000\t"
-                           "1.500000\t3\t0\tfailed\t2\techo hi\n");
+  assert_string_equal(row, "00000000000000ff\t0000000000000abc\t7\t2\tnode1\t"
+                           "1700000000.250000\t1.500000\t3\t0\tfailed\t2\t"
+                           "echo hi\n");
   free(text);
   assert_int_equal(loom__joblog_close(&j), 0);
 }
@@ -130,7 +132,7 @@ static void test_joblog_escapes_the_command_to_keep_one_line(void **st) {
   r.line = 0;
   r.text = cmd;
   r.text_len = sizeof cmd - 1;
-  assert_int_equal(loom__joblog_open(&j, dir), 0);
+  assert_int_equal(loom__joblog_open(&j, dir, 0), 0);
   assert_int_equal(loom__joblog_write(&j, &r), 0);
   assert_int_equal(loom__joblog_close(&j), 0);
 
@@ -140,10 +142,10 @@ static void test_joblog_escapes_the_command_to_keep_one_line(void **st) {
     fields += *p == '\t';
     lines += *p == '\n';
   }
-  assert_int_equal(fields, 11);
+  assert_int_equal(fields, 12);
   assert_int_equal(lines, 1);
   assert_int_equal(row[strlen(row) - 1], '\n');
-  assert_non_null(strstr(row, "ffffffffffffffff\t0\t"));
+  assert_non_null(strstr(row, "ffffffffffffffff\t0000000000000abc\t0\t"));
   assert_non_null(strstr(row, "\tfailed\t2\ta\\tb\\nc\\rd\\\\e\n"));
   free(text);
 }
@@ -190,7 +192,7 @@ static void test_joblog_open_fails_for_a_missing_directory(void **st) {
   struct loom__joblog j;
   char missing[128];
   snprintf(missing, sizeof missing, "%s/no/such/dir", dir);
-  assert_int_equal(loom__joblog_open(&j, missing), LOOM_EIO);
+  assert_int_equal(loom__joblog_open(&j, missing, 0), LOOM_EIO);
   assert_null(j.fp);
 }
 
@@ -199,7 +201,7 @@ static void test_joblog_open_fails_for_a_missing_directory(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TEST(test_joblog_open_writes_the_exact_header),
-      TEST(test_joblog_row_has_eleven_fields_in_header_order),
+      TEST(test_joblog_row_has_twelve_fields_in_header_order),
       TEST(test_joblog_escapes_the_command_to_keep_one_line),
       TEST(test_joblog_escape_leaves_plain_text_alone),
       TEST(test_joblog_escape_handles_runs_and_both_ends),
