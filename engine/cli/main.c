@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,30 @@ enum {
   EXIT_INTERNAL = 3,
   EXIT_INCOMPLETE = 4 /* stopped early; --resume runs the rest */
 };
+
+/* The engine a stop signal goes to, while loom_run() runs. */
+static struct loom *volatile running_loom;
+
+/* SIGINT, SIGTERM and SIGUSR1 ask for a graceful stop (a second one kills
+ * the running tasks at once). Under mpirun, send SIGUSR1: mpirun forwards
+ * it to every rank, whereas on SIGTERM it kills the job itself after a
+ * moment. srun delivers SIGTERM to every rank and waits KillWait. */
+static void on_stop_signal(int sig) {
+  (void)sig;
+  loom_stop(running_loom);
+}
+
+static void stop_signals(int install) {
+  static const int sigs[] = {SIGINT, SIGTERM, SIGUSR1};
+  struct sigaction sa;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = install ? on_stop_signal : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    sigaction(sigs[i], &sa, NULL);
+}
 
 #define MAX_KIND_ARGS 64
 
@@ -102,6 +127,10 @@ static void usage_run(FILE *f) {
           "as done\n"
           "  --halt N               stop handing out tasks once N tasks "
           "failed (exit 4)\n"
+          "  --grace SEC            on SIGINT/SIGTERM/SIGUSR1, let running "
+          "tasks go on\n"
+          "                         this long before killing them (default "
+          "30; exit 4)\n"
           "  --kind NAME            run a built-in kind instead of a task "
           "file\n"
           "  --count N              number of tasks of the kind (>= 1)\n"
@@ -138,7 +167,7 @@ static void usage_run(FILE *f) {
             kind_table[i]->summary, kind_table[i]->params);
   fprintf(f, "\nexit status: 0 all tasks succeeded, 1 some task failed, 2 "
              "usage or input\nerror, 3 internal or MPI error, 4 stopped early "
-             "(--halt): --resume runs the rest.\n");
+             "(--halt, a signal): --resume runs the rest.\n");
 }
 
 /* One error line, printed by rank 0 only. */
@@ -229,6 +258,11 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
                            "tasks >= 1)",
                            v);
       c->opt.halt = u;
+    } else if (strcmp(a, "--grace") == 0) {
+      NEED_VALUE();
+      if (parse_seconds(v, &c->opt.grace) != 0)
+        return usage_error(quiet_rank,
+                           "bad --grace '%s' (expected seconds >= 0)", v);
     } else if (strcmp(a, "--kind") == 0) {
       NEED_VALUE();
       c->kind = v;
@@ -491,12 +525,16 @@ static int cmd_run(struct cli *c) {
     status = EXIT_INTERNAL;
     goto out;
   }
+  running_loom = l;
+  stop_signals(1);
   if (rank == 0 && c->kind)
     rc = loom_run(l, kind_next, &ks, kind_result, &ks);
   else if (rank == 0)
     rc = loom_run(l, file_next, &fs, NULL, NULL);
   else
     rc = loom_run(l, NULL, NULL, NULL, NULL);
+  stop_signals(0);
+  running_loom = NULL;
 
   if (rank != 0) {
     if (rc == LOOM_EMPI || rc == LOOM_EPROTO || rc == LOOM_ENOMEM) {
@@ -511,7 +549,7 @@ static int cmd_run(struct cli *c) {
     } else if (rc != 0) {
       fprintf(stderr, "loom: run failed: %s\n", loom_strerror(rc));
       status = EXIT_INTERNAL;
-    } else if (sum.halted) {
+    } else if (sum.halted || sum.stopped) {
       status = EXIT_INCOMPLETE;
     } else if (sum.tasks == 0 && sum.skipped == 0) {
       fprintf(stderr, "loom: %s: no tasks\n", c->opt.source_name);
@@ -524,7 +562,8 @@ static int cmd_run(struct cli *c) {
               "loom: %s: %" PRIu64 " tasks were done in the earlier run, so "
               "this run has no full answer to check\n",
               c->kind, sum.skipped);
-    else if (rc == 0 && c->kind && ks.k->finish && sum.tasks > 0) {
+    else if (rc == 0 && c->kind && ks.k->finish && sum.tasks > 0 &&
+             !sum.halted && !sum.stopped) {
       FILE *f;
       char p[PATH_MAX + 32];
       if (ks.k->finish(ks.state, stdout) != 0 && status == EXIT_OK)

@@ -83,9 +83,11 @@ struct loom_options {
   int skip_failed;          /* with resume: tasks that failed count as done */
   uint64_t halt; /* stop handing out tasks once this many tasks failed
                     for good; 0 = never */
+  double grace;  /* after loom_stop(): seconds running tasks may go on
+                    before they are killed (0 = kill at once) */
 };
 
-/* Fills *opt with the defaults (all zero). Local. */
+/* Fills *opt with the defaults: all zero but grace, 30 seconds. Local. */
 void loom_options_init(struct loom_options *opt);
 
 /* ------------------------------------------------------------------------ */
@@ -206,6 +208,15 @@ int loom_submit(struct loom *l, const struct loom_task_spec *spec);
 int loom_run(struct loom *l, loom_source_fn src, void *src_arg,
              loom_result_fn on_result, void *res_arg);
 
+/* Asks the running loom_run() to stop early: the master hands out no more
+ * tasks, lets running ones go on for opt.grace seconds, then has them
+ * killed (a shell task's whole process group), records everything and
+ * returns; loom_summary_get() then says stopped. A second call kills at
+ * once. Async-signal-safe: meant for a signal handler. On a worker it does
+ * nothing (the master decides), so every rank can install the same
+ * handler. l may be NULL. */
+void loom_stop(struct loom *l);
+
 /* Totals of the last loom_run(), valid on the master (zeros elsewhere). */
 struct loom_summary {
   uint64_t tasks;     /* distinct tasks finished */
@@ -215,6 +226,7 @@ struct loom_summary {
   double makespan;    /* seconds from first dispatch to last completion */
   uint64_t skipped;   /* tasks a resumed run found done already */
   int halted;         /* the run stopped early because of opt.halt */
+  int stopped;        /* the run stopped early because of loom_stop() */
 };
 void loom_summary_get(const struct loom *l, struct loom_summary *out);
 

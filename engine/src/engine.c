@@ -22,6 +22,12 @@ struct loom__subq {
 
 void loom_options_init(struct loom_options *opt) {
   memset(opt, 0, sizeof(*opt));
+  opt->grace = 30;
+}
+
+void loom_stop(struct loom *l) {
+  if (l && l->stop_requests < 1000)
+    l->stop_requests++;
 }
 
 void loom_task_spec_init(struct loom_task_spec *spec) {
@@ -284,6 +290,7 @@ int loom_run(struct loom *l, loom_source_fn src, void *src_arg,
   if (l->running)
     return LOOM_ESTATE;
   l->running = 1;
+  l->stop_requests = 0;
   memset(&l->summary, 0, sizeof(l->summary));
   rc = check_kinds(l);
   if (rc == 0)

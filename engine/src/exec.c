@@ -324,13 +324,14 @@ static void wait_child(struct loom__exec *x, pid_t pid, double timeout,
       break;
     if (x->idle)
       x->idle(x->idle_arg);
-    if (timeout > 0) {
+    if (timeout > 0 || x->cancel || termed) {
       double now = loom__now();
-      if (!termed && now - t0 > timeout) {
+      int late = timeout > 0 && now - t0 > timeout;
+      if (!termed && (late || x->cancel)) {
         kill(-pid, SIGTERM);
         termed = 1;
         kill_at = now + KILL_GRACE;
-        d->flags |= LOOM__DONE_TIMEOUT;
+        d->flags |= late ? LOOM__DONE_TIMEOUT : LOOM__DONE_CANCEL;
       } else if (termed == 1 && now > kill_at) {
         kill(-pid, SIGKILL);
         termed = 2;
@@ -447,7 +448,12 @@ int loom__exec_batch(struct loom__exec *x, const void *msg, size_t len,
     k = &x->l->kinds[t.kind];
     memset(&d, 0, sizeof(d));
     d.slot = t.slot;
-    if (!k->fn) {
+    if (x->cancel) {
+      /* A stop came: answer for the task without running it. */
+      group_close(&g, out, w0, m0);
+      d.start = loom__wall();
+      d.flags = LOOM__DONE_CANCEL;
+    } else if (!k->fn) {
       group_close(&g, out, w0, m0);
       run_shell(x, &t, &d);
     } else if (g.on) {

@@ -28,6 +28,7 @@ struct loom__exec {
 
   void (*idle)(void *arg);
   void *idle_arg;
+  volatile int cancel; /* set on a stop: kill what runs, start nothing */
 };
 
 int loom__exec_init(struct loom__exec *x, struct loom *l);

@@ -8,6 +8,7 @@
 #ifndef LOOM_INTERNAL_H
 #define LOOM_INTERNAL_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -20,7 +21,8 @@
 enum {
   LOOM__TAG_TASKS = 1, /* master -> worker: a batch of tasks */
   LOOM__TAG_DONE = 2,  /* worker -> master: a batch of completions */
-  LOOM__TAG_STOP = 3   /* master -> worker: no more tasks, leave the loop */
+  LOOM__TAG_STOP = 3,  /* master -> worker: no more tasks, leave the loop */
+  LOOM__TAG_CANCEL = 4 /* master -> worker: kill what runs, run nothing more */
 };
 
 #define LOOM__KIND_NAME_MAX 64
@@ -51,6 +53,7 @@ struct loom {
   size_t nkinds;
   size_t kinds_cap;
 
+  volatile sig_atomic_t stop_requests; /* loom_stop() calls */
   struct loom__subq *subq;
   struct loom_summary summary;
   char host[LOOM__HOST_MAX];

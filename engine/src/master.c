@@ -88,6 +88,9 @@ struct master {
   struct loom__resume resume;
   int resuming;
   int halted;
+  int stopping;         /* loom_stop() seen: no new tasks */
+  int cancelled;        /* workers told to kill what runs */
+  double stop_at;       /* when the stop was seen */
   uint64_t seq;         /* tasks taken from the source, for derived ids */
   const char *kind_ptr; /* the last kind name looked up, and its index */
   uint16_t kind_idx;
@@ -282,7 +285,7 @@ static void fetch(struct master *m) {
 }
 
 static int have_work(struct master *m) {
-  if (m->halted)
+  if (m->halted || m->stopping)
     return 0;
   if (m->retry_head != NO_SLOT)
     return 1;
@@ -333,6 +336,8 @@ static int take(struct master *m, int w, uint32_t *si, const void **payload,
 /* ---- completions ------------------------------------------------------ */
 
 static const char *status_of(const struct loom__wire_done *d) {
+  if (d->flags & LOOM__DONE_CANCEL)
+    return "cancelled";
   if (d->flags & LOOM__DONE_TIMEOUT)
     return "timeout";
   if (d->flags & LOOM__DONE_SPAWN)
@@ -355,8 +360,9 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   n = r.left;
   while ((got = loom__wire_get_done(&r, &d)) == 1) {
     struct slot *s;
-    int failed = d.exit_code != 0 || d.sig != 0 ||
-                 (d.flags & (LOOM__DONE_TIMEOUT | LOOM__DONE_SPAWN)) != 0;
+    int failed =
+        d.exit_code != 0 || d.sig != 0 ||
+        (d.flags & (LOOM__DONE_TIMEOUT | LOOM__DONE_SPAWN | LOOM__DONE_CANCEL));
 
     if (d.slot >= m->nslots || m->slots[d.slot].worker != w)
       return LOOM_EPROTO;
@@ -595,11 +601,44 @@ static void idle_wait(struct master *m, unsigned *idle) {
   nanosleep(&ts, NULL);
 }
 
-/* The local executor's idle hook: keep the progress line alive while a
- * long shell task runs on the master. */
+/* Acts on loom_stop(): the first request stops new work; when the grace
+ * period is over, or at a second request, running tasks are killed. */
+static int check_stop(struct master *m) {
+  int requests = m->l->stop_requests, rc = 0;
+  double now;
+
+  if (requests == 0 || m->cancelled)
+    return 0;
+  now = loom__now();
+  if (!m->stopping) {
+    m->stopping = 1;
+    m->stop_at = now;
+    snprintf(m->errbuf, sizeof(m->errbuf),
+             "stopped on request (a signal): %" PRIu64
+             " tasks in flight were given %g s to finish",
+             m->inflight, m->l->opt.grace);
+    m->rep.error = m->errbuf;
+  }
+  if (requests < 2 && now - m->stop_at < m->l->opt.grace)
+    return 0;
+  m->cancelled = 1;
+  if (m->local) {
+    m->exec.cancel = 1;
+    return 0;
+  }
+  for (int w = 0; w < m->sched.n && rc == 0; w++)
+    if (m->sched.w[w].batches > 0)
+      rc = LOOM_MPI(
+          MPI_Send(NULL, 0, MPI_BYTE, w + 1, LOOM__TAG_CANCEL, m->l->comm));
+  return rc;
+}
+
+/* The local executor's idle hook: keep the progress line alive and heed a
+ * stop while a long shell task runs on the master. */
 static void local_idle(void *arg) {
   struct master *m = arg;
   loom__progress_tick(&m->prog, loom__now(), m->rep.tasks, m->rep.failed);
+  check_stop(m);
 }
 
 static int stop_workers(struct master *m) {
@@ -683,6 +722,7 @@ static void finish_report(struct master *m, int rc) {
   l->summary.makespan = m->rep.makespan;
   l->summary.skipped = m->resume.skipped;
   l->summary.halted = m->halted;
+  l->summary.stopped = m->stopping;
   m->rep.resumed = m->resuming;
   m->rep.skipped = m->resume.skipped;
   m->rep.lost = m->resume.lost;
@@ -773,6 +813,9 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
       rc = got;
       break;
     }
+    rc = check_stop(m);
+    if (rc != 0)
+      break;
     if (got > 0 || m->local) {
       rc = dispatch(m);
       idle = 0;

@@ -51,7 +51,8 @@ struct loom__wire_done {
 
 enum {
   LOOM__DONE_TIMEOUT = 1u << 0, /* killed for running past its timeout */
-  LOOM__DONE_SPAWN = 1u << 1    /* could not be started at all */
+  LOOM__DONE_SPAWN = 1u << 1,   /* could not be started at all */
+  LOOM__DONE_CANCEL = 1u << 2   /* killed, or never started, on a stop */
 };
 
 /* Starts a message: clears b and writes the header with count 0. */

@@ -48,6 +48,14 @@ static int receive(struct worker *wk) {
     if (rc != 0 || !flag)
       return rc;
     MPI_Get_count(&st, MPI_BYTE, &count);
+    if (st.MPI_TAG == LOOM__TAG_CANCEL) {
+      rc = LOOM_MPI(MPI_Recv(NULL, 0, MPI_BYTE, 0, LOOM__TAG_CANCEL,
+                             wk->l->comm, MPI_STATUS_IGNORE));
+      wk->exec.cancel = 1; /* until STOP: queued batches answer at once */
+      if (rc != 0)
+        return rc;
+      continue;
+    }
     if (st.MPI_TAG == LOOM__TAG_STOP) {
       rc = LOOM_MPI(MPI_Recv(NULL, 0, MPI_BYTE, 0, LOOM__TAG_STOP, wk->l->comm,
                              MPI_STATUS_IGNORE));

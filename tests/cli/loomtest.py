@@ -38,7 +38,7 @@ JOBLOG_COLUMNS = [
     "id", "key", "line", "rank", "host", "start", "elapsed", "exit", "signal",
     "status", "attempt", "command",
 ]
-STATUSES = {"ok", "failed", "signal", "timeout", "spawn-failed"}
+STATUSES = {"ok", "failed", "signal", "timeout", "spawn-failed", "cancelled"}
 
 
 def mpiexec_preflags():

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""test_stop.py - graceful stop on a signal, and retries going elsewhere.
+
+A stop signal must end the run with exit status 4 in about the grace
+period, with every finished task in the journal, running tasks killed
+(their whole process group) once the grace is over, nothing left running,
+and a resume that finishes the rest.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import loomtest  # noqa: E402
+from loomtest import read_joblog, read_report  # noqa: E402
+
+LONG = "sleep 31.4159"  # a command no other process on the machine runs
+
+
+def leftovers():
+    """PIDs of long tasks still running."""
+    out = subprocess.run(["pgrep", "-f", LONG], capture_output=True,
+                         text=True).stdout
+    return [p for p in out.split() if p]
+
+
+class StopTest(loomtest.LoomTestCase):
+
+    def start(self, args, np):
+        argv = loomtest.command(args, np)
+        return subprocess.Popen(argv, cwd=self.tmp, env=loomtest.test_env(),
+                                start_new_session=True,
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+    def finish(self, proc, timeout=60):
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            self.fail("did not stop within %d s:\n%s" % (timeout, err))
+        return proc.returncode, out.decode(), err.decode()
+
+    def wait_for_rows(self, rundir, n, limit=30):
+        """Waits until the joblog holds n rows (so the run is under way)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            try:
+                with open(os.path.join(rundir, "joblog.tsv")) as f:
+                    if len(f.read().splitlines()) > n:
+                        return
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
+        self.fail("the run never recorded %d rows" % n)
+
+    def stop_run(self, np, sig, grace, signals=1):
+        """Runs 4 quick tasks then long ones and stops it; returns rc, the
+        seconds from the signal to the exit, and the rundir."""
+        lines = ["true"] * 4 + [LONG] * 4 + ["echo after %d" % i
+                                            for i in range(10)]
+        self.write("tasks.txt", "\n".join(lines) + "\n")
+        rundir = self.path("run")
+        proc = self.start(["run", "-q", "-o", rundir, "--grace", str(grace),
+                           "tasks.txt"], np)
+        self.wait_for_rows(rundir, 4)
+        time.sleep(0.3)  # the long tasks are running now
+        t0 = time.monotonic()
+        for _ in range(signals):
+            os.kill(proc.pid, sig)
+            time.sleep(0.2)
+        rc, out, err = self.finish(proc)
+        return rc, time.monotonic() - t0, rundir, err
+
+    def check_stopped(self, rc, rundir, err, np):
+        self.assertEqual(rc, 4, "a stopped run exits 4\n" + err)
+        rows = read_joblog(rundir)
+        rep = read_report(rundir)
+        self.assertFalse(rep["complete"], err)
+        self.assertIn("stopped on request", rep["error"])
+        self.assertEqual(rep["tasks"]["attempts"], len(rows))
+        cancelled = [r for r in rows if r["status"] == "cancelled"]
+        self.assertTrue(cancelled, "the long tasks were not cancelled")
+        for r in cancelled:
+            self.assertNotEqual(r["status"], "ok")
+        self.assertEqual(leftovers(), [], "a killed task is still running")
+        # Nothing recorded twice, and every dispatched task has its row
+        # (the stop drains what is in flight).
+        with open(os.path.join(rundir, "dispatched.tsv")) as f:
+            dispatched = [l.split("\t")[0] for l in f.read().splitlines()[1:]]
+        self.assertEqual(sorted(dispatched), sorted(r["id"] for r in rows))
+        return rows
+
+    def resume_finishes(self, rundir, np):
+        # The long tasks are cut short for the resume: an edited command is
+        # a new task, the other lines are skipped or rerun as the journal
+        # says.
+        path = self.path("tasks.txt")
+        with open(path) as f:
+            text = f.read().replace(LONG, "sleep 0.01")
+        with open(path, "w") as f:
+            f.write(text)
+        r = self.loom(["run", "-q", "--resume", rundir, "tasks.txt"], np=np)
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = read_joblog(rundir)
+        ok = {x["command"] for x in rows if x["status"] == "ok"}
+        self.assertTrue({"true", "sleep 0.01"} <= ok)
+        self.assertEqual(sum(1 for x in ok if x.startswith("echo after")), 10)
+
+    def test_sigterm_single_rank_kills_after_grace_and_resumes(self):
+        rc, secs, rundir, err = self.stop_run(None, signal.SIGTERM, 0.5)
+        self.assertLess(secs, 10, "the grace period was not kept short")
+        self.check_stopped(rc, rundir, err, 1)
+        self.resume_finishes(rundir, None)
+
+    def test_sigusr1_under_mpirun_kills_after_grace_and_resumes(self):
+        rc, secs, rundir, err = self.stop_run(3, signal.SIGUSR1, 0.5)
+        self.assertLess(secs, 10)
+        rows = self.check_stopped(rc, rundir, err, 3)
+        killed = [r for r in rows if r["status"] == "cancelled" and
+                  r["signal"] == signal.SIGTERM]
+        self.assertTrue(killed, "no running task was killed with SIGTERM")
+        self.resume_finishes(rundir, 3)
+
+    def test_second_signal_kills_at_once(self):
+        rc, secs, rundir, err = self.stop_run(3, signal.SIGUSR1, 60,
+                                              signals=2)
+        self.assertLess(secs, 15, "a second signal must not wait for grace")
+        self.check_stopped(rc, rundir, err, 3)
+
+    def test_tasks_within_grace_finish_normally(self):
+        self.write("tasks.txt", "".join("sleep 0.2; echo %d\n" % i
+                                        for i in range(30)))
+        rundir = self.path("run")
+        proc = self.start(["run", "-q", "-o", rundir, "--grace", "20",
+                           "tasks.txt"], 3)
+        self.wait_for_rows(rundir, 3)
+        os.kill(proc.pid, signal.SIGUSR1)
+        rc, out, err = self.finish(proc)
+        self.assertEqual(rc, 4, err)
+        rows = read_joblog(rundir)
+        self.assertTrue(all(r["status"] == "ok" for r in rows),
+                        "a task that could finish in the grace was killed")
+        self.assertLess(len(rows), 30, "the stop handed out every task")
+
+
+class RetryTest(loomtest.LoomTestCase):
+
+    def test_a_retry_goes_to_another_worker(self):
+        # The first task fails once (a marker file remembers), with
+        # plenty of fresh tasks behind it for the failing worker to take.
+        marker = self.path("failed-once")
+        lines = ["test -e %s || { touch %s; exit 3; } #loom retries=1"
+                 % (marker, marker)]
+        lines += ["sleep 0.05"] * 30
+        self.write("tasks.txt", "\n".join(lines) + "\n")
+        r = self.loom(["run", "-q", "-o", "run", "tasks.txt"], np=3)
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = [x for x in read_joblog(self.path("run"))
+                if x["command"].startswith("test -e")]
+        self.assertEqual([x["attempt"] for x in rows], [1, 2])
+        self.assertNotEqual(rows[0]["rank"], rows[1]["rank"],
+                            "the retry ran on the worker it failed on")
+
+
+if __name__ == "__main__":
+    loomtest.main()
