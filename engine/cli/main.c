@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kinds.h"
@@ -127,6 +128,17 @@ static void usage_run(FILE *f) {
           "as done\n"
           "  --halt N               stop handing out tasks once N tasks "
           "failed (exit 4)\n"
+          "  --quarantine N         a worker whose failed tasks succeed "
+          "elsewhere N times\n"
+          "                         in a row gets no more tasks (default 3, "
+          "0 = never)\n"
+          "  --deadline WHEN        start no task that cannot end before "
+          "WHEN: seconds\n"
+          "                         from now (90, 30m, 2h), @EPOCH, or slurm "
+          "(the job's\n"
+          "                         end time from SLURM_JOB_END_TIME); exit "
+          "4 if any\n"
+          "                         task was left out\n"
           "  --grace SEC            on SIGINT/SIGTERM/SIGUSR1, let running "
           "tasks go on\n"
           "                         this long before killing them (default "
@@ -167,7 +179,8 @@ static void usage_run(FILE *f) {
             kind_table[i]->summary, kind_table[i]->params);
   fprintf(f, "\nexit status: 0 all tasks succeeded, 1 some task failed, 2 "
              "usage or input\nerror, 3 internal or MPI error, 4 stopped early "
-             "(--halt, a signal): --resume runs the rest.\n");
+             "(--halt, a signal, the deadline,\nall workers quarantined): "
+             "--resume runs the rest.\n");
 }
 
 /* One error line, printed by rank 0 only. */
@@ -215,6 +228,38 @@ static int parse_seconds(const char *s, double *out) {
   return 0;
 }
 
+/* A deadline as wall-clock seconds since the epoch: "SECONDS[s|m|h]" from
+ * now, "@EPOCH", or "slurm" for the job's end time. */
+static int parse_deadline(const char *v, double *out) {
+  char *end;
+  double x, mult = 1;
+  struct timespec now;
+
+  if (strcmp(v, "slurm") == 0) {
+    v = getenv("SLURM_JOB_END_TIME");
+    if (!v || !*v)
+      return -1;
+    return parse_seconds(v, out) == 0 && *out > 0 ? 0 : -1;
+  }
+  if (*v == '@')
+    return parse_seconds(v + 1, out) == 0 && *out > 0 ? 0 : -1;
+  errno = 0;
+  x = strtod(v, &end);
+  if (end == v || errno || !isfinite(x) || x <= 0)
+    return -1;
+  if (*end == 's')
+    end++;
+  else if (*end == 'm')
+    mult = 60, end++;
+  else if (*end == 'h')
+    mult = 3600, end++;
+  if (*end)
+    return -1;
+  clock_gettime(CLOCK_REALTIME, &now);
+  *out = (double)now.tv_sec + (double)now.tv_nsec * 1e-9 + x * mult;
+  return 0;
+}
+
 /* Parses `loom run` flags. Returns -1 to go on, or an exit status. */
 static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
   size_t used = 0;
@@ -258,6 +303,20 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
                            "tasks >= 1)",
                            v);
       c->opt.halt = u;
+    } else if (strcmp(a, "--quarantine") == 0) {
+      NEED_VALUE();
+      if (parse_u64(v, 0, 1000000, &u) != 0)
+        return usage_error(quiet_rank,
+                           "bad --quarantine '%s' (expected a count >= 0)", v);
+      c->opt.quarantine = (int)u;
+    } else if (strcmp(a, "--deadline") == 0) {
+      NEED_VALUE();
+      if (parse_deadline(v, &c->opt.deadline) != 0)
+        return usage_error(quiet_rank,
+                           "bad --deadline '%s' (expected seconds from now "
+                           "such as 3600, 90m or 2h, @EPOCH, or slurm with "
+                           "SLURM_JOB_END_TIME set)",
+                           v);
     } else if (strcmp(a, "--grace") == 0) {
       NEED_VALUE();
       if (parse_seconds(v, &c->opt.grace) != 0)
@@ -549,7 +608,7 @@ static int cmd_run(struct cli *c) {
     } else if (rc != 0) {
       fprintf(stderr, "loom: run failed: %s\n", loom_strerror(rc));
       status = EXIT_INTERNAL;
-    } else if (sum.halted || sum.stopped) {
+    } else if (sum.halted || sum.stopped || sum.not_started > 0) {
       status = EXIT_INCOMPLETE;
     } else if (sum.tasks == 0 && sum.skipped == 0) {
       fprintf(stderr, "loom: %s: no tasks\n", c->opt.source_name);
@@ -563,7 +622,7 @@ static int cmd_run(struct cli *c) {
               "this run has no full answer to check\n",
               c->kind, sum.skipped);
     else if (rc == 0 && c->kind && ks.k->finish && sum.tasks > 0 &&
-             !sum.halted && !sum.stopped) {
+             !sum.halted && !sum.stopped && sum.not_started == 0) {
       FILE *f;
       char p[PATH_MAX + 32];
       if (ks.k->finish(ks.state, stdout) != 0 && status == EXIT_OK)

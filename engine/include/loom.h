@@ -81,13 +81,20 @@ struct loom_options {
   int quiet;                /* no notices and no summary on stderr */
   int resume;               /* run_dir holds an earlier run: skip what it did */
   int skip_failed;          /* with resume: tasks that failed count as done */
-  uint64_t halt; /* stop handing out tasks once this many tasks failed
-                    for good; 0 = never */
-  double grace;  /* after loom_stop(): seconds running tasks may go on
-                    before they are killed (0 = kill at once) */
+  uint64_t halt;   /* stop handing out tasks once this many tasks failed
+                      for good; 0 = never */
+  double grace;    /* after loom_stop(): seconds running tasks may go on
+                      before they are killed (0 = kill at once) */
+  int quarantine;  /* a worker gets no more tasks once this many of its
+                      failed tasks succeeded on other workers with no
+                      success of its own in between; 0 = never */
+  double deadline; /* wall clock (seconds since the epoch): a task whose
+                      expected time (cost hint, else the measured mean)
+                      would end past it is not started; 0 = none */
 };
 
-/* Fills *opt with the defaults: all zero but grace, 30 seconds. Local. */
+/* Fills *opt with the defaults: all zero but grace (30 seconds) and
+ * quarantine (3). Local. */
 void loom_options_init(struct loom_options *opt);
 
 /* ------------------------------------------------------------------------ */
@@ -219,14 +226,17 @@ void loom_stop(struct loom *l);
 
 /* Totals of the last loom_run(), valid on the master (zeros elsewhere). */
 struct loom_summary {
-  uint64_t tasks;     /* distinct tasks finished */
-  uint64_t succeeded; /* tasks whose last attempt succeeded */
-  uint64_t failed;    /* tasks whose last attempt failed */
-  uint64_t attempts;  /* joblog rows */
-  double makespan;    /* seconds from first dispatch to last completion */
-  uint64_t skipped;   /* tasks a resumed run found done already */
-  int halted;         /* the run stopped early because of opt.halt */
-  int stopped;        /* the run stopped early because of loom_stop() */
+  uint64_t tasks;       /* distinct tasks finished */
+  uint64_t succeeded;   /* tasks whose last attempt succeeded */
+  uint64_t failed;      /* tasks whose last attempt failed */
+  uint64_t attempts;    /* joblog rows */
+  double makespan;      /* seconds from first dispatch to last completion */
+  uint64_t skipped;     /* tasks a resumed run found done already */
+  int halted;           /* the run stopped early because of opt.halt */
+  int stopped;          /* the run stopped early because of loom_stop() */
+  uint64_t not_started; /* tasks left out: past the deadline, or no worker
+                           left to run them (all quarantined) */
+  int quarantined;      /* workers quarantined */
 };
 void loom_summary_get(const struct loom *l, struct loom_summary *out);
 

@@ -23,6 +23,7 @@ struct loom__subq {
 void loom_options_init(struct loom_options *opt) {
   memset(opt, 0, sizeof(*opt));
   opt->grace = 30;
+  opt->quarantine = 3;
 }
 
 void loom_stop(struct loom *l) {

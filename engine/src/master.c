@@ -89,6 +89,8 @@ struct master {
   int resuming;
   int halted;
   int stopping;         /* loom_stop() seen: no new tasks */
+  int quarantined;      /* workers quarantined */
+  uint64_t not_started; /* left out for the deadline or for want of workers */
   int cancelled;        /* workers told to kill what runs */
   double stop_at;       /* when the stop was seen */
   uint64_t seq;         /* tasks taken from the source, for derived ids */
@@ -236,6 +238,17 @@ static int slot_fill(struct master *m, uint32_t si) {
 /* ---- the source -----------------------------------------------------------
  */
 
+/* Would a task of this cost hint (< 0: unknown, the measured mean is used)
+ * finish before the deadline if it started now? */
+static int fits_deadline(struct master *m, double cost) {
+  double expected;
+
+  if (!(m->l->opt.deadline > 0))
+    return 1;
+  expected = cost >= 0 ? cost : (m->sched.t_est > 0 ? m->sched.t_est : 0);
+  return loom__wall() + expected <= m->l->opt.deadline;
+}
+
 /* The text a task's key hashes: a shell task's command, else its payload. */
 static uint64_t look_key(struct master *m) {
   const struct loom_task_spec *t = &m->look;
@@ -280,6 +293,10 @@ static void fetch(struct master *m) {
           loom__resume_check(&m->resume, m->look_key, &m->look_attempt))
         continue; /* done in an earlier run */
     }
+    if (!fits_deadline(m, m->look.cost)) {
+      m->not_started++;
+      continue;
+    }
     m->have_look = 1;
   }
 }
@@ -308,6 +325,18 @@ static int take(struct master *m, int w, uint32_t *si, const void **payload,
     if (elsewhere)
       fetch(m);
     if (!elsewhere || !m->have_look) {
+      if (!fits_deadline(m, m->slots[m->retry_head].cost)) {
+        /* Too late for another attempt: the last one stands. */
+        *si = m->retry_head;
+        m->retry_head = m->slots[*si].next;
+        if (m->retry_head == NO_SLOT)
+          m->retry_tail = NO_SLOT;
+        m->not_started++;
+        m->rep.tasks++;
+        m->rep.failed++;
+        slot_free(m, *si);
+        return LOOM_ENOENT; /* nothing taken: the caller looks again */
+      }
       *si = m->retry_head;
       m->retry_head = m->slots[*si].next;
       if (m->retry_head == NO_SLOT)
@@ -334,6 +363,30 @@ static int take(struct master *m, int w, uint32_t *si, const void **payload,
 }
 
 /* ---- completions ------------------------------------------------------ */
+
+/* Quarantine bookkeeping for an attempt of slot s on worker w: a success
+ * clears w's blame and, when the task had failed on another worker, blames
+ * that one; enough blame quarantines it. */
+static void blame(struct master *m, const struct slot *s, int w, int failed) {
+  struct loom__wstate *bad;
+
+  if (failed)
+    return;
+  m->sched.w[w].blame = 0;
+  if (s->last_worker < 0 || s->last_worker == w || !m->l->opt.quarantine)
+    return;
+  bad = &m->sched.w[s->last_worker];
+  if (++bad->blame < (uint32_t)m->l->opt.quarantine || bad->quarantined)
+    return;
+  bad->quarantined = 1;
+  m->rep.w[s->last_worker].quarantined = 1;
+  m->quarantined++;
+  if (!m->l->opt.quiet)
+    loom__log("quarantined rank %d on %s: %u of its failed tasks succeeded "
+              "elsewhere",
+              m->rep.w[s->last_worker].rank, m->rep.w[s->last_worker].host,
+              bad->blame);
+}
 
 static const char *status_of(const struct loom__wire_done *d) {
   if (d->flags & LOOM__DONE_CANCEL)
@@ -408,6 +461,7 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
       m->on_result(m->res_arg, &res);
     }
     m->inflight--;
+    blame(m, s, w, failed);
     if (failed && s->retries_left > 0) {
       s->retries_left--;
       s->attempt++;
@@ -449,6 +503,20 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
 }
 
 /* ---- dispatch --------------------------------------------------------- */
+
+/* No worker can take the work that is left (all quarantined)? Then the
+ * run ends with that work not started. */
+static void check_workers_left(struct master *m) {
+  if (m->inflight > 0 || m->halted || !have_work(m))
+    return;
+  for (int w = 0; w < m->sched.n; w++)
+    if (!m->sched.w[w].quarantined)
+      return;
+  m->halted = 1;
+  snprintf(m->errbuf, sizeof(m->errbuf),
+           "every worker is quarantined: the tasks left were not started");
+  m->rep.error = m->errbuf;
+}
 
 static struct sendbuf *free_sendbuf(struct master *m, int w) {
   int window = m->sched.window;
@@ -514,6 +582,8 @@ static int dispatch(struct master *m) {
           cost + m->look.cost > m->sched.batch_target)
         break; /* the hints say this batch is long enough */
       rc = take(m, w, &si, &payload, &len, &timeout);
+      if (rc == LOOM_ENOENT)
+        continue; /* a retry dropped for the deadline */
       if (rc != 0)
         return rc;
       t = (struct loom__wire_task){.slot = si,
@@ -723,6 +793,16 @@ static void finish_report(struct master *m, int rc) {
   l->summary.skipped = m->resume.skipped;
   l->summary.halted = m->halted;
   l->summary.stopped = m->stopping;
+  l->summary.not_started = m->not_started;
+  l->summary.quarantined = m->quarantined;
+  m->rep.not_started = m->not_started;
+  if (m->not_started > 0 && !m->rep.error) {
+    snprintf(m->errbuf, sizeof(m->errbuf),
+             "deadline: %" PRIu64 " tasks could not finish before it and were "
+             "not started",
+             m->not_started);
+    m->rep.error = m->errbuf;
+  }
   m->rep.resumed = m->resuming;
   m->rep.skipped = m->resume.skipped;
   m->rep.lost = m->resume.lost;
@@ -816,6 +896,7 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
     rc = check_stop(m);
     if (rc != 0)
       break;
+    check_workers_left(m);
     if (got > 0 || m->local) {
       rc = dispatch(m);
       idle = 0;

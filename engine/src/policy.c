@@ -29,7 +29,7 @@ static int rr_pick(void *state, const struct loom__sched *s) {
 
   for (int k = 0; k < s->n; k++) {
     int w = (r->next + k) % s->n;
-    if ((int)s->w[w].batches < s->window) {
+    if (loom__sched_has_room(s, w)) {
       r->next = (w + 1) % s->n;
       return w;
     }
@@ -47,7 +47,7 @@ static int ll_pick(void *state, const struct loom__sched *s) {
   for (int k = 0; k < s->n; k++) {
     int w = (r->next + k) % s->n;
     const struct loom__wstate *ws = &s->w[w];
-    if ((int)ws->batches >= s->window)
+    if (!loom__sched_has_room(s, w))
       continue;
     if (best < 0 || ws->inflight < s->w[best].inflight ||
         (ws->inflight == s->w[best].inflight &&

@@ -20,6 +20,9 @@ struct loom__wstate {
   uint64_t done;        /* attempts completed */
   uint64_t failed;      /* attempts that failed */
   double busy;          /* seconds of task time */
+  uint32_t blame;       /* its failed tasks that then succeeded elsewhere,
+                           since its own last success */
+  int quarantined;      /* gets no more tasks */
 };
 
 struct loom__sched {
@@ -44,6 +47,11 @@ struct loom__policy_ops {
   void (*done)(void *state, const struct loom__sched *s, int w);
   void (*fini)(void *state);
 };
+
+/* May worker w take another batch? */
+static inline int loom__sched_has_room(const struct loom__sched *s, int w) {
+  return !s->w[w].quarantined && (int)s->w[w].batches < s->window;
+}
 
 /* The policy table (policy.c). Returns NULL for an unknown name. */
 const struct loom__policy_ops *loom__policy_find(const char *name);

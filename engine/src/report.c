@@ -130,8 +130,14 @@ int loom__report_write(const struct loom__report *r, const char *path) {
           r->succeeded, r->failed, r->attempts);
   fprintf(f,
           "  \"resumed\": %s,\n  \"skipped\": %" PRIu64
-          ",\n  \"lost_in_earlier_run\": %" PRIu64 ",\n",
-          r->resumed ? "true" : "false", r->skipped, r->lost);
+          ",\n  \"lost_in_earlier_run\": %" PRIu64
+          ",\n  \"not_started\": %" PRIu64 ",\n",
+          r->resumed ? "true" : "false", r->skipped, r->lost, r->not_started);
+  fprintf(f, "  \"quarantined\": [");
+  for (int i = 0, n = 0; i < r->nworkers; i++)
+    if (r->w[i].quarantined)
+      fprintf(f, "%s%d", n++ ? ", " : "", r->w[i].rank);
+  fprintf(f, "],\n");
   fprintf(f,
           "  \"makespan_s\": %.6f,\n  \"throughput_tasks_per_s\": %.3f,\n"
           "  \"task_seconds\": {\"sum\": %.6f, \"longest\": %.6f},\n",
@@ -150,10 +156,10 @@ int loom__report_write(const struct loom__report *r, const char *path) {
     fprintf(f,
             ", \"cores\": %d, \"pus\": %d, \"tasks\": %" PRIu64
             ", \"failed\": %" PRIu64
-            ", \"busy_s\": %.6f, \"idle_s\": %.6f}%s\n",
+            ", \"busy_s\": %.6f, \"idle_s\": %.6f, \"quarantined\": %s}%s\n",
             w->cores, w->pus, w->attempts, w->failed, json_num(w->busy),
             json_num(fmax(0, r->makespan - w->busy)),
-            i + 1 < r->nworkers ? "," : "");
+            w->quarantined ? "true" : "false", i + 1 < r->nworkers ? "," : "");
   }
   fprintf(f, "  ]\n}\n");
   bad = ferror(f);
@@ -184,6 +190,12 @@ void loom__report_summary(const struct loom__report *r, FILE *out) {
             " tasks done earlier were skipped, %" PRIu64
             " lost in flight ran again\n",
             r->skipped, r->lost);
+  for (int i = 0; i < r->nworkers; i++)
+    if (r->w[i].quarantined)
+      fprintf(out,
+              "loom: rank %d on %s was quarantined: its failed tasks "
+              "succeeded on other workers\n",
+              r->w[i].rank, r->w[i].host);
   if (r->error)
     fprintf(out, "loom: stopped early: %s\n", r->error);
   if (r->run_dir)

@@ -15,6 +15,7 @@ struct loom__report_worker {
   char host[64];
   int cores;
   int pus;
+  int quarantined;
   uint64_t attempts;
   uint64_t failed; /* failed attempts */
   double busy;     /* seconds of task time */
@@ -34,9 +35,10 @@ struct loom__report {
   double longest;  /* seconds, one attempt */
   int nworkers;
   int master_runs_tasks;
-  int resumed;      /* this run resumed an earlier one */
-  uint64_t skipped; /* tasks found done in the journal */
-  uint64_t lost;    /* tasks the journal saw handed out but not finished */
+  int resumed;          /* this run resumed an earlier one */
+  uint64_t skipped;     /* tasks found done in the journal */
+  uint64_t lost;        /* tasks the journal saw handed out but not finished */
+  uint64_t not_started; /* left out: deadline, or no worker left */
   struct loom__report_worker *w;
 };
 

@@ -20,7 +20,8 @@ PRIMES_LINE = "primes below 10000000: 664579 (checked)"
 RUN_FLAGS = ["-o", "--output", "--kind", "--count", "-a", "--arg", "--policy",
              "--window", "--batch-max", "--task-output", "--timeout",
              "--retries", "--progress-interval", "-q", "--quiet", "-h",
-             "--help", "--resume", "--skip-failed", "--halt", "--grace"]
+             "--help", "--resume", "--skip-failed", "--halt", "--grace",
+             "--quarantine", "--deadline"]
 MAIN_FLAGS = ["-h", "--help", "--version", "run"]
 MAIN_C = os.path.join(loomtest.SOURCE_ROOT, "engine", "cli", "main.c")
 LOOM_H = os.path.join(loomtest.SOURCE_ROOT, "engine", "include", "loom.h")

@@ -168,5 +168,75 @@ class RetryTest(loomtest.LoomTestCase):
                             "the retry ran on the worker it failed on")
 
 
+class QuarantineTest(loomtest.LoomTestCase):
+
+    FILE = "".join('[ "$LOOM_RANK" = 1 ] && exit 1; echo ok %d #loom retries=3\n'
+                   % i for i in range(40))
+
+    def test_a_worker_whose_tasks_fail_only_there_is_quarantined(self):
+        self.write("q.txt", self.FILE)
+        r = self.loom(["run", "-o", "run", "q.txt"], np=4)
+        self.assertEqual(r.rc, 0, r.describe())
+        rep = read_report(self.path("run"))
+        self.assertEqual(rep["quarantined"], [1], r.describe())
+        self.assertEqual(rep["tasks"]["succeeded"], 40)
+        flags = {w["rank"]: w["quarantined"] for w in rep["per_worker"]}
+        self.assertEqual(flags, {1: True, 2: False, 3: False})
+        rows = read_joblog(self.path("run"))
+        on_bad = [x for x in rows if x["rank"] == 1]
+        self.assertTrue(all(x["status"] == "failed" for x in on_bad))
+        self.assertLess(len(on_bad), 20, "rank 1 kept getting tasks")
+        self.assertIn("rank 1 on", r.stderr)
+        self.assertIn("quarantined", r.stderr)
+
+    def test_quarantine_0_never_quarantines(self):
+        self.write("q.txt", self.FILE)
+        r = self.loom(["run", "-q", "-o", "run", "--quarantine", "0",
+                       "q.txt"], np=4)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(read_report(self.path("run"))["quarantined"], [])
+
+
+class DeadlineTest(loomtest.LoomTestCase):
+
+    FILE = ("sleep 0.3 #loom cost=0.3\nsleep 0.3 #loom cost=0.3\n"
+            "sleep 5 #loom cost=5\nsleep 0.2 #loom cost=0.2\n")
+
+    def check(self, args, env=None):
+        self.write("d.txt", self.FILE)
+        r = self.loom(["run", "-q", "-o", "run"] + args + ["d.txt"], env=env)
+        self.assertEqual(r.rc, 4, r.describe())
+        rep = read_report(self.path("run"))
+        self.assertEqual(rep["not_started"], 1)
+        self.assertFalse(rep["complete"])
+        self.assertIn("deadline", rep["error"])
+        rows = read_joblog(self.path("run"))
+        self.assertEqual(sorted(x["command"] for x in rows),
+                         ["sleep 0.2", "sleep 0.3", "sleep 0.3"])
+        self.assertLess(r.seconds, 4.5, "the long task ran")
+        # Without a deadline, a resume runs just what was left out.
+        r = self.loom(["run", "-q", "--resume", "run", "d.txt"])
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = read_joblog(self.path("run"))
+        self.assertEqual([x["command"] for x in rows[3:]], ["sleep 5"])
+
+    def test_a_task_that_cannot_finish_in_time_is_not_started(self):
+        self.check(["--deadline", "3"])
+
+    def test_the_deadline_can_come_from_slurm(self):
+        self.check(["--deadline", "slurm"],
+                   env={"SLURM_JOB_END_TIME": str(int(time.time()) + 4)})
+
+    def test_bad_deadlines_are_usage_errors(self):
+        self.write("d.txt", self.FILE)
+        for bad in (["--deadline", "soon"], ["--deadline", "-5"],
+                    ["--deadline", "@x"], ["--deadline", "slurm"],
+                    ["--quarantine", "-1"], ["--grace", "abc"]):
+            r = self.loom(["run", "-o", "run"] + bad + ["d.txt"],
+                          env={"SLURM_JOB_END_TIME": ""})
+            self.assertEqual(r.rc, 2, r.describe())
+            self.assertFalse(os.path.exists(self.path("run")))
+
+
 if __name__ == "__main__":
     loomtest.main()
