@@ -606,7 +606,8 @@ static int cmd_run(struct cli *c) {
       fprintf(stderr, "loom: %s\n", loom_taskfile_error(fs.tf));
       status = EXIT_USAGE;
     } else if (rc != 0) {
-      fprintf(stderr, "loom: run failed: %s\n", loom_strerror(rc));
+      fprintf(stderr, "loom: run failed: %s\n",
+              *loom_error_text(l) ? loom_error_text(l) : loom_strerror(rc));
       status = EXIT_INTERNAL;
     } else if (sum.halted || sum.stopped || sum.not_started > 0) {
       status = EXIT_INCOMPLETE;

@@ -240,6 +240,11 @@ struct loom_summary {
 };
 void loom_summary_get(const struct loom *l, struct loom_summary *out);
 
+/* Why the last loom_run() failed or stopped early, in one line, on the
+ * master ("" when it ran to the end, and on other ranks). Valid until the
+ * next loom_run() or loom_free(). */
+const char *loom_error_text(const struct loom *l);
+
 /* The 64-bit identity of a task: a hash of its kind name, payload bytes and
  * position (the task file line number, or the submission index, combined with
  * a repeat index). Documented in the README; stable across releases. */

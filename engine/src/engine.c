@@ -235,6 +235,10 @@ int loom__subq_next(void *arg, struct loom_task_spec *spec) {
   return 1;
 }
 
+const char *loom_error_text(const struct loom *l) {
+  return l && l->rank == 0 ? l->error : "";
+}
+
 void loom_summary_get(const struct loom *l, struct loom_summary *out) {
   if (l && l->rank == 0)
     *out = l->summary;
@@ -292,6 +296,7 @@ int loom_run(struct loom *l, loom_source_fn src, void *src_arg,
     return LOOM_ESTATE;
   l->running = 1;
   l->stop_requests = 0;
+  l->error[0] = '\0';
   memset(&l->summary, 0, sizeof(l->summary));
   rc = check_kinds(l);
   if (rc == 0)

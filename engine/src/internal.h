@@ -56,6 +56,7 @@ struct loom {
   volatile sig_atomic_t stop_requests; /* loom_stop() calls */
   struct loom__subq *subq;
   struct loom_summary summary;
+  char error[512]; /* loom_error_text() */
   char host[LOOM__HOST_MAX];
   struct loom__topo topo;
 };

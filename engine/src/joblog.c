@@ -12,9 +12,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "joblog.h"
+
+/* A run killed mid-write can leave a last line without its newline: the
+ * reader skips it, and a run that appends must not glue its first row onto
+ * it. Cuts f back to just after its last newline (or to nothing). */
+static int cut_torn_tail(FILE *f) {
+  char buf[4096];
+  off_t end, pos;
+
+  if (fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0)
+    return -1;
+  for (pos = end; pos > 0;) {
+    size_t n = pos < (off_t)sizeof(buf) ? (size_t)pos : sizeof(buf);
+    pos -= (off_t)n;
+    if (fseeko(f, pos, SEEK_SET) != 0 || fread(buf, 1, n, f) != n)
+      return -1;
+    for (size_t i = n; i > 0; i--)
+      if (buf[i - 1] == '\n') {
+        off_t keep = pos + (off_t)i;
+        if (keep < end && ftruncate(fileno(f), keep) != 0)
+          return -1;
+        return fseeko(f, 0, SEEK_END);
+      }
+  }
+  if (end > 0 && ftruncate(fileno(f), 0) != 0)
+    return -1;
+  return fseeko(f, 0, SEEK_END);
+}
 
 static FILE *open_one(const char *dir, const char *name, const char *header,
                       int append) {
@@ -24,9 +52,13 @@ static FILE *open_one(const char *dir, const char *name, const char *header,
 
   if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
     return NULL;
-  f = fopen(path, append ? "a" : "w");
+  f = fopen(path, append ? "a+" : "w");
   if (!f)
     return NULL;
+  if (append && cut_torn_tail(f) != 0) {
+    fclose(f);
+    return NULL;
+  }
   setvbuf(f, NULL, _IOFBF, 1 << 20);
   /* A new file, or one a killed run left empty, gets its header. */
   if (fstat(fileno(f), &st) != 0 || (st.st_size == 0 && fputs(header, f) < 0) ||
@@ -187,7 +219,9 @@ int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
       break; /* torn by a kill: the row never made it */
     line[got - 1] = '\0';
     if (lineno == 1) {
-      if (strncmp(line, header, strlen(header) - 1) != 0) {
+      /* Exactly the header (the file keeps its newline stripped). */
+      if (strlen(line) != strlen(header) - 1 ||
+          strncmp(line, header, strlen(header) - 1) != 0) {
         if (err)
           snprintf(err, errlen, "%s: not a loom %s (bad header)", path, name);
         rc = LOOM_ESYNTAX;

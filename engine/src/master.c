@@ -803,6 +803,8 @@ static void finish_report(struct master *m, int rc) {
              m->not_started);
     m->rep.error = m->errbuf;
   }
+  if (m->rep.error)
+    snprintf(l->error, sizeof(l->error), "%s", m->rep.error);
   m->rep.resumed = m->resuming;
   m->rep.skipped = m->resume.skipped;
   m->rep.lost = m->resume.lost;

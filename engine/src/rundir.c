@@ -144,7 +144,10 @@ int loom_rundir_check_resumable(const char *path, char *err, size_t errlen) {
   n = fread(head, 1, sizeof(head) - 1, f);
   head[n] = '\0';
   fclose(f);
-  if (strncmp(head, LOOM__JOBLOG_HEADER, strlen(LOOM__JOBLOG_HEADER)) != 0) {
+  /* A run killed before its header was whole left a prefix of it. */
+  if (n < strlen(LOOM__JOBLOG_HEADER)
+          ? strncmp(head, LOOM__JOBLOG_HEADER, n) != 0
+          : strncmp(head, LOOM__JOBLOG_HEADER, strlen(LOOM__JOBLOG_HEADER))) {
     if (err)
       snprintf(err, errlen,
                "cannot resume '%s': its joblog.tsv is not one loom wrote",

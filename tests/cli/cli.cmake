@@ -27,3 +27,9 @@ foreach(name e2e bad_input kinds_cli stop)
     ENVIRONMENT "${LOOM_CLI_TEST_ENV}"
     LABELS cli TIMEOUT 300 RUN_SERIAL TRUE)
 endforeach()
+
+add_test(NAME cli.resume
+         COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_resume.py)
+set_tests_properties(cli.resume PROPERTIES
+  ENVIRONMENT "${LOOM_CLI_TEST_ENV}"
+  LABELS cli TIMEOUT 300 RUN_SERIAL TRUE)

@@ -456,10 +456,14 @@ static void test_report_json_has_totals_balance_and_per_worker(void **st) {
   expect_contains(text, "\"per_worker\": [\n");
   expect_contains(text, "{\"rank\": 1, \"host\": \"n\\\"1\", \"cores\": 4, "
                         "\"pus\": 8, \"tasks\": 5, \"failed\": 1, \"busy_s\": "
-                        "2.000000, \"idle_s\": 3.000000},\n");
+                        "2.000000, \"idle_s\": 3.000000, \"quarantined\": "
+                        "false},\n");
   expect_contains(text, "{\"rank\": 2, \"host\": \"back\\\\slash\", ");
   expect_contains(text, "{\"rank\": 3, \"host\": \"tab\\u0009here\", ");
-  expect_contains(text, "\"idle_s\": 1.000000}\n  ]\n}\n");
+  expect_contains(text,
+                  "\"idle_s\": 1.000000, \"quarantined\": false}\n  ]\n}\n");
+  expect_contains(text, "\"resumed\": false");
+  expect_contains(text, "\"quarantined\": []");
   size_t ranks = 0;
   for (const char *p = text; (p = strstr(p, "\"rank\":")) != NULL; p++)
     ranks++;
