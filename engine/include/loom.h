@@ -308,6 +308,53 @@ int loom_rundir_create(const char *path, char *buf, size_t buflen, char *err,
 void loom_rundir_discard(const char *path);
 
 /* ------------------------------------------------------------------------ */
+/* Hardware profiles                                                          */
+
+/* What one rank knows of the hardware it is bound to, read with hwloc. */
+struct loom_profile {
+  int rank;
+  char host[64];
+  char cpuset[128];  /* the binding as a PU list ("0-3,8"); "" unknown */
+  int cores;         /* cores with at least one PU in the binding */
+  int pus;           /* hardware threads in the binding */
+  int numa_nodes;    /* NUMA nodes the binding touches (>= 1) */
+  uint64_t numa_mem; /* local memory of those nodes, bytes; 0 unknown */
+  uint64_t l2;       /* L2 size of the binding's first core, bytes; 0 unknown */
+  uint64_t l3;       /* L3 size above it, bytes; 0 unknown */
+  int cpukind;       /* hwloc cpukind efficiency of the binding's cores,
+                        0 = least efficient; -1 unknown (one kind) */
+  int cpukinds;      /* cpukinds on the machine; 0 unknown */
+  double weight;     /* capacity weight (README: weight model) */
+  char source[16];   /* "this-system", "xml" or "synthetic" */
+  char notes[160];   /* what was missing and what was assumed instead */
+};
+
+/* Probes this rank's hardware. Local. The environment may hand it a fake
+ * machine and a binding, for tests and for planning:
+ *   LOOM_TOPOLOGY=xml:PATH or synthetic:DESCRIPTION (hwloc syntax), loaded
+ *     through the API, so a bad value is an error, never a silent fallback
+ *     to the real machine;
+ *   LOOM_CPUSET=LIST (e.g. "0-3"), the binding to use instead of the one
+ *     hwloc reports (against a fake machine, hwloc reports all of it).
+ * Returns 0, LOOM_EINVAL (bad LOOM_TOPOLOGY or LOOM_CPUSET: err says which
+ * and why) or LOOM_ESYS (hwloc failed on the real machine). */
+int loom_profile_probe(struct loom_profile *p, char *err, size_t errlen);
+
+/* The weight model: a profile's capacity weight (documented in the
+ * README). Local, pure. */
+double loom_profile_weight(const struct loom_profile *p);
+
+/* Gathers every rank's profile at rank 0 of comm (collective). On rank 0
+ * *all gets a malloc'ed array of one profile per rank (rank order; the
+ * caller frees it); elsewhere NULL. Returns 0, LOOM_ENOMEM or LOOM_EMPI. */
+int loom_profile_gather(MPI_Comm comm, const struct loom_profile *mine,
+                        struct loom_profile **all);
+
+/* Writes profiles as a table (one row per rank) or as a JSON array. */
+void loom_profile_print(FILE *out, const struct loom_profile *p, int n,
+                        int json);
+
+/* ------------------------------------------------------------------------ */
 /* Policies                                                                   */
 
 /* Writes the names of the built-in policies, one per line, with a short

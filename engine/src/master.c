@@ -404,7 +404,7 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   struct loom__reader r;
   struct loom__wire_done d;
   uint32_t n, k = 0;
-  double busy = 0;
+  double busy = 0, hinted = 0; /* sum of cost hints, -1 once one is missing */
   int rc, got;
 
   rc = loom__wire_open(&r, msg, len);
@@ -422,6 +422,10 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
     s = &m->slots[d.slot];
     k++;
     busy += d.elapsed;
+    if (s->cost >= 0 && hinted >= 0)
+      hinted += s->cost;
+    else
+      hinted = -1;
     loom__sched_task_done(&m->sched, w, d.elapsed, s->cost, failed, k == n);
     m->rep.attempts++;
     m->rep.sum_task += d.elapsed;
@@ -495,6 +499,7 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   if (k == 0)
     return LOOM_EPROTO; /* every DONE closes a batch */
   loom__sched_observe(&m->sched, n, busy);
+  loom__sched_measure(&m->sched, w, n, busy, hinted);
   m->pol->done(m->pol_state, &m->sched, w);
   m->t_last_done = loom__now();
   if (m->joblog.fp && loom__joblog_flush(&m->joblog) != 0)
@@ -556,7 +561,14 @@ static int send_batch(struct master *m, int w, struct sendbuf *sb) {
 /* Fills and sends batches while some worker has room and there is work. */
 static int dispatch(struct master *m) {
   while (have_work(m)) {
-    int w = m->pol->pick(m->pol_state, &m->sched);
+    int w;
+
+    /* What the policy may look at: which task comes next, and its cost. */
+    m->sched.next_task = m->seq;
+    m->sched.next_cost = m->retry_head != NO_SLOT ? m->slots[m->retry_head].cost
+                         : m->have_look           ? m->look.cost
+                                                  : -1;
+    w = m->pol->pick(m->pol_state, &m->sched);
     uint32_t want, n = 0;
     double cost = 0;
     struct sendbuf *sb;
@@ -858,6 +870,8 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
   rc2 = gather_workers(m); /* collective: always take part */
   if (rc == 0)
     rc = rc2;
+  if (rc == 0)
+    m->sched.total = l->opt.expected_tasks;
   if (rc == 0)
     rc = m->pol->init(&m->sched, &m->pol_state);
   if (rc == 0 && !(m->kind_hash = calloc(l->nkinds, sizeof(uint64_t))))

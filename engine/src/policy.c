@@ -59,6 +59,126 @@ static int ll_pick(void *state, const struct loom__sched *s) {
   return best;
 }
 
+/* Smooth weighted round-robin (as in nginx): every pick adds each
+ * worker's capacity to its credit and takes the worker with the most,
+ * which then pays the total. Over any stretch each worker gets batches in
+ * proportion to its capacity, evenly spread. */
+struct wrr {
+  int n;
+  double credit[];
+};
+
+static int wrr_init(const struct loom__sched *s, void **state) {
+  struct wrr *r = calloc(1, sizeof(*r) + (size_t)s->n * sizeof(double));
+  if (!r)
+    return LOOM_ENOMEM;
+  r->n = s->n;
+  *state = r;
+  return 0;
+}
+
+static int wrr_pick(void *state, const struct loom__sched *s) {
+  struct wrr *r = state;
+  double total = 0;
+  int best = -1;
+
+  for (int w = 0; w < s->n; w++) {
+    double c;
+    if (!loom__sched_has_room(s, w))
+      continue;
+    c = loom__sched_capacity(s, w);
+    r->credit[w] += c;
+    total += c;
+    if (best < 0 || r->credit[w] > r->credit[best])
+      best = w;
+  }
+  if (best >= 0)
+    r->credit[best] -= total;
+  return best;
+}
+
+/* Earliest expected finish: the worker whose queue, plus the next task,
+ * would be done first at its capacity. Queued work is the cost hints in
+ * flight when there are hints, else the tasks in flight. */
+static int eft_pick(void *state, const struct loom__sched *s) {
+  struct rr *r = state;
+  int best = -1;
+  double best_t = 0;
+
+  for (int k = 0; k < s->n; k++) {
+    int w = (r->next + k) % s->n;
+    const struct loom__wstate *ws = &s->w[w];
+    double work, t;
+    if (!loom__sched_has_room(s, w))
+      continue;
+    work = s->next_cost >= 0 ? ws->inflight_cost + s->next_cost
+                             : (double)ws->inflight + 1.0;
+    t = work / loom__sched_capacity(s, w);
+    if (best < 0 || t < best_t) {
+      best = w;
+      best_t = t;
+    }
+  }
+  if (best >= 0)
+    r->next = (best + 1) % s->n;
+  return best;
+}
+
+/* Static block partition by weight, decided up front: worker w owns the
+ * task indices [start_w, start_w+1) where the starts split the total in
+ * proportion to the weights. A worker gets only its own tasks, in order;
+ * it waits for room rather than take another's. Needs the task count;
+ * without it the policy falls back to weighted round-robin. */
+struct part {
+  int n;
+  uint64_t end[]; /* end[w]: first task index past w's block */
+};
+
+static int static_init(const struct loom__sched *s, void **state) {
+  struct part *p;
+  double total = 0, acc = 0;
+
+  p = calloc(1, sizeof(*p) + (size_t)s->n * sizeof(uint64_t) +
+                    (size_t)s->n * sizeof(double));
+  if (!p)
+    return LOOM_ENOMEM;
+  p->n = s->n;
+  for (int w = 0; w < s->n; w++)
+    total += s->w[w].weight > 0 ? s->w[w].weight : 1.0;
+  for (int w = 0; w < s->n; w++) {
+    acc += s->w[w].weight > 0 ? s->w[w].weight : 1.0;
+    p->end[w] =
+        w + 1 == s->n ? s->total : (uint64_t)((double)s->total * acc / total);
+  }
+  *state = p;
+  return 0;
+}
+
+static int static_pick(void *state, const struct loom__sched *s) {
+  struct part *p = state;
+  int w = 0;
+
+  if (s->total == 0) {
+    /* No count to split: spread by weight as batches go out. */
+    double *credit = (double *)(p->end + p->n), total = 0;
+    int best = -1;
+    for (w = 0; w < s->n; w++) {
+      if (!loom__sched_has_room(s, w))
+        continue;
+      credit[w] += s->w[w].weight;
+      total += s->w[w].weight;
+      if (best < 0 || credit[w] > credit[best])
+        best = w;
+    }
+    if (best >= 0)
+      credit[best] -= total;
+    return best;
+  }
+  while (w + 1 < s->n && s->next_task >= p->end[w])
+    w++;
+  return loom__sched_has_room(s, w) ? w : -1;
+}
+
 static void nop_update(void *state, const struct loom__sched *s, int w) {
   (void)state;
   (void)s;
@@ -71,6 +191,14 @@ static const struct loom__policy_ops policies[] = {
      rr_init, ll_pick, nop_update, nop_update, free},
     {"rr", "round-robin over workers with room in their window", rr_init,
      rr_pick, nop_update, nop_update, free},
+    {"wrr", "smooth weighted round-robin by capacity (weight x measured speed)",
+     wrr_init, wrr_pick, nop_update, nop_update, free},
+    {"weighted",
+     "earliest expected finish: queued work (cost hints, else tasks) over "
+     "capacity",
+     rr_init, eft_pick, nop_update, nop_update, free},
+    {"static", "block partition of the task count by weight, decided up front",
+     static_init, static_pick, nop_update, nop_update, free},
 };
 
 const struct loom__policy_ops *loom__policy_find(const char *name) {

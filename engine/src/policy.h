@@ -20,6 +20,9 @@ struct loom__wstate {
   uint64_t done;        /* attempts completed */
   uint64_t failed;      /* attempts that failed */
   double busy;          /* seconds of task time */
+  double rate;          /* measured work per second (tasks, or cost-hint
+                           seconds when every task had a hint); 0 = none */
+  uint32_t samples;     /* completion messages behind rate */
   uint32_t blame;       /* its failed tasks that then succeeded elsewhere,
                            since its own last success */
   int quarantined;      /* gets no more tasks */
@@ -31,6 +34,9 @@ struct loom__sched {
   uint32_t batch_max;  /* tasks per batch */
   double batch_target; /* seconds of work per batch */
   double t_est;        /* smoothed seconds per task, < 0 until measured */
+  uint64_t next_task;  /* index of the next fresh task (0-based) */
+  uint64_t total;      /* tasks the source will give; 0 unknown */
+  double next_cost;    /* cost hint of the next task, < 0 unknown */
   struct loom__wstate *w;
 };
 
@@ -73,6 +79,21 @@ void loom__sched_task_done(struct loom__sched *s, int w, double elapsed,
 
 /* Folds a message's worth of measured time into the per-task estimate. */
 void loom__sched_observe(struct loom__sched *s, uint32_t ntasks, double busy);
+
+/* Folds a completion message of worker w (n tasks, busy seconds, and the
+ * sum of their cost hints when every one had a hint, else < 0) into its
+ * measured rate. Robust: one observation moves the rate by at most a
+ * factor of 4, and by a fifth of the way, so a few very long tasks cannot
+ * make a worker look slow for long, while a real slowdown shows within
+ * about ten messages. */
+void loom__sched_measure(struct loom__sched *s, int w, uint32_t n, double busy,
+                         double cost);
+
+/* Worker w's effective capacity: its weight, corrected by how its measured
+ * rate compares with the other measured workers' (rate per unit of
+ * weight, against their median), clamped to [0.05, 20] times the weight so
+ * that no share collapses to zero. */
+double loom__sched_capacity(const struct loom__sched *s, int w);
 
 /* How long an idle master may sleep without starving a worker (seconds). */
 double loom__sched_idle_cap(const struct loom__sched *s);

@@ -75,6 +75,48 @@ void loom__sched_observe(struct loom__sched *s, uint32_t ntasks, double busy) {
   s->t_est = s->t_est < 0 ? t : 0.7 * s->t_est + 0.3 * t;
 }
 
+void loom__sched_measure(struct loom__sched *s, int w, uint32_t n, double busy,
+                         double cost) {
+  struct loom__wstate *ws = &s->w[w];
+  double obs;
+
+  if (n == 0 || !(busy > 0))
+    return; /* too short to tell */
+  obs = (cost >= 0 ? cost : (double)n) / busy;
+  if (ws->samples == 0) {
+    ws->rate = obs;
+  } else {
+    obs = fmin(fmax(obs, ws->rate / 4), ws->rate * 4);
+    ws->rate += 0.2 * (obs - ws->rate);
+  }
+  ws->samples++;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double loom__sched_capacity(const struct loom__sched *s, int w) {
+  const struct loom__wstate *ws = &s->w[w];
+  double per[64], ref, f;
+  int k = 0;
+
+  if (ws->samples == 0 || !(ws->rate > 0) || !(ws->weight > 0))
+    return ws->weight > 0 ? ws->weight : 1.0;
+  /* The median rate per unit of weight of (up to 64 of) the measured
+   * workers, starting from w so that w itself is always among them. */
+  for (int i = 0; i < s->n && k < 64; i++) {
+    const struct loom__wstate *v = &s->w[(w + i) % s->n];
+    if (v->samples > 0 && v->rate > 0 && v->weight > 0)
+      per[k++] = v->rate / v->weight;
+  }
+  qsort(per, (size_t)k, sizeof(per[0]), cmp_double);
+  ref = k % 2 ? per[k / 2] : 0.5 * (per[k / 2 - 1] + per[k / 2]);
+  f = (ws->rate / ws->weight) / ref;
+  return ws->weight * fmin(fmax(f, 0.05), 20.0);
+}
+
 double loom__sched_idle_cap(const struct loom__sched *s) {
   double queued;
 

@@ -1,0 +1,293 @@
+/* test_policy.c - the capacity-driven policies (wrr, weighted, static), the
+ * measured-speed correction and quarantine, on fixed scenarios.
+ *
+ * Everything here is MPI-free and deterministic: the tests drive
+ * struct loom__sched by hand the way the master does.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "policy.h"
+
+/* A sched with the given weights and a window so large that every worker
+ * always has room: then the picks alone show the policy's shares. */
+static void make(struct loom__sched *s, int n, const double *weight,
+                 int window) {
+  assert_int_equal(loom__sched_init(s, n, window, 1, 0.0005), 0);
+  for (int w = 0; w < n; w++)
+    s->w[w].weight = weight[w];
+  s->next_cost = -1;
+}
+
+/* Picks k batches of one task each, assigning as the master does; counts
+ * per worker in got[]; returns the longest run of one worker. */
+static int picks(const char *policy, struct loom__sched *s, int k, int *got) {
+  const struct loom__policy_ops *p = loom__policy_find(policy);
+  void *st = NULL;
+  int run = 0, longest = 0, last = -1;
+
+  assert_non_null(p);
+  assert_int_equal(p->init(s, &st), 0);
+  for (int i = 0; i < k; i++) {
+    int w = p->pick(st, s);
+    assert_true(w >= 0 && w < s->n);
+    got[w]++;
+    run = w == last ? run + 1 : 1;
+    longest = run > longest ? run : longest;
+    last = w;
+    s->next_task++;
+    loom__sched_assign(s, w, 1, 0);
+    p->assigned(st, s, w);
+    /* Complete at once: only the shares matter here. */
+    loom__sched_task_done(s, w, 0.001, 0, 0, 1);
+    p->done(st, s, w);
+  }
+  p->fini(st);
+  return longest;
+}
+
+static void test_wrr_shares_batches_by_weight_evenly_spread(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[3] = {1, 3, 4};
+  int got[3] = {0};
+  int longest;
+
+  make(&s, 3, weight, 1000);
+  longest = picks("wrr", &s, 800, got);
+  assert_int_equal(got[0], 100);
+  assert_int_equal(got[1], 300);
+  assert_int_equal(got[2], 400);
+  /* Smooth: never more than two picks of one worker in a row here. */
+  assert_true(longest <= 2);
+  loom__sched_fini(&s);
+}
+
+static void test_weighted_picks_the_earliest_expected_finish(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[2] = {1, 4};
+  const struct loom__policy_ops *p = loom__policy_find("weighted");
+  void *state = NULL;
+
+  make(&s, 2, weight, 1000);
+  assert_int_equal(p->init(&s, &state), 0);
+  /* Empty queues: the faster worker finishes a task first. */
+  assert_int_equal(p->pick(state, &s), 1);
+  /* Worker 1 holds 4 tasks ((4 + 1) / 4 > 1 / 1): worker 0 is earlier. */
+  s.w[1].inflight = 4;
+  assert_int_equal(p->pick(state, &s), 0);
+  /* With cost hints the queued seconds count, not the task count. */
+  s.w[0].inflight_cost = 10;
+  s.w[1].inflight_cost = 8;
+  s.next_cost = 2;
+  assert_int_equal(p->pick(state, &s), 1); /* (8 + 2) / 4 < (10 + 2) / 1 */
+  p->fini(state);
+  loom__sched_fini(&s);
+}
+
+static void test_weighted_shares_follow_capacity_over_time(void **st) {
+  (void)st;
+  struct loom__sched s;
+  const struct loom__policy_ops *p = loom__policy_find("weighted");
+  double weight[2] = {1, 4};
+  int got[2] = {0};
+  void *state = NULL;
+
+  /* Tasks stay in flight: EFT keeps the queues proportional. */
+  make(&s, 2, weight, 1000);
+  assert_int_equal(p->init(&s, &state), 0);
+  for (int i = 0; i < 500; i++) {
+    int w = p->pick(state, &s);
+    got[w]++;
+    loom__sched_assign(&s, w, 1, 0);
+  }
+  assert_int_equal(got[0], 100);
+  assert_int_equal(got[1], 400);
+  p->fini(state);
+  loom__sched_fini(&s);
+}
+
+static void test_static_gives_each_worker_its_weighted_block(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[2] = {1, 3};
+  const struct loom__policy_ops *p = loom__policy_find("static");
+  void *state = NULL;
+
+  make(&s, 2, weight, 2);
+  s.total = 100;
+  assert_int_equal(p->init(&s, &state), 0);
+  s.next_task = 0;
+  assert_int_equal(p->pick(state, &s), 0);
+  s.next_task = 24;
+  assert_int_equal(p->pick(state, &s), 0);
+  s.next_task = 25;
+  assert_int_equal(p->pick(state, &s), 1);
+  s.next_task = 99;
+  assert_int_equal(p->pick(state, &s), 1);
+  /* The owner is full: the task waits rather than go elsewhere. */
+  s.w[1].batches = 2;
+  assert_int_equal(p->pick(state, &s), -1);
+  p->fini(state);
+  loom__sched_fini(&s);
+}
+
+static void test_static_without_a_count_spreads_by_weight(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[2] = {1, 3};
+  int got[2] = {0};
+
+  make(&s, 2, weight, 1000);
+  s.total = 0;
+  picks("static", &s, 400, got);
+  assert_int_equal(got[0], 100);
+  assert_int_equal(got[1], 300);
+  loom__sched_fini(&s);
+}
+
+static void test_every_policy_skips_a_quarantined_worker(void **st) {
+  (void)st;
+  static const char *names[] = {"least-loaded", "rr", "wrr", "weighted",
+                                "static"};
+  double weight[3] = {1, 1, 1};
+
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    struct loom__sched s;
+    int got[3] = {0};
+    make(&s, 3, weight, 1000);
+    s.w[1].quarantined = 1;
+    picks(names[i], &s, 90, got);
+    assert_int_equal(got[1], 0);
+    assert_int_equal(got[0] + got[2], 90);
+    loom__sched_fini(&s);
+  }
+}
+
+static void test_capacity_is_the_weight_until_measured(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[2] = {2, 6};
+
+  make(&s, 2, weight, 2);
+  assert_true(loom__sched_capacity(&s, 0) == 2);
+  assert_true(loom__sched_capacity(&s, 1) == 6);
+  loom__sched_fini(&s);
+}
+
+static void test_measured_speed_corrects_equal_weights(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[2] = {1, 1};
+
+  make(&s, 2, weight, 2);
+  /* Worker 0 does 10 tasks a second, worker 1 does 40. */
+  for (int i = 0; i < 20; i++) {
+    loom__sched_measure(&s, 0, 1, 0.1, -1);
+    loom__sched_measure(&s, 1, 4, 0.1, -1);
+  }
+  assert_float_equal(loom__sched_capacity(&s, 1) / loom__sched_capacity(&s, 0),
+                     4.0, 1e-9);
+  loom__sched_fini(&s);
+}
+
+static void test_a_few_very_long_tasks_do_not_condemn_a_worker(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[2] = {1, 1}, before, after;
+
+  make(&s, 2, weight, 2);
+  for (int i = 0; i < 20; i++) {
+    loom__sched_measure(&s, 0, 1, 0.1, -1);
+    loom__sched_measure(&s, 1, 1, 0.1, -1);
+  }
+  before = loom__sched_capacity(&s, 0);
+  /* Two tasks 100 times the usual length on worker 0. */
+  loom__sched_measure(&s, 0, 1, 10.0, -1);
+  loom__sched_measure(&s, 0, 1, 10.0, -1);
+  after = loom__sched_capacity(&s, 0);
+  assert_true(after > 0.5 * before); /* each moves it 15% at most */
+  for (int i = 0; i < 15; i++)
+    loom__sched_measure(&s, 0, 1, 0.1, -1);
+  assert_true(fabs(loom__sched_capacity(&s, 0) - before) < 0.05 * before);
+  loom__sched_fini(&s);
+}
+
+static void test_a_real_slowdown_shows_within_ten_completions(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[3] = {1, 1, 1}, before;
+
+  make(&s, 3, weight, 2);
+  for (int i = 0; i < 20; i++)
+    for (int w = 0; w < 3; w++)
+      loom__sched_measure(&s, w, 1, 0.1, -1);
+  before = loom__sched_capacity(&s, 0);
+  /* Worker 0 now runs at half speed (a competing job). */
+  for (int i = 0; i < 10; i++) {
+    loom__sched_measure(&s, 0, 1, 0.2, -1);
+    for (int w = 1; w < 3; w++)
+      loom__sched_measure(&s, w, 1, 0.1, -1);
+  }
+  assert_true(loom__sched_capacity(&s, 0) < 0.6 * before);
+  loom__sched_fini(&s);
+}
+
+static void test_no_share_collapses_to_zero(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[3] = {2, 2, 2};
+
+  make(&s, 3, weight, 2);
+  for (int i = 0; i < 200; i++) {
+    loom__sched_measure(&s, 0, 1, 1000.0, -1); /* hopelessly slow */
+    loom__sched_measure(&s, 1, 1, 0.001, -1);
+    loom__sched_measure(&s, 2, 1, 0.001, -1);
+  }
+  assert_true(loom__sched_capacity(&s, 0) >= 0.05 * 2 - 1e-12);
+  assert_true(loom__sched_capacity(&s, 0) > 0);
+  loom__sched_fini(&s);
+}
+
+static void test_cost_hints_measure_work_not_task_counts(void **st) {
+  (void)st;
+  struct loom__sched s;
+  double weight[2] = {1, 1};
+
+  make(&s, 2, weight, 2);
+  /* Same seconds of hinted work per second of busy time: equal speed,
+   * although worker 1 ran ten times more (shorter) tasks. */
+  for (int i = 0; i < 20; i++) {
+    loom__sched_measure(&s, 0, 1, 1.0, 1.0);
+    loom__sched_measure(&s, 1, 10, 1.0, 1.0);
+  }
+  assert_float_equal(loom__sched_capacity(&s, 0), loom__sched_capacity(&s, 1),
+                     1e-9);
+  loom__sched_fini(&s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_wrr_shares_batches_by_weight_evenly_spread),
+      cmocka_unit_test(test_weighted_picks_the_earliest_expected_finish),
+      cmocka_unit_test(test_weighted_shares_follow_capacity_over_time),
+      cmocka_unit_test(test_static_gives_each_worker_its_weighted_block),
+      cmocka_unit_test(test_static_without_a_count_spreads_by_weight),
+      cmocka_unit_test(test_every_policy_skips_a_quarantined_worker),
+      cmocka_unit_test(test_capacity_is_the_weight_until_measured),
+      cmocka_unit_test(test_measured_speed_corrects_equal_weights),
+      cmocka_unit_test(test_a_few_very_long_tasks_do_not_condemn_a_worker),
+      cmocka_unit_test(test_a_real_slowdown_shows_within_ten_completions),
+      cmocka_unit_test(test_no_share_collapses_to_zero),
+      cmocka_unit_test(test_cost_hints_measure_work_not_task_counts),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
