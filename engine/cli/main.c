@@ -21,8 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "kinds.h"
 #include "loom.h"
+#include "sim_cmd.h"
 
 enum {
   EXIT_OK = 0,
@@ -95,6 +97,10 @@ static void usage_main(FILE *f) {
           "\n"
           "commands:\n"
           "  run        run a task file or a built-in kind (loom run --help)\n"
+          "  topo       one row per rank: its hardware and weight (loom topo "
+          "--help)\n"
+          "  sim        simulate a run offline: policies, speeds, latency "
+          "(loom sim --help)\n"
           "\n"
           "options:\n"
           "  -h, --help     this text\n"
@@ -677,6 +683,10 @@ int main(int argc, char **argv) {
       printf("loom %s\n", LOOM_VERSION);
     return EXIT_OK;
   }
+  if (strcmp(argv[1], "sim") == 0)
+    return early_exit(quiet_rank, loom_cli_sim(argc, argv));
+  if (strcmp(argv[1], "topo") == 0)
+    return loom_cli_topo(argc, argv, quiet_rank);
   if (strcmp(argv[1], "run") != 0) {
     if (!quiet_rank)
       fprintf(stderr, "loom: unknown command '%s' (see 'loom --help')\n",

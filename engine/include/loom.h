@@ -355,6 +355,45 @@ void loom_profile_print(FILE *out, const struct loom_profile *p, int n,
                         int json);
 
 /* ------------------------------------------------------------------------ */
+/* Offline simulation                                                         */
+
+/* A simulated run: the master's policy and batching code, unchanged, driven
+ * by a discrete-event model instead of MPI. Worker w runs a task of
+ * duration d in d / speed[w] seconds; every message takes latency seconds
+ * each way. Deterministic. */
+struct loom_sim_options {
+  int workers;
+  uint64_t tasks;
+  /* Duration of task i at speed 1, seconds (a pure function of i). */
+  double (*duration)(void *arg, uint64_t i);
+  void *arg;
+  int hints;             /* tasks carry their duration as a cost hint */
+  const double *speeds;  /* per worker; NULL = all 1 */
+  const double *weights; /* the capacity weights the policy starts from (what
+                            the topology would say); NULL = all 1 */
+  const char *policy;    /* NULL = least-loaded */
+  double latency;        /* seconds, one way */
+  int window;            /* 0 = 2 */
+  int batch_max;         /* 0 = 4096 */
+  double batch_target;   /* 0 = 0.0005 */
+};
+
+struct loom_sim_result {
+  double makespan;    /* first dispatch to last completion at the master */
+  double lower_bound; /* max(sum of durations / sum of speeds,
+                         longest duration / fastest speed) */
+  double ratio;       /* makespan / lower_bound */
+  double imbalance;   /* max busy / mean busy - 1 */
+  double efficiency;  /* sum busy / (workers x makespan) */
+  uint64_t messages;  /* batches sent */
+};
+
+/* Runs the simulation. Local, no MPI. Returns 0, LOOM_EINVAL (no workers,
+ * no duration function, unknown policy, a speed <= 0) or LOOM_ENOMEM. */
+int loom_sim_run(const struct loom_sim_options *opt,
+                 struct loom_sim_result *out);
+
+/* ------------------------------------------------------------------------ */
 /* Policies                                                                   */
 
 /* Writes the names of the built-in policies, one per line, with a short

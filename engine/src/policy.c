@@ -124,59 +124,52 @@ static int eft_pick(void *state, const struct loom__sched *s) {
   return best;
 }
 
-/* Static block partition by weight, decided up front: worker w owns the
- * task indices [start_w, start_w+1) where the starts split the total in
- * proportion to the weights. A worker gets only its own tasks, in order;
- * it waits for room rather than take another's. Needs the task count;
- * without it the policy falls back to weighted round-robin. */
-struct part {
-  int n;
-  uint64_t end[]; /* end[w]: first task index past w's block */
+/* Static: the order in which workers get batches is fixed up front by the
+ * weights alone (a smooth weighted round-robin over the weights, no
+ * measured speed), and a batch waits for its worker's room rather than go
+ * to another: the classic static partition, at batch granularity, for
+ * comparison with the dynamic policies. */
+struct fixed {
+  int owner; /* the worker the next batch is promised to, or -1 */
+  double credit[];
 };
 
 static int static_init(const struct loom__sched *s, void **state) {
-  struct part *p;
-  double total = 0, acc = 0;
-
-  p = calloc(1, sizeof(*p) + (size_t)s->n * sizeof(uint64_t) +
-                    (size_t)s->n * sizeof(double));
-  if (!p)
+  struct fixed *f = calloc(1, sizeof(*f) + (size_t)s->n * sizeof(double));
+  if (!f)
     return LOOM_ENOMEM;
-  p->n = s->n;
-  for (int w = 0; w < s->n; w++)
-    total += s->w[w].weight > 0 ? s->w[w].weight : 1.0;
-  for (int w = 0; w < s->n; w++) {
-    acc += s->w[w].weight > 0 ? s->w[w].weight : 1.0;
-    p->end[w] =
-        w + 1 == s->n ? s->total : (uint64_t)((double)s->total * acc / total);
-  }
-  *state = p;
+  f->owner = -1;
+  *state = f;
   return 0;
 }
 
 static int static_pick(void *state, const struct loom__sched *s) {
-  struct part *p = state;
-  int w = 0;
+  struct fixed *f = state;
 
-  if (s->total == 0) {
-    /* No count to split: spread by weight as batches go out. */
-    double *credit = (double *)(p->end + p->n), total = 0;
+  if (f->owner < 0 || s->w[f->owner].quarantined) {
+    double total = 0;
     int best = -1;
-    for (w = 0; w < s->n; w++) {
-      if (!loom__sched_has_room(s, w))
+    for (int w = 0; w < s->n; w++) {
+      double c = s->w[w].weight > 0 ? s->w[w].weight : 1.0;
+      if (s->w[w].quarantined)
         continue;
-      credit[w] += s->w[w].weight;
-      total += s->w[w].weight;
-      if (best < 0 || credit[w] > credit[best])
+      f->credit[w] += c;
+      total += c;
+      if (best < 0 || f->credit[w] > f->credit[best])
         best = w;
     }
-    if (best >= 0)
-      credit[best] -= total;
-    return best;
+    if (best < 0)
+      return -1;
+    f->credit[best] -= total;
+    f->owner = best;
   }
-  while (w + 1 < s->n && s->next_task >= p->end[w])
-    w++;
-  return loom__sched_has_room(s, w) ? w : -1;
+  if (!loom__sched_has_room(s, f->owner))
+    return -1; /* the batch waits for its worker */
+  {
+    int w = f->owner;
+    f->owner = -1;
+    return w;
+  }
 }
 
 static void nop_update(void *state, const struct loom__sched *s, int w) {

@@ -1,0 +1,226 @@
+/* sim.c - offline simulation of a run (loom_sim_run in loom.h).
+ *
+ * The master's scheduling state (struct loom__sched), batch sizing and the
+ * policy table are the very ones loom run uses; only MPI and the workers
+ * are replaced by a discrete-event model:
+ *  1. A batch assigned at master time t reaches worker w at t + latency and
+ *     starts when w is free (workers run their batches in order), so its
+ *     end is known at once: end = max(t + latency, free[w]) + work / speed.
+ *  2. Its completion reaches the master at end + latency: an event in a
+ *     min-heap keyed by time. The master handles events in time order,
+ *     updates the accounting and measured speeds, then dispatches again.
+ * Task durations come from a callback, so memory is O(workers), whatever
+ * the number of tasks.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "policy.h"
+
+struct batch {
+  double arrive; /* completion reaches the master */
+  int worker;
+  uint32_t n;
+  double work; /* sum of durations at speed 1 */
+  double cost; /* sum of cost hints (0 without hints) */
+  double busy; /* seconds the worker spent on it */
+};
+
+struct heap {
+  struct batch *b;
+  size_t n, cap;
+};
+
+static int heap_push(struct heap *h, const struct batch *b) {
+  size_t i;
+
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? 2 * h->cap : 1024;
+    struct batch *p = realloc(h->b, cap * sizeof(*p));
+    if (!p)
+      return LOOM_ENOMEM;
+    h->b = p;
+    h->cap = cap;
+  }
+  /* Sift up; ties break on the worker so the order is deterministic. */
+  for (i = h->n++; i > 0; i = (i - 1) / 2) {
+    struct batch *up = &h->b[(i - 1) / 2];
+    if (up->arrive < b->arrive ||
+        (up->arrive == b->arrive && up->worker <= b->worker))
+      break;
+    h->b[i] = *up;
+  }
+  h->b[i] = *b;
+  return 0;
+}
+
+static struct batch heap_pop(struct heap *h) {
+  struct batch top = h->b[0], last = h->b[--h->n];
+  size_t i = 0;
+
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= h->n)
+      break;
+    if (c + 1 < h->n && (h->b[c + 1].arrive < h->b[c].arrive ||
+                         (h->b[c + 1].arrive == h->b[c].arrive &&
+                          h->b[c + 1].worker < h->b[c].worker)))
+      c++;
+    if (last.arrive < h->b[c].arrive ||
+        (last.arrive == h->b[c].arrive && last.worker <= h->b[c].worker))
+      break;
+    h->b[i] = h->b[c];
+    i = c;
+  }
+  if (h->n > 0)
+    h->b[i] = last;
+  return top;
+}
+
+struct sim {
+  const struct loom_sim_options *o;
+  struct loom__sched s;
+  const struct loom__policy_ops *pol;
+  void *pol_state;
+  struct heap events;
+  double *free_at;
+  double *busy;
+  uint64_t next; /* next task index */
+  double sum_work, longest;
+  uint64_t messages;
+};
+
+static double speed(const struct sim *m, int w) {
+  return m->o->speeds ? m->o->speeds[w] : 1.0;
+}
+
+/* Hands out batches at time now while a worker has room. */
+static int dispatch(struct sim *m, double now) {
+  const struct loom_sim_options *o = m->o;
+
+  while (m->next < o->tasks) {
+    struct batch b = {0};
+    double d = o->duration(o->arg, m->next), start;
+    uint32_t want;
+    int w;
+
+    m->s.next_task = m->next;
+    m->s.next_cost = o->hints ? d : -1;
+    w = m->pol->pick(m->pol_state, &m->s);
+    if (w < 0)
+      return 0;
+    want = loom__sched_batch_size(&m->s);
+    b.worker = w;
+    /* The master's batching: the size from measured times, and with
+     * hints no more than the target's worth of work. */
+    do {
+      if (b.n > 0) {
+        d = o->duration(o->arg, m->next);
+        if (o->hints && b.cost + d > m->s.batch_target)
+          break;
+      }
+      b.n++;
+      b.work += d;
+      b.cost += o->hints ? d : 0;
+      m->sum_work += d;
+      m->longest = fmax(m->longest, d);
+      m->next++;
+    } while (b.n < want && m->next < o->tasks);
+    start = fmax(now + o->latency, m->free_at[w]);
+    b.busy = b.work / speed(m, w);
+    m->free_at[w] = start + b.busy;
+    b.arrive = m->free_at[w] + o->latency;
+    loom__sched_assign(&m->s, w, b.n, b.cost);
+    m->pol->assigned(m->pol_state, &m->s, w);
+    m->messages++;
+    if (heap_push(&m->events, &b) != 0)
+      return LOOM_ENOMEM;
+  }
+  return 0;
+}
+
+static void complete(struct sim *m, const struct batch *b) {
+  const struct loom_sim_options *o = m->o;
+  double each = b->busy / b->n, cost = o->hints ? b->cost / b->n : -1;
+
+  for (uint32_t k = 0; k < b->n; k++)
+    loom__sched_task_done(&m->s, b->worker, each, cost, 0, k + 1 == b->n);
+  m->busy[b->worker] += b->busy;
+  loom__sched_observe(&m->s, b->n, b->busy);
+  loom__sched_measure(&m->s, b->worker, b->n, b->busy, o->hints ? b->cost : -1);
+  m->pol->done(m->pol_state, &m->s, b->worker);
+}
+
+static void figures(const struct sim *m, double makespan,
+                    struct loom_sim_result *r) {
+  const struct loom_sim_options *o = m->o;
+  double vsum = 0, vmax = 0, bsum = 0, bmax = 0, mean;
+
+  for (int w = 0; w < o->workers; w++) {
+    vsum += speed(m, w);
+    vmax = fmax(vmax, speed(m, w));
+    bsum += m->busy[w];
+    bmax = fmax(bmax, m->busy[w]);
+  }
+  mean = bsum / o->workers;
+  r->makespan = makespan;
+  r->lower_bound = fmax(m->sum_work / vsum, m->longest / vmax);
+  r->ratio = r->lower_bound > 0 ? makespan / r->lower_bound : 0;
+  r->imbalance = mean > 0 ? bmax / mean - 1 : 0;
+  r->efficiency = makespan > 0 ? bsum / (o->workers * makespan) : 0;
+  r->messages = m->messages;
+}
+
+int loom_sim_run(const struct loom_sim_options *o,
+                 struct loom_sim_result *out) {
+  struct sim m;
+  double now = 0;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if (!o || o->workers < 1 || !o->duration || !(o->latency >= 0))
+    return LOOM_EINVAL;
+  for (int w = 0; o->speeds && w < o->workers; w++)
+    if (!(o->speeds[w] > 0))
+      return LOOM_EINVAL;
+  memset(&m, 0, sizeof(m));
+  m.o = o;
+  m.pol = loom__policy_find(o->policy);
+  if (!m.pol)
+    return LOOM_EINVAL;
+  rc = loom__sched_init(&m.s, o->workers, o->window > 0 ? o->window : 2,
+                        o->batch_max > 0 ? (uint32_t)o->batch_max : 4096,
+                        o->batch_target > 0 ? o->batch_target : 0.0005);
+  m.free_at = calloc((size_t)o->workers, sizeof(double));
+  m.busy = calloc((size_t)o->workers, sizeof(double));
+  if (rc == 0 && (!m.free_at || !m.busy))
+    rc = LOOM_ENOMEM;
+  if (rc == 0) {
+    m.s.total = o->tasks;
+    for (int w = 0; w < o->workers; w++)
+      m.s.w[w].weight = o->weights && o->weights[w] > 0 ? o->weights[w] : 1.0;
+    rc = m.pol->init(&m.s, &m.pol_state);
+  }
+  if (rc == 0)
+    rc = dispatch(&m, 0);
+  while (rc == 0 && m.events.n > 0) {
+    struct batch b = heap_pop(&m.events);
+    now = b.arrive;
+    complete(&m, &b);
+    rc = dispatch(&m, now);
+  }
+  /* A policy that refuses a free worker forever would stop the run. */
+  if (rc == 0 && m.next < o->tasks)
+    rc = LOOM_ESTATE;
+  if (rc == 0)
+    figures(&m, now, out);
+  if (m.pol_state)
+    m.pol->fini(m.pol_state);
+  free(m.events.b);
+  free(m.free_at);
+  free(m.busy);
+  loom__sched_fini(&m.s);
+  return rc;
+}
