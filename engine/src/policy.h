@@ -37,6 +37,8 @@ struct loom__sched {
   uint64_t next_task;  /* index of the next fresh task (0-based) */
   uint64_t total;      /* tasks the source will give; 0 unknown */
   double next_cost;    /* cost hint of the next task, < 0 unknown */
+  double ref;          /* median measured rate per unit of weight */
+  uint64_t measures;   /* calls of loom__sched_measure() */
   struct loom__wstate *w;
 };
 
@@ -91,8 +93,9 @@ void loom__sched_measure(struct loom__sched *s, int w, uint32_t n, double busy,
 
 /* Worker w's effective capacity: its weight, corrected by how its measured
  * rate compares with the other measured workers' (rate per unit of
- * weight, against their median), clamped to [0.05, 20] times the weight so
- * that no share collapses to zero. */
+ * weight, against their median: all of them up to 64 workers, an even
+ * sample of 64 beyond, refreshed every 64 messages), clamped to [0.05, 20]
+ * times the weight so that no share collapses to zero. O(1). */
 double loom__sched_capacity(const struct loom__sched *s, int w);
 
 /* How long an idle master may sleep without starving a worker (seconds). */

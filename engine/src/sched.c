@@ -75,6 +75,28 @@ void loom__sched_observe(struct loom__sched *s, uint32_t ntasks, double busy) {
   s->t_est = s->t_est < 0 ? t : 0.7 * s->t_est + 0.3 * t;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The reference rate per unit of weight: the median over the measured
+ * workers, or over 64 of them spread evenly when there are more. */
+static void update_ref(struct loom__sched *s) {
+  double per[64];
+  int k = 0, step = s->n > 64 ? s->n / 64 : 1;
+
+  for (int i = 0; i < s->n && k < 64; i += step) {
+    const struct loom__wstate *v = &s->w[i];
+    if (v->samples > 0 && v->rate > 0 && v->weight > 0)
+      per[k++] = v->rate / v->weight;
+  }
+  if (k == 0)
+    return;
+  qsort(per, (size_t)k, sizeof(per[0]), cmp_double);
+  s->ref = k % 2 ? per[k / 2] : 0.5 * (per[k / 2 - 1] + per[k / 2]);
+}
+
 void loom__sched_measure(struct loom__sched *s, int w, uint32_t n, double busy,
                          double cost) {
   struct loom__wstate *ws = &s->w[w];
@@ -90,30 +112,19 @@ void loom__sched_measure(struct loom__sched *s, int w, uint32_t n, double busy,
     ws->rate += 0.2 * (obs - ws->rate);
   }
   ws->samples++;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+  /* Few workers: an exact median every time. Many: every 64 messages. */
+  if (s->n <= 64 || s->measures % 64 == 0 || !(s->ref > 0))
+    update_ref(s);
+  s->measures++;
 }
 
 double loom__sched_capacity(const struct loom__sched *s, int w) {
   const struct loom__wstate *ws = &s->w[w];
-  double per[64], ref, f;
-  int k = 0;
+  double f;
 
-  if (ws->samples == 0 || !(ws->rate > 0) || !(ws->weight > 0))
+  if (ws->samples == 0 || !(ws->rate > 0) || !(ws->weight > 0) || !(s->ref > 0))
     return ws->weight > 0 ? ws->weight : 1.0;
-  /* The median rate per unit of weight of (up to 64 of) the measured
-   * workers, starting from w so that w itself is always among them. */
-  for (int i = 0; i < s->n && k < 64; i++) {
-    const struct loom__wstate *v = &s->w[(w + i) % s->n];
-    if (v->samples > 0 && v->rate > 0 && v->weight > 0)
-      per[k++] = v->rate / v->weight;
-  }
-  qsort(per, (size_t)k, sizeof(per[0]), cmp_double);
-  ref = k % 2 ? per[k / 2] : 0.5 * (per[k / 2 - 1] + per[k / 2]);
-  f = (ws->rate / ws->weight) / ref;
+  f = (ws->rate / ws->weight) / s->ref;
   return ws->weight * fmin(fmax(f, 0.05), 20.0);
 }
 

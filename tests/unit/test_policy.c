@@ -279,6 +279,98 @@ static void test_cost_hints_measure_work_not_task_counts(void **st) {
   loom__sched_fini(&s);
 }
 
+/* ---- many workers: the heap mode ---------------------------------------- */
+
+static void test_many_workers_wrr_and_static_share_by_weight(void **st) {
+  (void)st;
+  static const char *names[] = {"wrr", "static"};
+  double weight[200];
+
+  for (int w = 0; w < 200; w++)
+    weight[w] = w < 100 ? 1 : 3; /* two classes, 1:3 */
+  for (size_t i = 0; i < 2; i++) {
+    struct loom__sched s;
+    int got[200] = {0}, slow = 0, fast = 0;
+    make(&s, 200, weight, 1000);
+    picks(names[i], &s, 40000, got);
+    for (int w = 0; w < 200; w++) {
+      if (w < 100)
+        slow += got[w];
+      else
+        fast += got[w];
+    }
+    assert_int_equal(slow + fast, 40000);
+    /* 1:3 within one pick per worker. */
+    assert_true(abs(fast - 3 * slow) <= 400);
+    for (int w = 1; w < 100; w++)
+      assert_true(abs(got[w] - got[0]) <= 1);
+    loom__sched_fini(&s);
+  }
+}
+
+static void
+test_many_workers_least_loaded_and_eft_fill_the_emptiest(void **st) {
+  (void)st;
+  static const char *names[] = {"least-loaded", "weighted", "rr"};
+  double weight[100];
+
+  for (int w = 0; w < 100; w++)
+    weight[w] = 1;
+  for (size_t i = 0; i < 3; i++) {
+    const struct loom__policy_ops *p = loom__policy_find(names[i]);
+    struct loom__sched s;
+    void *state = NULL;
+    int got[100] = {0};
+
+    make(&s, 100, weight, 1000);
+    assert_int_equal(p->init(&s, &state), 0);
+    /* Tasks stay in flight: 300 picks give every worker exactly 3. */
+    for (int k = 0; k < 300; k++) {
+      int w = p->pick(state, &s);
+      assert_true(w >= 0);
+      got[w]++;
+      loom__sched_assign(&s, w, 1, 0);
+      p->assigned(state, &s, w);
+    }
+    for (int w = 0; w < 100; w++)
+      assert_int_equal(got[w], 3);
+    p->fini(state);
+    loom__sched_fini(&s);
+  }
+}
+
+static void test_many_workers_full_or_quarantined_are_skipped(void **st) {
+  (void)st;
+  static const char *names[] = {"least-loaded", "rr", "wrr", "weighted",
+                                "static"};
+  double weight[100];
+
+  for (int w = 0; w < 100; w++)
+    weight[w] = 1;
+  for (size_t i = 0; i < 5; i++) {
+    const struct loom__policy_ops *p = loom__policy_find(names[i]);
+    struct loom__sched s;
+    void *state = NULL;
+    int w;
+
+    make(&s, 100, weight, 1);
+    assert_int_equal(p->init(&s, &state), 0);
+    /* Quarantine all but worker 42 after init: the keys go stale. */
+    for (w = 0; w < 100; w++)
+      s.w[w].quarantined = w != 42;
+    assert_int_equal(p->pick(state, &s), 42);
+    loom__sched_assign(&s, 42, 1, 0);
+    p->assigned(state, &s, 42);
+    /* 42's window (1) is full: nobody can take work. */
+    assert_int_equal(p->pick(state, &s), -1);
+    loom__sched_task_done(&s, 42, 0.1, 0, 0, 1);
+    p->done(state, &s, 42);
+    assert_int_equal(p->pick(state, &s), 42);
+    p->fini(state);
+    loom__sched_fini(&s);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_wrr_shares_batches_by_weight_evenly_spread),
@@ -293,6 +385,10 @@ int main(void) {
       cmocka_unit_test(test_a_real_slowdown_shows_within_ten_completions),
       cmocka_unit_test(test_no_share_collapses_to_zero),
       cmocka_unit_test(test_cost_hints_measure_work_not_task_counts),
+      cmocka_unit_test(test_many_workers_wrr_and_static_share_by_weight),
+      cmocka_unit_test(
+          test_many_workers_least_loaded_and_eft_fill_the_emptiest),
+      cmocka_unit_test(test_many_workers_full_or_quarantined_are_skipped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,10 +103,16 @@ static void test_policy_exists_and_list_agree_with_the_table(void **st) {
   fclose(f);
   assert_non_null(strstr(text, "  least-loaded "));
   assert_non_null(strstr(text, "\n  rr "));
+  assert_non_null(strstr(text, "\n  wrr "));
+  assert_non_null(strstr(text, "\n  weighted "));
+  assert_non_null(strstr(text, "\n  static "));
+  assert_int_equal(loom_policy_exists("wrr"), 1);
+  assert_int_equal(loom_policy_exists("weighted"), 1);
+  assert_int_equal(loom_policy_exists("static"), 1);
   size_t lines = 0;
   for (size_t i = 0; i < len; i++)
     lines += text[i] == '\n';
-  assert_int_equal(lines, 2);
+  assert_int_equal(lines, 5);
   free(text);
 }
 
