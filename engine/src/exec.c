@@ -283,6 +283,10 @@ static int spawn(struct loom__exec *x, int out[2], pid_t *pid) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[0], 1);
   posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+  /* Nothing else of ours or of MPI's reaches the task: an inherited
+   * socket or the journal's file would outlive the task in its children
+   * (and keep Open MPI's daemon from noticing that this rank exited). */
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   /* Own process group (a timeout kills the whole tree), default signal
    * handling and an empty mask whatever MPI installed in this process. */
   posix_spawnattr_setpgroup(&attr, 0);

@@ -20,7 +20,7 @@ if(DEFINED LOOM_MPIEXEC_PREFLAGS)
   list(APPEND LOOM_CLI_TEST_ENV "LOOM_MPIEXEC_PREFLAGS=${flags}")
 endif()
 
-foreach(name e2e bad_input kinds_cli stop sim)
+foreach(name e2e bad_input kinds_cli stop sim faults)
   add_test(NAME cli.${name}
            COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_${name}.py)
   set_tests_properties(cli.${name} PROPERTIES
@@ -31,5 +31,11 @@ endforeach()
 add_test(NAME cli.resume
          COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_resume.py)
 set_tests_properties(cli.resume PROPERTIES
+  ENVIRONMENT "${LOOM_CLI_TEST_ENV}"
+  LABELS cli TIMEOUT 300 RUN_SERIAL TRUE)
+
+add_test(NAME cli.topo
+         COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_topo.py)
+set_tests_properties(cli.topo PROPERTIES
   ENVIRONMENT "${LOOM_CLI_TEST_ENV}"
   LABELS cli TIMEOUT 300 RUN_SERIAL TRUE)
