@@ -74,6 +74,7 @@ struct cli {
   double timeout;
   int retries;
   char command_line[4096];
+  char weights[4096]; /* --weight KEY=W, joined with commas */
 };
 
 static int launcher_rank(void) {
@@ -156,6 +157,11 @@ static void usage_run(FILE *f) {
           "  --policy NAME          scheduling policy (default "
           "least-loaded)\n"
           "  --window N             batches in flight per worker (default 2)\n"
+          "  --weight KEY=W         capacity weight W > 0 for worker rank KEY, "
+          "or for\n"
+          "                         every rank on host KEY (repeatable; "
+          "default: from\n"
+          "                         the hardware, see loom topo)\n"
           "  --batch-max N          most tasks in one message (default "
           "4096)\n"
           "  --task-output MODE     files (default): out/XX/ID.ATTEMPT.out|err;"
@@ -309,6 +315,26 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
                            "tasks >= 1)",
                            v);
       c->opt.halt = u;
+    } else if (strcmp(a, "--weight") == 0) {
+      const char *eq;
+      double wv;
+      char *end;
+      size_t wlen = strlen(c->weights);
+      NEED_VALUE();
+      eq = strchr(v, '=');
+      errno = 0;
+      wv = eq ? strtod(eq + 1, &end) : 0;
+      if (!eq || eq == v || strchr(v, ',') || end == eq + 1 || *end || errno ||
+          !isfinite(wv) || wv <= 0)
+        return usage_error(quiet_rank,
+                           "bad --weight '%s' (expected RANK=W or HOST=W "
+                           "with W > 0)",
+                           v);
+      if (wlen + strlen(v) + 2 > sizeof(c->weights))
+        return usage_error(quiet_rank, "too many --weight options");
+      snprintf(c->weights + wlen, sizeof(c->weights) - wlen, "%s%s",
+               wlen ? "," : "", v);
+      c->opt.weights = c->weights;
     } else if (strcmp(a, "--quarantine") == 0) {
       NEED_VALUE();
       if (parse_u64(v, 0, 1000000, &u) != 0)
@@ -585,9 +611,13 @@ static int cmd_run(struct cli *c) {
   if (rc == 0)
     rc = kinds_register_all(l);
   if (rc != 0) {
-    if (rank == 0)
+    /* A rank that could not read its hardware (a bad LOOM_TOPOLOGY or
+     * LOOM_CPUSET) has said so itself: that is an input error. */
+    if (rank == 0 && rc != LOOM_EINVAL)
       fprintf(stderr, "loom: cannot start: %s\n", loom_strerror(rc));
-    status = EXIT_INTERNAL;
+    status = rc == LOOM_EINVAL ? EXIT_USAGE : EXIT_INTERNAL;
+    if (rank == 0 && rundir[0] && !c->resume)
+      loom_rundir_discard(rundir); /* nothing ran: leave nothing */
     goto out;
   }
   running_loom = l;

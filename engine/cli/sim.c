@@ -119,7 +119,7 @@ static double draw(void *arg, uint64_t i) { return dist_draw(arg, i); }
 int loom_cli_sim(int argc, char **argv) {
   struct loom_sim_options o;
   struct loom_sim_result r;
-  struct kind_arg args[MAX_ARGS];
+  struct kind_arg args[MAX_ARGS] = {{0}};
   char keyval[MAX_ARGS][64];
   struct dist d;
   const char *speeds_spec = NULL, *weights = "known";

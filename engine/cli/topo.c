@@ -86,8 +86,8 @@ int loom_cli_topo(int argc, char **argv, int quiet_rank) {
   rc = loom_profile_gather(MPI_COMM_WORLD, &mine, &all);
   if (rc != 0) {
     if (rank == 0)
-      fprintf(stderr, "loom: rank 0: gathering %d profiles failed: %s\n",
-              size, loom_strerror(rc));
+      fprintf(stderr, "loom: rank 0: gathering %d profiles failed: %s\n", size,
+              loom_strerror(rc));
     status = TOPO_INTERNAL;
     goto out;
   }

@@ -81,16 +81,19 @@ struct loom_options {
   int quiet;                /* no notices and no summary on stderr */
   int resume;               /* run_dir holds an earlier run: skip what it did */
   int skip_failed;          /* with resume: tasks that failed count as done */
-  uint64_t halt;   /* stop handing out tasks once this many tasks failed
-                      for good; 0 = never */
-  double grace;    /* after loom_stop(): seconds running tasks may go on
-                      before they are killed (0 = kill at once) */
-  int quarantine;  /* a worker gets no more tasks once this many of its
-                      failed tasks succeeded on other workers with no
-                      success of its own in between; 0 = never */
-  double deadline; /* wall clock (seconds since the epoch): a task whose
-                      expected time (cost hint, else the measured mean)
-                      would end past it is not started; 0 = none */
+  uint64_t halt;       /* stop handing out tasks once this many tasks failed
+                          for good; 0 = never */
+  double grace;        /* after loom_stop(): seconds running tasks may go on
+                          before they are killed (0 = kill at once) */
+  int quarantine;      /* a worker gets no more tasks once this many of its
+                          failed tasks succeeded on other workers with no
+                          success of its own in between; 0 = never */
+  const char *weights; /* "KEY=W,...": capacity weights that replace the
+                          topology's for a worker rank (KEY a number) or
+                          every rank on a host (KEY a name); NULL = none */
+  double deadline;     /* wall clock (seconds since the epoch): a task whose
+                          expected time (cost hint, else the measured mean)
+                          would end past it is not started; 0 = none */
 };
 
 /* Fills *opt with the defaults: all zero but grace (30 seconds) and

@@ -58,8 +58,10 @@ static int copy_options(struct loom *l, const struct loom_options *opt) {
       (opt && opt->command_line &&
        !(l->command_line = copy_str(opt->command_line))) ||
       (opt && opt->source_name &&
-       !(l->source_name = copy_str(opt->source_name))))
+       !(l->source_name = copy_str(opt->source_name))) ||
+      (opt && opt->weights && !(l->weights = copy_str(opt->weights))))
     return LOOM_ENOMEM;
+  l->opt.weights = l->weights;
   l->opt.policy = l->policy_name;
   l->opt.run_dir = l->run_dir;
   l->opt.command_line = l->command_line;
@@ -94,6 +96,7 @@ static void free_fields(struct loom *l) {
   free(l->run_dir);
   free(l->command_line);
   free(l->source_name);
+  free(l->weights);
 }
 
 int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
@@ -127,7 +130,13 @@ int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
     if (gethostname(l->host, sizeof(l->host)) != 0)
       snprintf(l->host, sizeof(l->host), "unknown");
     l->host[sizeof(l->host) - 1] = '\0';
-    loom__topo_probe(&l->topo);
+    char err[512];
+    /* A bad fake topology (LOOM_TOPOLOGY, LOOM_CPUSET) is this rank's
+     * error; the agreement below makes it everyone's. */
+    if (loom_profile_probe(&l->profile, err, sizeof(err)) != 0) {
+      loom__log("rank %d: %s", l->rank, err);
+      rc = LOOM_EINVAL;
+    }
   }
   /* Agree: the most negative code wins everywhere. */
   if (LOOM_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, l->comm)) != 0)

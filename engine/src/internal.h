@@ -48,6 +48,7 @@ struct loom {
   char *run_dir;
   char *command_line;
   char *source_name;
+  char *weights;
 
   struct loom__kind *kinds; /* index 0 is "sh" */
   size_t nkinds;
@@ -58,7 +59,7 @@ struct loom {
   struct loom_summary summary;
   char error[512]; /* loom_error_text() */
   char host[LOOM__HOST_MAX];
-  struct loom__topo topo;
+  struct loom_profile profile; /* this rank's hardware (topo.c) */
 };
 
 /* A task's execution context (the opaque struct loom_task of loom.h). */

@@ -743,30 +743,58 @@ static int stop_workers(struct master *m) {
   return rc;
 }
 
-/* Gathers the workers' host names and topology into the report. */
-static int gather_workers(struct master *m) {
-  struct {
-    char host[LOOM__HOST_MAX];
-    int cores, pus;
-  } me, *all = NULL;
-  struct loom *l = m->l;
-  int rc;
+/* A user's weight for worker rank r on host h from the "KEY=W,..." spec
+ * (KEY a rank number or a host name; a rank wins over a host), or < 0. */
+static double weight_override(const char *spec, int r, const char *h) {
+  double by_host = -1;
 
-  memset(&me, 0, sizeof(me));
-  snprintf(me.host, sizeof(me.host), "%s", l->host);
-  me.cores = l->topo.cores;
-  me.pus = l->topo.pus;
-  all = calloc((size_t)l->size, sizeof(me));
-  if (!all)
-    return LOOM_ENOMEM;
-  rc = LOOM_MPI(MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, all, (int)sizeof(me),
-                           MPI_BYTE, 0, l->comm));
+  while (spec && *spec) {
+    const char *eq = strchr(spec, '='), *end = strchr(spec, ',');
+    size_t klen;
+    char *num_end;
+    long rank;
+    double v;
+
+    if (!end)
+      end = spec + strlen(spec);
+    if (!eq || eq > end)
+      break;
+    klen = (size_t)(eq - spec);
+    v = strtod(eq + 1, NULL);
+    rank = strtol(spec, &num_end, 10);
+    if (num_end == eq && rank == r)
+      return v;
+    if (strlen(h) == klen && strncmp(spec, h, klen) == 0)
+      by_host = v;
+    spec = *end ? end + 1 : end;
+  }
+  return by_host;
+}
+
+/* Gathers every rank's hardware profile: the report shows it, and each
+ * worker's weight (the user's, else the profile's) seeds its capacity. */
+static int gather_workers(struct master *m) {
+  struct loom *l = m->l;
+  struct loom_profile *all = NULL;
+  int rc = loom_profile_gather(l->comm, &l->profile, &all);
+
   for (int w = 0; rc == 0 && w < m->sched.n; w++) {
-    int r = m->local ? 0 : w + 1;
-    m->rep.w[w].rank = r;
-    snprintf(m->rep.w[w].host, sizeof(m->rep.w[w].host), "%s", all[r].host);
-    m->rep.w[w].cores = all[r].cores;
-    m->rep.w[w].pus = all[r].pus;
+    const struct loom_profile *p = &all[m->local ? 0 : w + 1];
+    struct loom__report_worker *rw = &m->rep.w[w];
+    double over = weight_override(l->opt.weights, p->rank, p->host);
+
+    rw->rank = p->rank;
+    snprintf(rw->host, sizeof(rw->host), "%s", p->host);
+    snprintf(rw->cpuset, sizeof(rw->cpuset), "%s", p->cpuset);
+    snprintf(rw->notes, sizeof(rw->notes), "%s", p->notes);
+    rw->cores = p->cores;
+    rw->pus = p->pus;
+    rw->numa_nodes = p->numa_nodes;
+    rw->l3 = p->l3;
+    rw->cpukind = p->cpukind;
+    rw->weight = over > 0 ? over : p->weight;
+    rw->weight_given = over > 0;
+    m->sched.w[w].weight = rw->weight;
   }
   free(all);
   return rc;
@@ -775,16 +803,8 @@ static int gather_workers(struct master *m) {
 /* Workers' half of gather_workers(). */
 int loom__worker_hello(struct loom *l);
 int loom__worker_hello(struct loom *l) {
-  struct {
-    char host[LOOM__HOST_MAX];
-    int cores, pus;
-  } me;
-  memset(&me, 0, sizeof(me));
-  snprintf(me.host, sizeof(me.host), "%s", l->host);
-  me.cores = l->topo.cores;
-  me.pus = l->topo.pus;
-  return LOOM_MPI(MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, NULL, 0, MPI_BYTE,
-                             0, l->comm));
+  struct loom_profile *none = NULL;
+  return loom_profile_gather(l->comm, &l->profile, &none);
 }
 
 static void finish_report(struct master *m, int rc) {

@@ -153,6 +153,15 @@ int loom__report_write(const struct loom__report *r, const char *path) {
     const struct loom__report_worker *w = &r->w[i];
     fprintf(f, "    {\"rank\": %d, \"host\": ", w->rank);
     loom__json_string(f, w->host);
+    fprintf(f, ", \"cpuset\": ");
+    loom__json_string(f, w->cpuset);
+    fprintf(f,
+            ", \"numa_nodes\": %d, \"l3_bytes\": %" PRIu64
+            ", \"cpukind\": %d, \"weight\": %.6g, \"weight_from\": \"%s\""
+            ", \"topology_notes\": ",
+            w->numa_nodes, w->l3, w->cpukind, json_num(w->weight),
+            w->weight_given ? "user" : "topology");
+    loom__json_string(f, w->notes);
     fprintf(f,
             ", \"cores\": %d, \"pus\": %d, \"tasks\": %" PRIu64
             ", \"failed\": %" PRIu64

@@ -16,6 +16,13 @@ struct loom__report_worker {
   int cores;
   int pus;
   int quarantined;
+  char cpuset[128];
+  char notes[160];
+  int numa_nodes;
+  uint64_t l3;
+  int cpukind;
+  double weight;    /* the capacity weight the run started from */
+  int weight_given; /* by the user (--weight), not the topology */
   uint64_t attempts;
   uint64_t failed; /* failed attempts */
   double busy;     /* seconds of task time */

@@ -4,8 +4,9 @@
  * topology's cpuset, so an unbound rank counts the whole machine and a bound
  * one its share. A fake machine (LOOM_TOPOLOGY) goes through hwloc's API,
  * never its environment variables, so a bad one is an error and not a silent
- * fallback to the real machine. loom_new() calls loom__topo_probe(); `loom
- * topo` and the engine's weighting call loom_profile_*.
+ * fallback to the real machine. loom_new() probes every rank, the master
+ * gathers the profiles and weights its workers by them; `loom topo` prints
+ * them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,38 +20,6 @@
 
 #include "internal.h"
 #include "topo.h"
-
-int loom__topo_probe(struct loom__topo *t) {
-  hwloc_topology_t topo;
-  hwloc_bitmap_t set = NULL;
-  int rc = -1;
-
-  t->cores = 1;
-  t->pus = 1;
-  if (hwloc_topology_init(&topo) != 0)
-    return -1;
-  if (hwloc_topology_load(topo) != 0)
-    goto out;
-  set = hwloc_bitmap_alloc();
-  if (!set)
-    goto out;
-  if (hwloc_get_cpubind(topo, set, HWLOC_CPUBIND_PROCESS) != 0)
-    hwloc_bitmap_copy(set, hwloc_topology_get_topology_cpuset(topo));
-  hwloc_bitmap_and(set, set, hwloc_topology_get_topology_cpuset(topo));
-  if (hwloc_bitmap_iszero(set))
-    goto out;
-  t->cores = hwloc_get_nbobjs_inside_cpuset_by_type(topo, set, HWLOC_OBJ_CORE);
-  t->pus = hwloc_get_nbobjs_inside_cpuset_by_type(topo, set, HWLOC_OBJ_PU);
-  if (t->cores < 1)
-    t->cores = t->pus > 0 ? t->pus : 1;
-  if (t->pus < 1)
-    t->pus = t->cores;
-  rc = 0;
-out:
-  hwloc_bitmap_free(set);
-  hwloc_topology_destroy(topo);
-  return rc;
-}
 
 /* ---- hardware profiles -------------------------------------------------- */
 
@@ -331,7 +300,7 @@ static void caches(hwloc_topology_t topo, hwloc_const_bitmap_t set,
  * efficient; with one kind or none there is nothing to tell apart. */
 static void kinds(hwloc_topology_t topo, hwloc_const_bitmap_t set,
                   struct loom_profile *p) {
-  int nr = hwloc_cpukinds_get_nr(topo, 0), idx, eff = -1;
+  int nr = hwloc_cpukinds_get_nr(topo, 0), idx, eff = -1, r;
 
   p->cpukinds = nr > 0 ? nr : 0;
   p->cpukind = -1;
@@ -345,9 +314,8 @@ static void kinds(hwloc_topology_t topo, hwloc_const_bitmap_t set,
       add_note(p, "cpukind of the binding unknown");
     return;
   }
-  if (hwloc_cpukinds_get_info(topo, (unsigned)idx, NULL, &eff, NULL, NULL,
-                              0) != 0 ||
-      eff < 0) {
+  r = hwloc_cpukinds_get_info(topo, (unsigned)idx, NULL, &eff, NULL, NULL, 0);
+  if (r != 0 || eff < 0) {
     add_note(p, "cpukind efficiency unknown");
     return;
   }
@@ -477,8 +445,8 @@ int loom_profile_gather(MPI_Comm comm, const struct loom_profile *mine,
     rc = LOOM_ENOMEM;
     goto out;
   }
-  rc = LOOM_MPI(MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, buf,
-                           (int)sizeof(me), MPI_BYTE, 0, comm));
+  rc = LOOM_MPI(MPI_Gather(&me, (int)sizeof(me), MPI_BYTE, buf, (int)sizeof(me),
+                           MPI_BYTE, 0, comm));
   if (rc != 0)
     goto out;
   if (rank == 0) {
@@ -623,8 +591,8 @@ static void print_table(FILE *out, const struct loom_profile *all, int n) {
       wc = (int)strlen(cpuset);
   }
   fprintf(out, "%4s  %-*s  %-*s  %5s  %5s  %4s  %8s  %8s  %8s  %4s  %6s  %s\n",
-          "rank", wh, "host", wc, "cpuset", "cores", "pus", "numa", "mem",
-          "l2", "l3", "kind", "weight", "notes");
+          "rank", wh, "host", wc, "cpuset", "cores", "pus", "numa", "mem", "l2",
+          "l3", "kind", "weight", "notes");
   for (int i = 0; i < n; i++) {
     const struct loom_profile *p = &all[i];
 
@@ -640,8 +608,8 @@ static void print_table(FILE *out, const struct loom_profile *all, int n) {
       snprintf(kind, sizeof(kind), "-");
     fprintf(out,
             "%4d  %-*s  %-*s  %5d  %5d  %4d  %8s  %8s  %8s  %4s  %6.2f  %s\n",
-            p->rank, wh, host, wc, cpuset, p->cores, p->pus, p->numa_nodes,
-            mem, l2, l3, kind, isfinite(p->weight) ? p->weight : 0.0, notes);
+            p->rank, wh, host, wc, cpuset, p->cores, p->pus, p->numa_nodes, mem,
+            l2, l3, kind, isfinite(p->weight) ? p->weight : 0.0, notes);
   }
 }
 

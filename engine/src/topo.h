@@ -1,9 +1,8 @@
 /* topo.h - what a rank knows of its own hardware.
  *
- * Two probes live in topo.c: loom__topo_probe(), the engine's old count of
- * the cores and hardware threads in the rank's binding, and the public
- * hardware profiles of loom.h (loom_profile_*), which read NUMA, caches and
- * CPU kinds too and accept a fake machine from the environment. The helpers
+ * topo.c implements the hardware profiles of loom.h (loom_profile_*):
+ * cores, threads, NUMA, caches and CPU kinds of each rank's binding, from
+ * the real machine or a fake one named in the environment. The helpers
  * below are shared with the unit tests.
  */
 #ifndef LOOM_TOPO_H
@@ -12,14 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-struct loom__topo {
-  int cores;
-  int pus;
-};
-
-/* Fills t; on any hwloc failure reports 1 core, 1 PU and returns -1. */
-int loom__topo_probe(struct loom__topo *t);
 
 /* Writes a byte count the way the profile table shows it: "512B", "1MiB",
  * "1.25MiB", "64GiB"; "-" for 0 (unknown). Always NUL-terminates buf. */

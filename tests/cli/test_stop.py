@@ -170,8 +170,10 @@ class RetryTest(loomtest.LoomTestCase):
 
 class QuarantineTest(loomtest.LoomTestCase):
 
+    # 150 quick tasks: without quarantine rank 1 would fail about a third
+    # of them; with it, only the few it took before the blame came in.
     FILE = "".join('[ "$LOOM_RANK" = 1 ] && exit 1; echo ok %d #loom retries=3\n'
-                   % i for i in range(40))
+                   % i for i in range(150))
 
     def test_a_worker_whose_tasks_fail_only_there_is_quarantined(self):
         self.write("q.txt", self.FILE)
@@ -179,13 +181,13 @@ class QuarantineTest(loomtest.LoomTestCase):
         self.assertEqual(r.rc, 0, r.describe())
         rep = read_report(self.path("run"))
         self.assertEqual(rep["quarantined"], [1], r.describe())
-        self.assertEqual(rep["tasks"]["succeeded"], 40)
+        self.assertEqual(rep["tasks"]["succeeded"], 150)
         flags = {w["rank"]: w["quarantined"] for w in rep["per_worker"]}
         self.assertEqual(flags, {1: True, 2: False, 3: False})
         rows = read_joblog(self.path("run"))
         on_bad = [x for x in rows if x["rank"] == 1]
         self.assertTrue(all(x["status"] == "failed" for x in on_bad))
-        self.assertLess(len(on_bad), 20, "rank 1 kept getting tasks")
+        self.assertLess(len(on_bad), 40, "rank 1 kept getting tasks")
         self.assertIn("rank 1 on", r.stderr)
         self.assertIn("quarantined", r.stderr)
 
@@ -199,8 +201,10 @@ class QuarantineTest(loomtest.LoomTestCase):
 
 class DeadlineTest(loomtest.LoomTestCase):
 
+    # The deadline leaves the short tasks seconds to spare, even on a
+    # loaded machine; the long one cannot fit.
     FILE = ("sleep 0.3 #loom cost=0.3\nsleep 0.3 #loom cost=0.3\n"
-            "sleep 5 #loom cost=5\nsleep 0.2 #loom cost=0.2\n")
+            "sleep 3 #loom cost=30\nsleep 0.2 #loom cost=0.2\n")
 
     def check(self, args, env=None):
         self.write("d.txt", self.FILE)
@@ -213,19 +217,19 @@ class DeadlineTest(loomtest.LoomTestCase):
         rows = read_joblog(self.path("run"))
         self.assertEqual(sorted(x["command"] for x in rows),
                          ["sleep 0.2", "sleep 0.3", "sleep 0.3"])
-        self.assertLess(r.seconds, 4.5, "the long task ran")
+        self.assertLess(r.seconds, 20, "the long task ran")
         # Without a deadline, a resume runs just what was left out.
         r = self.loom(["run", "-q", "--resume", "run", "d.txt"])
         self.assertEqual(r.rc, 0, r.describe())
         rows = read_joblog(self.path("run"))
-        self.assertEqual([x["command"] for x in rows[3:]], ["sleep 5"])
+        self.assertEqual([x["command"] for x in rows[3:]], ["sleep 3"])
 
     def test_a_task_that_cannot_finish_in_time_is_not_started(self):
-        self.check(["--deadline", "3"])
+        self.check(["--deadline", "8"])
 
     def test_the_deadline_can_come_from_slurm(self):
         self.check(["--deadline", "slurm"],
-                   env={"SLURM_JOB_END_TIME": str(int(time.time()) + 4)})
+                   env={"SLURM_JOB_END_TIME": str(int(time.time()) + 9)})
 
     def test_bad_deadlines_are_usage_errors(self):
         self.write("d.txt", self.FILE)

@@ -454,10 +454,12 @@ static void test_report_json_has_totals_balance_and_per_worker(void **st) {
                         "\"efficiency\": 0.600000, \"lower_bound_s\": "
                         "3.000000, \"makespan_over_lower_bound\": 1.666667}");
   expect_contains(text, "\"per_worker\": [\n");
-  expect_contains(text, "{\"rank\": 1, \"host\": \"n\\\"1\", \"cores\": 4, "
-                        "\"pus\": 8, \"tasks\": 5, \"failed\": 1, \"busy_s\": "
-                        "2.000000, \"idle_s\": 3.000000, \"quarantined\": "
-                        "false},\n");
+  expect_contains(text, "{\"rank\": 1, \"host\": \"n\\\"1\", \"cpuset\": \"\", "
+                        "\"numa_nodes\": 0, \"l3_bytes\": 0, \"cpukind\": 0, "
+                        "\"weight\": 0, \"weight_from\": \"topology\", "
+                        "\"topology_notes\": \"\", \"cores\": 4, \"pus\": 8, "
+                        "\"tasks\": 5, \"failed\": 1, \"busy_s\": 2.000000, "
+                        "\"idle_s\": 3.000000, \"quarantined\": false},\n");
   expect_contains(text, "{\"rank\": 2, \"host\": \"back\\\\slash\", ");
   expect_contains(text, "{\"rank\": 3, \"host\": \"tab\\u0009here\", ");
   expect_contains(text,
