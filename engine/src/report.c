@@ -34,9 +34,10 @@ void loom__report_metrics(const struct loom__report *r,
   m->ratio = m->lower_bound > 0 ? r->makespan / m->lower_bound : 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
-static int utf8_len(const unsigned char *s) {
-  int n;
+/* Length of the valid UTF-8 sequence at s with left bytes readable (1-4),
+ * or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t left) {
+  size_t n;
   uint32_t c;
 
   if (s[0] < 0x80)
@@ -49,7 +50,9 @@ static int utf8_len(const unsigned char *s) {
     n = 4, c = s[0] & 0x07;
   else
     return 0;
-  for (int i = 1; i < n; i++) {
+  if (n > left)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
     if ((s[i] & 0xc0) != 0x80)
       return 0;
     c = (c << 6) | (s[i] & 0x3f);
@@ -62,26 +65,34 @@ static int utf8_len(const unsigned char *s) {
 }
 
 /* JSON strings must be UTF-8: a byte that is not part of a valid sequence
- * (a Latin-1 file name, a name cut mid-character) becomes U+FFFD. */
-void loom__json_string(FILE *f, const char *s) {
+ * (a Latin-1 file name, a name cut mid-character) becomes U+FFFD. A NUL
+ * byte ends a continuation, so a bounded read never passes the string. */
+void loom__json_string_n(FILE *f, const char *s, size_t max) {
   const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
 
   fputc('"', f);
-  while (p && *p) {
-    int n = utf8_len(p);
+  while (p && i < max && p[i]) {
+    size_t n = utf8_len(p + i, max - i);
     if (n == 0) {
       fputs("\\ufffd", f);
-      p++;
-    } else if (*p == '"' || *p == '\\') {
-      fprintf(f, "\\%c", *p++);
-    } else if (*p < 0x20) {
-      fprintf(f, "\\u%04x", *p++);
+      i++;
+    } else if (p[i] == '"' || p[i] == '\\') {
+      fprintf(f, "\\%c", p[i]);
+      i++;
+    } else if (p[i] < 0x20) {
+      fprintf(f, "\\u%04x", p[i]);
+      i++;
     } else {
-      fwrite(p, 1, (size_t)n, f);
-      p += n;
+      fwrite(p + i, 1, n, f);
+      i += n;
     }
   }
   fputc('"', f);
+}
+
+void loom__json_string(FILE *f, const char *s) {
+  loom__json_string_n(f, s, SIZE_MAX);
 }
 
 static void iso_time(char *buf, size_t n, double t) {

@@ -7,6 +7,7 @@
 #ifndef LOOM_REPORT_H
 #define LOOM_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -69,5 +70,9 @@ void loom__report_summary(const struct loom__report *r, FILE *out);
 
 /* Writes s as a JSON string literal. */
 void loom__json_string(FILE *f, const char *s);
+
+/* The same for at most max bytes of s (a fixed-size field that may lack its
+ * NUL): reads no byte past s[max - 1]. */
+void loom__json_string_n(FILE *f, const char *s, size_t max);
 
 #endif /* LOOM_REPORT_H */

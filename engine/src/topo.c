@@ -19,6 +19,7 @@
 #include <hwloc.h>
 
 #include "internal.h"
+#include "report.h"
 #include "topo.h"
 
 /* ---- hardware profiles -------------------------------------------------- */
@@ -486,60 +487,6 @@ void loom__topo_size(char *buf, size_t len, uint64_t bytes) {
   snprintf(buf, len, "%.4g%s", v, units[u]);
 }
 
-/* Length of the valid UTF-8 sequence at s with left bytes readable (1-4),
- * or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t left) {
-  size_t n;
-  uint32_t c;
-
-  if (s[0] < 0x80)
-    return 1;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf)
-    n = 2, c = s[0] & 0x1f;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef)
-    n = 3, c = s[0] & 0x0f;
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-    n = 4, c = s[0] & 0x07;
-  else
-    return 0;
-  if (n > left)
-    return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    c = (c << 6) | (s[i] & 0x3f);
-  }
-  /* No overlong forms, no surrogates, nothing past U+10FFFF. */
-  if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-      (c >= 0xd800 && c <= 0xdfff))
-    return 0;
-  return n;
-}
-
-void loom__topo_json_string(FILE *f, const char *s, size_t max) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0;
-
-  fputc('"', f);
-  while (p && i < max && p[i]) {
-    size_t n = utf8_len(p + i, max - i);
-    if (n == 0) {
-      fputs("\\ufffd", f);
-      i++;
-    } else if (p[i] == '"' || p[i] == '\\') {
-      fprintf(f, "\\%c", p[i]);
-      i++;
-    } else if (p[i] < 0x20) {
-      fprintf(f, "\\u%04x", p[i]);
-      i++;
-    } else {
-      fwrite(p + i, 1, n, f);
-      i += n;
-    }
-  }
-  fputc('"', f);
-}
-
 /* A field for the table: at most max bytes of s, control characters as
  * '?' so a row stays one line, "-" for an empty field. */
 static void cell(char *buf, size_t len, const char *s, size_t max) {
@@ -559,9 +506,9 @@ static void print_json(FILE *out, const struct loom_profile *all, int n) {
     double w = isfinite(p->weight) ? p->weight : 0;
 
     fprintf(out, "%s\n  {\"rank\": %d, \"host\": ", i ? "," : "", p->rank);
-    loom__topo_json_string(out, p->host, sizeof(p->host));
+    loom__json_string_n(out, p->host, sizeof(p->host));
     fputs(", \"cpuset\": ", out);
-    loom__topo_json_string(out, p->cpuset, sizeof(p->cpuset));
+    loom__json_string_n(out, p->cpuset, sizeof(p->cpuset));
     fprintf(out,
             ", \"cores\": %d, \"pus\": %d, \"numa_nodes\": %d, "
             "\"numa_mem\": %" PRIu64 ", \"l2\": %" PRIu64 ", \"l3\": %" PRIu64
@@ -569,9 +516,9 @@ static void print_json(FILE *out, const struct loom_profile *all, int n) {
             "\"source\": ",
             p->cores, p->pus, p->numa_nodes, p->numa_mem, p->l2, p->l3,
             p->cpukind, p->cpukinds, w);
-    loom__topo_json_string(out, p->source, sizeof(p->source));
+    loom__json_string_n(out, p->source, sizeof(p->source));
     fputs(", \"notes\": ", out);
-    loom__topo_json_string(out, p->notes, sizeof(p->notes));
+    loom__json_string_n(out, p->notes, sizeof(p->notes));
     fputs("}", out);
   }
   fputs(n > 0 ? "\n]\n" : "]\n", out);

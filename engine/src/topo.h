@@ -16,9 +16,4 @@
  * "1.25MiB", "64GiB"; "-" for 0 (unknown). Always NUL-terminates buf. */
 void loom__topo_size(char *buf, size_t len, uint64_t bytes);
 
-/* Writes the first max bytes of s (or up to its NUL) as a JSON string,
- * quotes included: '"', '\\' and control characters escaped, bytes that are
- * not valid UTF-8 written as U+FFFD. Reads no byte past s[max - 1]. */
-void loom__topo_json_string(FILE *f, const char *s, size_t max);
-
 #endif /* LOOM_TOPO_H */

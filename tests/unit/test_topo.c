@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "report.h"
 #include "topo.h"
 
 #ifndef LOOM_TEST_DATA
@@ -466,7 +467,7 @@ static char *json_of(const char *s, size_t max) {
   FILE *f = open_memstream(&text, &len);
 
   assert_non_null(f);
-  loom__topo_json_string(f, s, max);
+  loom__json_string_n(f, s, max);
   fclose(f);
   return text;
 }
