@@ -226,25 +226,15 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
   return 0;
 }
 
+/* Seconds >= 0, with an optional s, m or h suffix, as in task files. */
 static int parse_seconds(const char *s, double *out) {
-  char *end;
-  double v;
-
-  if (!s || !*s)
-    return -1;
-  errno = 0;
-  v = strtod(s, &end);
-  if (*end || errno || !isfinite(v) || v < 0)
-    return -1;
-  *out = v;
-  return 0;
+  return s && loom_duration_parse(s, strlen(s), out) == 0 ? 0 : -1;
 }
 
 /* A deadline as wall-clock seconds since the epoch: "SECONDS[s|m|h]" from
  * now, "@EPOCH", or "slurm" for the job's end time. */
 static int parse_deadline(const char *v, double *out) {
-  char *end;
-  double x, mult = 1;
+  double x;
   struct timespec now;
 
   if (strcmp(v, "slurm") == 0) {
@@ -255,20 +245,10 @@ static int parse_deadline(const char *v, double *out) {
   }
   if (*v == '@')
     return parse_seconds(v + 1, out) == 0 && *out > 0 ? 0 : -1;
-  errno = 0;
-  x = strtod(v, &end);
-  if (end == v || errno || !isfinite(x) || x <= 0)
-    return -1;
-  if (*end == 's')
-    end++;
-  else if (*end == 'm')
-    mult = 60, end++;
-  else if (*end == 'h')
-    mult = 3600, end++;
-  if (*end)
+  if (parse_seconds(v, &x) != 0 || !(x > 0))
     return -1;
   clock_gettime(CLOCK_REALTIME, &now);
-  *out = (double)now.tv_sec + (double)now.tv_nsec * 1e-9 + x * mult;
+  *out = (double)now.tv_sec + (double)now.tv_nsec * 1e-9 + x;
   return 0;
 }
 

@@ -281,6 +281,11 @@ const char *loom_taskfile_error(const struct loom_taskfile *tf);
 void loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
                             int retries);
 
+/* Parses a duration as task files and flags write it: a number of seconds
+ * >= 0 with an optional s, m or h suffix ("90", "2.5m", "1h"); n bytes of v.
+ * Returns 0 and *out, or LOOM_EINVAL. Local. */
+int loom_duration_parse(const char *v, size_t n, double *out);
+
 /* Closes the file; NULL does nothing. */
 void loom_taskfile_close(struct loom_taskfile *tf);
 

@@ -159,18 +159,18 @@ static int is_word(const char *s, const char *w) {
   return strncmp(s, w, n) == 0 && (s[n] == '\0' || s[n] == ' ' || s[n] == '\t');
 }
 
-static int parse_seconds(const char *v, size_t n, double *out) {
+int loom_duration_parse(const char *v, size_t n, double *out) {
   char buf[64], *end;
   double mult = 1, x;
 
-  if (n == 0 || n >= sizeof(buf))
-    return -1;
+  if (!v || n == 0 || n >= sizeof(buf))
+    return LOOM_EINVAL;
   memcpy(buf, v, n);
   buf[n] = '\0';
   errno = 0;
   x = strtod(buf, &end);
   if (end == buf || errno != 0)
-    return -1;
+    return LOOM_EINVAL;
   if (*end == 's')
     end++;
   else if (*end == 'm')
@@ -178,9 +178,13 @@ static int parse_seconds(const char *v, size_t n, double *out) {
   else if (*end == 'h')
     mult = 3600, end++;
   if (*end != '\0' || !isfinite(x) || x < 0)
-    return -1;
+    return LOOM_EINVAL;
   *out = x * mult;
   return 0;
+}
+
+static int parse_seconds(const char *v, size_t n, double *out) {
+  return loom_duration_parse(v, n, out) == 0 ? 0 : -1;
 }
 
 static int parse_int(const char *v, size_t n, int64_t min, int64_t max,
