@@ -582,7 +582,7 @@ static int dispatch(struct master *m) {
     rc = loom__wire_begin(&sb->buf);
     if (rc != 0)
       return rc;
-    want = loom__sched_batch_size(&m->sched);
+    want = loom__sched_batch_size(&m->sched, w);
     while (n < want && sb->buf.len < BATCH_BYTES_MAX && have_work(m)) {
       uint32_t si;
       const void *payload;

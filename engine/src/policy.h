@@ -23,6 +23,8 @@ struct loom__wstate {
   double rate;          /* measured work per second (tasks, or cost-hint
                            seconds when every task had a hint); 0 = none */
   uint32_t samples;     /* completion messages behind rate */
+  uint32_t counting;    /* tasks of the batch now completing */
+  uint32_t last_batch;  /* size of its last completed batch */
   uint32_t blame;       /* its failed tasks that then succeeded elsewhere,
                            since its own last success */
   int quarantined;      /* gets no more tasks */
@@ -34,11 +36,13 @@ struct loom__sched {
   uint32_t batch_max;  /* tasks per batch */
   double batch_target; /* seconds of work per batch */
   double t_est;        /* smoothed seconds per task, < 0 until measured */
-  uint64_t next_task;  /* index of the next fresh task (0-based) */
-  uint64_t total;      /* tasks the source will give; 0 unknown */
-  double next_cost;    /* cost hint of the next task, < 0 unknown */
-  double ref;          /* median measured rate per unit of weight */
-  uint64_t measures;   /* calls of loom__sched_measure() */
+  double recent[16];   /* the last 16 messages' seconds per task */
+  uint32_t nrecent;
+  uint64_t next_task; /* index of the next fresh task (0-based) */
+  uint64_t total;     /* tasks the source will give; 0 unknown */
+  double next_cost;   /* cost hint of the next task, < 0 unknown */
+  double ref;         /* median measured rate per unit of weight */
+  uint64_t measures;  /* calls of loom__sched_measure() */
   struct loom__wstate *w;
 };
 
@@ -68,8 +72,14 @@ int loom__sched_init(struct loom__sched *s, int nworkers, int window,
                      uint32_t batch_max, double batch_target);
 void loom__sched_fini(struct loom__sched *s);
 
-/* How many tasks the next batch should hold (>= 1). */
-uint32_t loom__sched_batch_size(const struct loom__sched *s);
+/* How many tasks the next batch for worker w should hold (>= 1): about
+ * batch_target seconds of work at the longest per-task time of the last 16
+ * completion messages (short tasks come back first, so an average of the
+ * first completions would be too low); at most twice w's last completed
+ * batch (at least 4), so a batch only grows after a smaller one was seen
+ * through; and, when the task count is known, at most the remaining tasks
+ * over twice the workers, so the end of a run travels in small batches. */
+uint32_t loom__sched_batch_size(const struct loom__sched *s, int w);
 
 /* Records a batch of ntasks (cost = sum of known hints) sent to w. */
 void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,

@@ -6,12 +6,15 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "policy.h"
 
 int loom__sched_init(struct loom__sched *s, int nworkers, int window,
                      uint32_t batch_max, double batch_target) {
+  memset(s, 0, sizeof(*s));
+  s->next_cost = -1;
   s->n = nworkers;
   s->window = window;
   s->batch_max = batch_max;
@@ -30,17 +33,19 @@ void loom__sched_fini(struct loom__sched *s) {
   s->w = NULL;
 }
 
-uint32_t loom__sched_batch_size(const struct loom__sched *s) {
-  double n;
+uint32_t loom__sched_batch_size(const struct loom__sched *s, int w) {
+  double n, t = 0, grow;
 
   if (s->t_est < 0)
     return 1;
-  n = s->batch_target / fmax(s->t_est, 1e-9);
-  if (n < 1)
-    return 1;
-  if (n > (double)s->batch_max)
-    return s->batch_max;
-  return (uint32_t)n;
+  for (uint32_t i = 0; i < s->nrecent && i < 16; i++)
+    t = fmax(t, s->recent[i]);
+  n = fmin(s->batch_target / fmax(t, 1e-9), (double)s->batch_max);
+  grow = fmax(4.0, 2.0 * s->w[w].last_batch);
+  n = fmin(n, grow);
+  if (s->total > s->next_task)
+    n = fmin(n, fmax(1.0, (double)(s->total - s->next_task) / (2.0 * s->n)));
+  return n < 1 ? 1 : (uint32_t)n;
 }
 
 void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,
@@ -58,8 +63,13 @@ void loom__sched_task_done(struct loom__sched *s, int w, double elapsed,
     ws->inflight--;
   if (cost > 0)
     ws->inflight_cost = fmax(0, ws->inflight_cost - cost);
-  if (last && ws->batches > 0)
-    ws->batches--;
+  ws->counting++;
+  if (last) {
+    if (ws->batches > 0)
+      ws->batches--;
+    ws->last_batch = ws->counting;
+    ws->counting = 0;
+  }
   ws->done++;
   ws->failed += failed != 0;
   ws->busy += elapsed;
@@ -73,6 +83,7 @@ void loom__sched_observe(struct loom__sched *s, uint32_t ntasks, double busy) {
   t = busy / ntasks;
   /* Smooth, but let the first measurement stand on its own. */
   s->t_est = s->t_est < 0 ? t : 0.7 * s->t_est + 0.3 * t;
+  s->recent[s->nrecent++ % 16] = t;
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -111,7 +111,7 @@ static int dispatch(struct sim *m, double now) {
     w = m->pol->pick(m->pol_state, &m->s);
     if (w < 0)
       return 0;
-    want = loom__sched_batch_size(&m->s);
+    want = loom__sched_batch_size(&m->s, w);
     b.worker = w;
     /* The master's batching: the size from measured times, and with
      * hints no more than the target's worth of work. */

@@ -342,15 +342,23 @@ static void test_least_loaded_follows_completions(void **st) {
 
 /* ---- batch sizing ------------------------------------------------------- */
 
+/* Worker w completes a batch of n tasks taking busy seconds in all. */
+static void completed(struct loom__sched *s, int w, uint32_t n, double busy) {
+  loom__sched_assign(s, w, n, 0);
+  for (uint32_t k = 0; k < n; k++)
+    loom__sched_task_done(s, w, busy / n, 0, 0, k + 1 == n);
+  loom__sched_observe(s, n, busy);
+}
+
 static void test_sched_batch_size_is_one_before_any_observation(void **st) {
   (void)st;
   struct loom__sched s;
   assert_int_equal(loom__sched_init(&s, 2, 2, 4096, 10.0), 0);
-  assert_int_equal(loom__sched_batch_size(&s), 1);
+  assert_int_equal(loom__sched_batch_size(&s, 0), 1);
   /* An empty observation is no observation. */
   loom__sched_observe(&s, 0, 1.0);
   assert_true(s.t_est < 0);
-  assert_int_equal(loom__sched_batch_size(&s), 1);
+  assert_int_equal(loom__sched_batch_size(&s, 0), 1);
   loom__sched_fini(&s);
 }
 
@@ -358,14 +366,14 @@ static void test_sched_batch_size_aims_at_the_batch_target(void **st) {
   (void)st;
   struct loom__sched s;
   assert_int_equal(loom__sched_init(&s, 2, 2, 4096, 0.5), 0);
-  loom__sched_observe(&s, 4, 0.5); /* 0.125 s a task */
+  completed(&s, 0, 4, 0.5); /* 0.125 s a task */
   assert_true(s.t_est == 0.125);
-  assert_int_equal(loom__sched_batch_size(&s), 4);
+  assert_int_equal(loom__sched_batch_size(&s, 0), 4);
   loom__sched_fini(&s);
 
   assert_int_equal(loom__sched_init(&s, 2, 2, 4096, 1.0), 0);
-  loom__sched_observe(&s, 1024, 1.0);
-  assert_int_equal(loom__sched_batch_size(&s), 1024);
+  completed(&s, 0, 1024, 1.0);
+  assert_int_equal(loom__sched_batch_size(&s, 0), 1024);
   loom__sched_fini(&s);
 }
 
@@ -373,35 +381,68 @@ static void test_sched_batch_size_is_clamped_to_one_and_batch_max(void **st) {
   (void)st;
   struct loom__sched s;
   assert_int_equal(loom__sched_init(&s, 1, 2, 64, 0.0005), 0);
-  loom__sched_observe(&s, 1, 10.0); /* long tasks travel alone */
-  assert_int_equal(loom__sched_batch_size(&s), 1);
+  completed(&s, 0, 1, 10.0); /* long tasks travel alone */
+  assert_int_equal(loom__sched_batch_size(&s, 0), 1);
   loom__sched_fini(&s);
 
   assert_int_equal(loom__sched_init(&s, 1, 2, 64, 0.0005), 0);
-  loom__sched_observe(&s, 1000, 1e-6); /* tiny tasks fill the batch */
-  assert_int_equal(loom__sched_batch_size(&s), 64);
+  completed(&s, 0, 1000, 1e-6); /* tiny tasks fill the batch */
+  assert_int_equal(loom__sched_batch_size(&s, 0), 64);
   loom__sched_fini(&s);
 
   assert_int_equal(loom__sched_init(&s, 1, 2, 64, 0.0005), 0);
-  loom__sched_observe(&s, 10, 0); /* tasks too short to measure */
-  assert_int_equal(loom__sched_batch_size(&s), 64);
+  completed(&s, 0, 100, 0); /* tasks too short to measure */
+  assert_int_equal(loom__sched_batch_size(&s, 0), 64);
   loom__sched_fini(&s);
 }
 
-static void test_sched_batch_size_grows_as_tasks_get_shorter(void **st) {
+static void test_sched_batch_size_grows_only_by_doubling(void **st) {
   (void)st;
   struct loom__sched s;
-  uint32_t last = 0;
-  for (double t = 1.0; t > 1e-9; t /= 3) {
-    assert_int_equal(loom__sched_init(&s, 1, 2, 4096, 0.0005), 0);
-    loom__sched_observe(&s, 1, t);
-    uint32_t n = loom__sched_batch_size(&s);
-    assert_in_range(n, 1, 4096);
-    assert_true(n >= last);
-    last = n;
-    loom__sched_fini(&s);
+  uint32_t n = 1;
+
+  assert_int_equal(loom__sched_init(&s, 1, 2, 4096, 0.0005), 0);
+  completed(&s, 0, 1, 1e-9); /* tiny: the target alone would say 4096 */
+  for (int round = 0; round < 12; round++) {
+    uint32_t next = loom__sched_batch_size(&s, 0);
+    assert_true(next <= (n * 2 > 4 ? n * 2 : 4));
+    n = next;
+    completed(&s, 0, n, 1e-9 * n);
   }
-  assert_int_equal(last, 4096);
+  assert_int_equal(n, 4096);
+  loom__sched_fini(&s);
+}
+
+static void
+test_sched_short_first_completions_do_not_make_huge_batches(void **st) {
+  (void)st;
+  struct loom__sched s;
+
+  /* The first messages are the shortest tasks (they finish first); one
+   * ordinary task among the last 16 keeps batches small. */
+  assert_int_equal(loom__sched_init(&s, 4, 2, 4096, 0.0005), 0);
+  completed(&s, 1, 1, 0.010);
+  for (int i = 0; i < 10; i++)
+    completed(&s, 0, 4, 4e-6);
+  assert_int_equal(loom__sched_batch_size(&s, 0), 1);
+  loom__sched_fini(&s);
+}
+
+static void
+test_sched_batch_size_shrinks_toward_the_end_of_a_known_run(void **st) {
+  (void)st;
+  struct loom__sched s;
+
+  assert_int_equal(loom__sched_init(&s, 10, 2, 4096, 0.5), 0);
+  s.total = 100000;
+  completed(&s, 0, 2048, 2048 * 1e-6);
+  s.next_task = 0;
+  assert_int_equal(loom__sched_batch_size(&s, 0), 4096); /* 100000 / 20 */
+  s.next_task = 99000;
+  assert_int_equal(loom__sched_batch_size(&s, 0), 50); /* 1000 / 20 */
+  s.next_task = 99999;
+  assert_int_equal(loom__sched_batch_size(&s, 0), 1);
+  loom__sched_fini(&s);
 }
 
 static void test_sched_observe_smooths_after_the_first_measurement(void **st) {
@@ -484,7 +525,11 @@ int main(void) {
       cmocka_unit_test(test_sched_batch_size_is_one_before_any_observation),
       cmocka_unit_test(test_sched_batch_size_aims_at_the_batch_target),
       cmocka_unit_test(test_sched_batch_size_is_clamped_to_one_and_batch_max),
-      cmocka_unit_test(test_sched_batch_size_grows_as_tasks_get_shorter),
+      cmocka_unit_test(test_sched_batch_size_grows_only_by_doubling),
+      cmocka_unit_test(
+          test_sched_short_first_completions_do_not_make_huge_batches),
+      cmocka_unit_test(
+          test_sched_batch_size_shrinks_toward_the_end_of_a_known_run),
       cmocka_unit_test(test_sched_observe_smooths_after_the_first_measurement),
       cmocka_unit_test(test_sched_idle_cap_is_fifty_microseconds_at_first),
       cmocka_unit_test(test_sched_idle_cap_is_a_quarter_of_the_queued_work),
