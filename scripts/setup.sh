@@ -9,7 +9,7 @@ build=${1:-$root/build}
 shift || true
 
 packages=(openmpi-bin libopenmpi-dev hwloc libhwloc-dev libcmocka-dev cmake
-          pkg-config gcc make python3 clang-format gnuplot-nox)
+          pkg-config gcc make python3 clang-format gnuplot-nox bsdextrautils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
