@@ -40,6 +40,10 @@ static void usage(FILE *f) {
       "  --min S, --max S   uniform range (0 to 2 x mean)\n"
       "  --cap S            clip durations at S seconds (0 = none)\n"
       "  --seed N           workload seed (1)\n"
+      "  --replay DIR       the durations of the successful attempts in\n"
+      "                     DIR/joblog.tsv (a recorded run), in order,\n"
+      "                     instead of a distribution; --tasks is then\n"
+      "                     their count\n"
       "  --hints            tasks carry their duration as a cost hint\n"
       "  --speeds SPEC      worker speeds: A:B (two equal halves), or\n"
       "                     SxN,SxN,... (N workers of speed S; N sums to\n"
@@ -116,14 +120,19 @@ static int parse_speeds(const char *spec, double *speeds, int workers) {
 
 static double draw(void *arg, uint64_t i) { return dist_draw(arg, i); }
 
+static double replayed(void *arg, uint64_t i) {
+  return ((const double *)arg)[i];
+}
+
 int loom_cli_sim(int argc, char **argv) {
   struct loom_sim_options o;
   struct loom_sim_result r;
   struct kind_arg args[MAX_ARGS] = {{0}};
   char keyval[MAX_ARGS][64];
   struct dist d;
-  const char *speeds_spec = NULL, *weights = "known";
-  double *speeds = NULL, x, t0, t1;
+  const char *speeds_spec = NULL, *weights = "known", *replay = NULL;
+  double *speeds = NULL, *recorded = NULL, x, t0, t1;
+  size_t nrecorded = 0;
   char err[256];
   size_t nargs = 0;
   int json = 0, rc = 2;
@@ -178,6 +187,8 @@ int loom_cli_sim(int argc, char **argv) {
       if (number(v, 1, &x) != 0 || x > 1e12 || x != floor(x))
         return bad("--tasks", v);
       o.tasks = (uint64_t)x;
+    } else if (strcmp(a, "--replay") == 0) {
+      replay = v;
     } else if (strcmp(a, "--speeds") == 0) {
       speeds_spec = v;
     } else if (strcmp(a, "--weights") == 0) {
@@ -220,6 +231,24 @@ int loom_cli_sim(int argc, char **argv) {
   }
   o.duration = draw;
   o.arg = &d;
+  if (replay) {
+    if (nargs > 0) {
+      fprintf(stderr, "loom: --replay takes the durations from the joblog: "
+                      "no distribution options (see 'loom sim --help')\n");
+      rc = 2;
+      goto out;
+    }
+    rc = loom_joblog_durations(replay, &recorded, &nrecorded, err, sizeof(err));
+    if (rc != 0 || nrecorded == 0) {
+      fprintf(stderr, "loom: %s\n",
+              rc != 0 ? err : "--replay: the joblog has no successful task");
+      rc = 2;
+      goto out;
+    }
+    o.duration = replayed;
+    o.arg = recorded;
+    o.tasks = nrecorded;
+  }
   clock_gettime(CLOCK_MONOTONIC, &ts);
   t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
   rc = loom_sim_run(&o, &r);
@@ -249,5 +278,6 @@ int loom_cli_sim(int argc, char **argv) {
   rc = 0;
 out:
   free(speeds);
+  free(recorded);
   return rc;
 }

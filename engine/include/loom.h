@@ -396,6 +396,14 @@ struct loom_sim_result {
   uint64_t messages;  /* batches sent */
 };
 
+/* Reads the elapsed seconds of every successful attempt in DIR/joblog.tsv
+ * (a run directory), in file order, to replay a recorded run through
+ * loom_sim_run(). *out is malloc'ed (the caller frees it); its memory grows
+ * with the joblog. Returns 0, LOOM_EIO, LOOM_ESYNTAX (err names the file
+ * and line) or LOOM_ENOMEM. Local. */
+int loom_joblog_durations(const char *dir, double **out, size_t *n, char *err,
+                          size_t errlen);
+
 /* Runs the simulation. Local, no MPI. Returns 0, LOOM_EINVAL (no workers,
  * no duration function, unknown policy, a speed <= 0) or LOOM_ENOMEM. */
 int loom_sim_run(const struct loom_sim_options *opt,

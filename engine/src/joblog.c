@@ -240,6 +240,7 @@ int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
     if (is_joblog) {
       e.ok = len[9] == 2 && strncmp(fld[9], "ok", 2) == 0;
       e.attempt = (int)strtol(fld[10], NULL, 10);
+      e.elapsed = strtod(fld[6], NULL);
     }
     rc = fn(arg, &e);
     if (rc != 0)
@@ -253,4 +254,47 @@ int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
   free(line);
   fclose(f);
   return rc;
+}
+
+/* ---- durations for a replay (loom.h) ------------------------------------ */
+
+struct durations {
+  double *d;
+  size_t n, cap;
+};
+
+static int on_duration(void *arg, const struct loom__joblog_entry *e) {
+  struct durations *v = arg;
+
+  if (!e->ok)
+    return 0;
+  if (v->n == v->cap) {
+    size_t cap = v->cap ? 2 * v->cap : 1024;
+    double *p = realloc(v->d, cap * sizeof(*p));
+    if (!p)
+      return LOOM_ENOMEM;
+    v->d = p;
+    v->cap = cap;
+  }
+  v->d[v->n++] = e->elapsed > 0 ? e->elapsed : 0;
+  return 0;
+}
+
+int loom_joblog_durations(const char *dir, double **out, size_t *n, char *err,
+                          size_t errlen) {
+  struct durations v = {0};
+  int rc;
+
+  *out = NULL;
+  *n = 0;
+  rc = loom__joblog_read(dir, "joblog.tsv", on_duration, &v, err, errlen);
+  if (rc == LOOM_ENOMEM && err)
+    snprintf(err, errlen, "out of memory reading %s/joblog.tsv", dir);
+  if (rc != 0) {
+    free(v.d);
+    return rc;
+  }
+  *out = v.d;
+  *n = v.n;
+  return 0;
 }

@@ -63,6 +63,7 @@ struct loom__joblog_entry {
   uint64_t key;
   int attempt;
   int ok;
+  double elapsed; /* joblog.tsv rows only */
 };
 typedef int (*loom__joblog_fn)(void *arg, const struct loom__joblog_entry *e);
 

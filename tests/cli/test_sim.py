@@ -56,12 +56,34 @@ class SimTest(loomtest.LoomTestCase):
             self.assertEqual(len(loomtest.loom_lines(r.stderr)), 1,
                              r.describe())
 
+    def test_a_recorded_run_replays_its_successful_durations(self):
+        self.write("t.txt", "sleep 0.1\nsleep 0.2\nexit 3\nsleep 0.3\n")
+        r = self.loom(["run", "-q", "-o", "run", "t.txt"])
+        self.assertEqual(r.rc, 1, r.describe())
+        rows = loomtest.read_joblog(self.path("run"))
+        ok = [x["elapsed"] for x in rows if x["status"] == "ok"]
+        out = self.sim("--replay", "run", "--workers", "2", "--latency", "0")
+        self.assertEqual(out["tasks"], 3)
+        # Six-digit joblog times: the bound is max(sum / 2, longest).
+        self.assertAlmostEqual(out["balance"]["lower_bound_s"],
+                               max(sum(ok) / 2, max(ok)), places=5)
+        # Least-loaded in file order: 0.1 and 0.2 start, 0.3 follows 0.1.
+        self.assertAlmostEqual(out["makespan_s"], ok[0] + ok[2], places=5)
+
+    def test_replay_errors_are_usage_errors(self):
+        for bad in (["--replay", self.path("nope")],
+                    ["--replay", self.tmp, "--mean", "1"]):
+            r = self.loom(["sim"] + bad)
+            self.assertEqual(r.rc, 2, r.describe())
+            self.assertEqual(len(loomtest.loom_lines(r.stderr)), 1,
+                             r.describe())
+
     def test_help(self):
         r = self.loom(["sim", "--help"])
         self.assertEqual(r.rc, 0)
         for flag in ("--workers", "--tasks", "--dist", "--speeds",
                      "--weights", "--policy", "--latency", "--window",
-                     "--hints", "--json"):
+                     "--hints", "--json", "--replay"):
             self.assertIn(flag, r.stdout)
 
 
