@@ -13,30 +13,11 @@
 # (LOOM_BENCH_RESULTS moves it) and prints the best policy per case.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-QUICK=0
-BUILD=""
-for arg in "$@"; do
-  case "$arg" in
-  --quick) QUICK=1 ;;
-  -h | --help)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-  -*)
-    echo "bench_balance.sh: unknown option $arg" >&2
-    exit 2
-    ;;
-  *) BUILD=$arg ;;
-  esac
-done
-BUILD=$(realpath -m "${BUILD:-$ROOT/build}")
-RESULTS=${LOOM_BENCH_RESULTS:-$ROOT/bench/results}
+# shellcheck source=scripts/bench_common.sh
+source "$(dirname "$0")/bench_common.sh"
+bench_args "$@"
 OUT=$RESULTS/balance_sim.csv
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$BUILD" -j 2 --target loom >/dev/null
+bench_build loom
 LOOM=$BUILD/engine/loom
 
 SIZES="16 256"

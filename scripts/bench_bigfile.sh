@@ -16,34 +16,14 @@
 # moves them).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-QUICK=0
-BUILD=""
-for arg in "$@"; do
-  case "$arg" in
-  --quick) QUICK=1 ;;
-  -h | --help)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-  -*)
-    echo "bench_bigfile.sh: unknown option $arg" >&2
-    exit 2
-    ;;
-  *) BUILD=$arg ;;
-  esac
-done
-BUILD=$(realpath -m "${BUILD:-$ROOT/build}")
-RESULTS=${LOOM_BENCH_RESULTS:-$ROOT/bench/results}
+# shellcheck source=scripts/bench_common.sh
+source "$(dirname "$0")/bench_common.sh"
+bench_args "$@"
 OUT=$RESULTS/bigfile.csv
 SIZES="10000 100000 1000000 10000000"
 [ "$QUICK" = 1 ] && SIZES="10000 100000 1000000"
 
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$BUILD" -j 2 --target bench-taskfile-scan bench-taskfile-run \
-  >/dev/null
+bench_build bench-taskfile-scan bench-taskfile-run
 SCAN=$BUILD/bench/bench-taskfile-scan
 RUN=$BUILD/bench/bench-taskfile-run
 RUN_OUT=$RESULTS/bigfile_run.csv

@@ -21,26 +21,9 @@
 # asserted. Needs ~5 minutes here (2 cores), --quick ~1 minute.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-QUICK=0
-BUILD=""
-for arg in "$@"; do
-  case "$arg" in
-  --quick) QUICK=1 ;;
-  -h | --help)
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-  -*)
-    echo "bench_dispatch.sh: unknown option $arg" >&2
-    exit 2
-    ;;
-  *) BUILD=$arg ;;
-  esac
-done
-BUILD=$(realpath -m "${BUILD:-$ROOT/build}")
-# LOOM_BENCH_RESULTS moves the output (e.g. for a trial run).
-RESULTS=${LOOM_BENCH_RESULTS:-$ROOT/bench/results}
+# shellcheck source=scripts/bench_common.sh
+source "$(dirname "$0")/bench_common.sh"
+bench_args "$@"
 RAW=$RESULTS/dispatch.csv
 SUMMARY=$RESULTS/dispatch_summary.csv
 
@@ -65,10 +48,7 @@ MPIRUN=(mpirun --allow-run-as-root --oversubscribe)
 
 # 1. Build what is missing. The baselines need only MPI; if libloom does not
 # build yet, the loom rows are left out rather than the whole run.
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$BUILD" -j 2 --target bench-textbook bench-batched >/dev/null
+bench_build bench-textbook bench-batched
 HAVE_LOOM=1
 if ! cmake --build "$BUILD" -j 2 --target bench-dispatch >/dev/null; then
   echo "bench_dispatch.sh: bench-dispatch does not build: no loom rows" >&2
