@@ -590,8 +590,8 @@ static int dispatch(struct master *m) {
       double timeout;
       struct loom__wire_task t;
 
-      if (n > 0 && m->look.cost > 0 && m->retry_head == NO_SLOT &&
-          cost + m->look.cost > m->sched.batch_target)
+      if (m->retry_head == NO_SLOT &&
+          loom__sched_batch_full(&m->sched, n, cost, m->look.cost))
         break; /* the hints say this batch is long enough */
       rc = take(m, w, &si, &payload, &len, &timeout);
       if (rc == LOOM_ENOENT)

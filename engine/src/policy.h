@@ -81,6 +81,12 @@ void loom__sched_fini(struct loom__sched *s);
  * over twice the workers, so the end of a run travels in small batches. */
 uint32_t loom__sched_batch_size(const struct loom__sched *s, int w);
 
+/* With cost hints: is a batch of n tasks holding cost seconds of hinted
+ * work full, so that a next task of next_cost (< 0 unknown) starts a new
+ * one? Never for the first task, nor without a hint. */
+int loom__sched_batch_full(const struct loom__sched *s, uint32_t n, double cost,
+                           double next_cost);
+
 /* Records a batch of ntasks (cost = sum of known hints) sent to w. */
 void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,
                         double cost);

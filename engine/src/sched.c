@@ -48,6 +48,11 @@ uint32_t loom__sched_batch_size(const struct loom__sched *s, int w) {
   return n < 1 ? 1 : (uint32_t)n;
 }
 
+int loom__sched_batch_full(const struct loom__sched *s, uint32_t n, double cost,
+                           double next_cost) {
+  return n > 0 && next_cost > 0 && cost + next_cost > s->batch_target;
+}
+
 void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,
                         double cost) {
   s->w[w].inflight += ntasks;

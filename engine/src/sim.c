@@ -118,7 +118,7 @@ static int dispatch(struct sim *m, double now) {
     do {
       if (b.n > 0) {
         d = o->duration(o->arg, m->next);
-        if (o->hints && b.cost + d > m->s.batch_target)
+        if (loom__sched_batch_full(&m->s, b.n, b.cost, o->hints ? d : -1))
           break;
       }
       b.n++;

@@ -445,6 +445,17 @@ test_sched_batch_size_shrinks_toward_the_end_of_a_known_run(void **st) {
   loom__sched_fini(&s);
 }
 
+static void test_sched_hinted_batch_is_full_at_the_target(void **st) {
+  (void)st;
+  struct loom__sched s;
+  assert_int_equal(loom__sched_init(&s, 1, 2, 4096, 1.0), 0);
+  assert_false(loom__sched_batch_full(&s, 0, 0, 5.0));   /* first task goes */
+  assert_false(loom__sched_batch_full(&s, 1, 0.4, 0.6)); /* exactly 1.0 */
+  assert_true(loom__sched_batch_full(&s, 1, 0.5, 0.6));
+  assert_false(loom__sched_batch_full(&s, 3, 5.0, -1)); /* no hint */
+  loom__sched_fini(&s);
+}
+
 static void test_sched_observe_smooths_after_the_first_measurement(void **st) {
   (void)st;
   struct loom__sched s;
@@ -526,6 +537,7 @@ int main(void) {
       cmocka_unit_test(test_sched_batch_size_aims_at_the_batch_target),
       cmocka_unit_test(test_sched_batch_size_is_clamped_to_one_and_batch_max),
       cmocka_unit_test(test_sched_batch_size_grows_only_by_doubling),
+      cmocka_unit_test(test_sched_hinted_batch_is_full_at_the_target),
       cmocka_unit_test(
           test_sched_short_first_completions_do_not_make_huge_batches),
       cmocka_unit_test(
