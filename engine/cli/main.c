@@ -75,6 +75,7 @@ struct cli {
   int retries;
   char command_line[4096];
   char weights[4096]; /* --weight KEY=W, joined with commas */
+  int have_lookahead; /* --lookahead given */
 };
 
 static int launcher_rank(void) {
@@ -157,6 +158,12 @@ static void usage_run(FILE *f) {
           "  --policy NAME          scheduling policy (default "
           "least-loaded)\n"
           "  --window N             batches in flight per worker (default 2)\n"
+          "  --lookahead N          tasks the weighted policy may read ahead "
+          "to hand out\n"
+          "                         the longest hinted ones first (default "
+          "100000;\n"
+          "                         0 = file order; stdin and pipes: 0 "
+          "unless given)\n"
           "  --weight KEY=W         capacity weight W > 0 for worker rank KEY, "
           "or for\n"
           "                         every rank on host KEY (repeatable; "
@@ -365,6 +372,13 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
         return usage_error(quiet_rank, "bad --window '%s' (expected 1 to 1024)",
                            v);
       c->opt.window = (int)u;
+    } else if (strcmp(a, "--lookahead") == 0) {
+      NEED_VALUE();
+      if (parse_u64(v, 0, UINT64_C(1) << 30, &u) != 0)
+        return usage_error(
+            quiet_rank, "bad --lookahead '%s' (expected 0 to 1073741824)", v);
+      c->opt.lookahead = u;
+      c->have_lookahead = 1;
     } else if (strcmp(a, "--batch-max") == 0) {
       NEED_VALUE();
       if (parse_u64(v, 1, 1u << 20, &u) != 0)
@@ -517,6 +531,11 @@ static int prepare(struct cli *c, struct file_source *fs,
       fprintf(stderr, "loom: task file '%s' is a directory\n", c->taskfile);
       return EXIT_USAGE;
     }
+    /* Reading ahead of a pipe would wait for input that a producer may
+     * only write once earlier tasks are done. */
+    if (!c->have_lookahead &&
+        (is_stdin || stat(c->taskfile, &st) != 0 || !S_ISREG(st.st_mode)))
+      c->opt.lookahead = 0;
     if (!is_stdin) {
       uint64_t n = 0;
       rc = loom_taskfile_scan(c->taskfile, &n, err, sizeof(err));

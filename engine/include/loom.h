@@ -94,10 +94,20 @@ struct loom_options {
   double deadline;     /* wall clock (seconds since the epoch): a task whose
                           expected time (cost hint, else the measured mean)
                           would end past it is not started; 0 = none */
+  uint64_t lookahead;  /* with a policy that hands out the longest hinted
+                          tasks first (weighted): how many tasks the master
+                          may read ahead of dispatch to find them; each
+                          waits in memory with its command. 0 = none (the
+                          source's order), default LOOM_LOOKAHEAD_DEFAULT.
+                          Only for sources that can be read ahead: a
+                          source that blocks for input needs 0 */
 };
 
-/* Fills *opt with the defaults: all zero but grace (30 seconds) and
- * quarantine (3). Local. */
+/* The default look-ahead: 100,000 tasks. */
+#define LOOM_LOOKAHEAD_DEFAULT 100000
+
+/* Fills *opt with the defaults: all zero but grace (30 seconds),
+ * quarantine (3) and lookahead (LOOM_LOOKAHEAD_DEFAULT). Local. */
 void loom_options_init(struct loom_options *opt);
 
 /* ------------------------------------------------------------------------ */
@@ -384,6 +394,8 @@ struct loom_sim_options {
   int window;            /* 0 = 2 */
   int batch_max;         /* 0 = 4096 */
   double batch_target;   /* 0 = 0.0005 */
+  uint64_t lookahead;    /* as in loom_options, with hints and a policy that
+                            hands out the longest tasks first; 0 = none */
 };
 
 struct loom_sim_result {
@@ -391,6 +403,10 @@ struct loom_sim_result {
   double lower_bound; /* max(sum of durations / sum of speeds,
                          longest duration / fastest speed) */
   double ratio;       /* makespan / lower_bound */
+  double greedy;      /* makespan of an ideal online scheduler that sees the
+                         tasks in the workload's order, without hints: no
+                         latency, no batching, each task to the first
+                         worker that is free (list scheduling) */
   double imbalance;   /* max busy / mean busy - 1 */
   double efficiency;  /* sum busy / (workers x makespan) */
   uint64_t messages;  /* batches sent */

@@ -24,6 +24,7 @@ void loom_options_init(struct loom_options *opt) {
   memset(opt, 0, sizeof(*opt));
   opt->grace = 30;
   opt->quarantine = 3;
+  opt->lookahead = LOOM_LOOKAHEAD_DEFAULT;
 }
 
 void loom_stop(struct loom *l) {
@@ -76,7 +77,8 @@ static int copy_options(struct loom *l, const struct loom_options *opt) {
     l->opt.progress_interval = 5.0;
   if (!loom__policy_find(l->opt.policy) ||
       l->opt.output_mode < LOOM_OUTPUT_FILES ||
-      l->opt.output_mode > LOOM_OUTPUT_DISCARD || l->opt.window > 1024)
+      l->opt.output_mode > LOOM_OUTPUT_DISCARD || l->opt.window > 1024 ||
+      l->opt.lookahead > (UINT64_C(1) << 30))
     return LOOM_EINVAL;
   return 0;
 }

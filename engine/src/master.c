@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "ahead.h"
 #include "exec.h"
 #include "internal.h"
 #include "joblog.h"
@@ -63,6 +64,18 @@ struct slot_cold {
   size_t cap;
 };
 
+/* A task read ahead of its turn (ahead.h), with its own copy of what the
+ * source handed over: the spec's payload and text point into mem. */
+struct ahead_task {
+  struct loom_task_spec spec;
+  uint64_t key;  /* resume key */
+  int attempt;   /* first attempt's number */
+  uint16_t kind; /* kind index */
+  uint32_t next; /* free list */
+  char *mem;     /* owned, reused */
+  size_t cap;
+};
+
 struct sendbuf {
   struct loom__buf buf; /* lives with its request (STYLE.md) */
   MPI_Request req;
@@ -85,6 +98,14 @@ struct master {
   uint16_t look_kind; /* its kind's index */
   uint64_t look_key;  /* its key, when there is a journal */
   int look_attempt;   /* its first attempt's number (resume) */
+  /* Look-ahead (ahead.h): up to ahead_max tasks wait in pool entries. */
+  uint64_t ahead_max; /* 0 = off: the source's order */
+  struct loom__ahead ahead;
+  struct ahead_task *pool;
+  uint32_t npool;
+  uint32_t pool_free; /* free list */
+  uint32_t pool_cur;  /* the entry m->look points into, or NO_SLOT */
+  uint64_t ahead_seq; /* tasks read into the buffer */
   struct loom__resume resume;
   int resuming;
   int halted;
@@ -258,18 +279,19 @@ static uint64_t look_key(struct master *m) {
                         text ? t->text_len : t->len);
 }
 
-/* Fetches the next task to run into m->look: resolves its kind and, in a
- * resumed run, passes over the tasks the journal holds as done. */
-static void fetch(struct master *m) {
+/* Reads the next task from the source into m->look: resolves its kind
+ * and, in a resumed run, passes over the tasks the journal holds as done.
+ * Returns 1, or 0 when the source is dry or failed (m->src_err). */
+static int intake(struct master *m) {
   int rc;
 
-  while (!m->have_look && !m->src_done) {
+  while (!m->src_done) {
     rc = m->src(m->src_arg, &m->look);
     if (rc != 1) {
       m->src_done = 1;
       if (rc < 0)
         m->src_err = rc;
-      return;
+      return 0;
     }
     if (m->look.len > LOOM__WIRE_PAYLOAD_MAX) {
       snprintf(m->errbuf, sizeof(m->errbuf),
@@ -277,14 +299,14 @@ static void fetch(struct master *m) {
                m->look.len, LOOM__WIRE_PAYLOAD_MAX);
       m->src_err = LOOM_ETOOBIG;
       m->src_done = 1;
-      return;
+      return 0;
     }
     if (kind_index(m, m->look.kind, &m->look_kind) != 0) {
       snprintf(m->errbuf, sizeof(m->errbuf), "task names unknown kind '%s'",
                m->look.kind);
       m->src_err = LOOM_ENOENT;
       m->src_done = 1;
-      return;
+      return 0;
     }
     m->look_attempt = 1;
     if (m->joblog.fp) {
@@ -292,6 +314,106 @@ static void fetch(struct master *m) {
       if (m->resuming &&
           loom__resume_check(&m->resume, m->look_key, &m->look_attempt))
         continue; /* done in an earlier run */
+    }
+    return 1;
+  }
+  return 0;
+}
+
+/* Copies the task in m->look into a pool entry and the look-ahead heap.
+ * Its id is derived here, from its place in the source, so reordering
+ * does not change it. */
+static int ahead_store(struct master *m) {
+  const struct loom_task_spec *t = &m->look;
+  size_t text_len = t->text ? t->text_len : 0;
+  struct ahead_task *e;
+  uint32_t i;
+
+  if (m->pool_free == NO_SLOT) {
+    uint32_t n = m->npool ? 2 * m->npool : 256;
+    struct ahead_task *p = realloc(m->pool, n * sizeof(*p));
+    if (!p)
+      return LOOM_ENOMEM;
+    memset(p + m->npool, 0, (n - m->npool) * sizeof(*p));
+    for (uint32_t k = m->npool; k < n; k++)
+      p[k].next = k + 1 < n ? k + 1 : NO_SLOT;
+    m->pool = p;
+    m->pool_free = m->npool;
+    m->npool = n;
+  }
+  i = m->pool_free;
+  e = &m->pool[i];
+  if (t->len + text_len > e->cap) {
+    char *mem = realloc(e->mem, t->len + text_len);
+    if (!mem)
+      return LOOM_ENOMEM;
+    e->mem = mem;
+    e->cap = t->len + text_len;
+  }
+  if (t->len)
+    memcpy(e->mem, t->payload, t->len);
+  if (text_len)
+    memcpy(e->mem + t->len, t->text, text_len);
+  m->ahead_seq++;
+  e->spec = *t;
+  e->spec.payload = e->mem;
+  e->spec.text = t->text ? e->mem + t->len : NULL;
+  e->spec.kind = m->l->kinds[m->look_kind].name;
+  if (!e->spec.id)
+    e->spec.id = loom__task_id(m->kind_hash[m->look_kind], t->payload, t->len,
+                               t->line ? t->line : m->ahead_seq);
+  e->kind = m->look_kind;
+  e->key = m->look_key;
+  e->attempt = m->look_attempt;
+  if (loom__ahead_push(&m->ahead, loom__sched_hint(&m->sched, t->cost),
+                       m->ahead_seq, i) != 0)
+    return LOOM_ENOMEM;
+  m->pool_free = e->next;
+  return 0;
+}
+
+/* With look-ahead: tops the buffer up from the source, then moves its
+ * longest task into m->look. Returns 1, or 0 when both are dry. */
+static int ahead_next(struct master *m) {
+  struct loom__ahead_item it;
+  struct ahead_task *e;
+
+  if (m->pool_cur != NO_SLOT) { /* m->look is done with it */
+    m->pool[m->pool_cur].next = m->pool_free;
+    m->pool_free = m->pool_cur;
+    m->pool_cur = NO_SLOT;
+  }
+  while (m->ahead.n < m->ahead_max && intake(m)) {
+    if (ahead_store(m) != 0) {
+      m->src_err = LOOM_ENOMEM;
+      m->src_done = 1;
+      return 0;
+    }
+  }
+  if (m->ahead.n == 0)
+    return 0;
+  it = loom__ahead_pop(&m->ahead);
+  e = &m->pool[it.ref];
+  m->look = e->spec;
+  m->look_kind = e->kind;
+  m->look_key = e->key;
+  m->look_attempt = e->attempt;
+  m->pool_cur = it.ref;
+  return 1;
+}
+
+/* Fetches the next task to run into m->look: the source's next, or the
+ * longest of the look-ahead buffer; a task that cannot finish before the
+ * deadline is counted and passed over. */
+static void fetch(struct master *m) {
+  while (!m->have_look) {
+    if (m->ahead_max) {
+      if (!ahead_next(m))
+        return;
+    } else {
+      if (!intake(m))
+        return;
+      loom__sched_hint(&m->sched, m->look.cost);
     }
     if (!fits_deadline(m, m->look.cost)) {
       m->not_started++;
@@ -869,7 +991,9 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
   m->res_arg = res_arg;
   m->local = l->size == 1;
   m->free_head = m->retry_head = m->retry_tail = NO_SLOT;
+  m->pool_free = m->pool_cur = NO_SLOT;
   m->pol = loom__policy_find(l->opt.policy);
+  m->ahead_max = m->pol->longest_first ? l->opt.lookahead : 0;
   rc = loom__sched_init(&m->sched, l->nworkers, l->opt.window,
                         (uint32_t)l->opt.batch_max, l->opt.batch_target);
   nbuf = (size_t)l->nworkers * (size_t)l->opt.window;
@@ -881,6 +1005,7 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
     m->send[i].req = MPI_REQUEST_NULL;
   m->rep.version = LOOM_VERSION;
   m->rep.policy = m->pol->name;
+  m->rep.lookahead = m->ahead_max;
   m->rep.command_line = l->opt.command_line;
   m->rep.source = l->opt.source_name;
   m->rep.run_dir = l->run_dir;
@@ -968,6 +1093,10 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
     free(m->cold[i].own_text);
     free(m->cold[i].payload);
   }
+  for (uint32_t i = 0; i < m->npool; i++)
+    free(m->pool[i].mem);
+  free(m->pool);
+  loom__ahead_free(&m->ahead);
   free(m->slots);
   free(m->cold);
   free(m->kind_hash);

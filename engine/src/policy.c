@@ -21,56 +21,93 @@
 
 enum kind { LEAST_LOADED, ROUND_ROBIN, WEIGHTED_RR, EFT, STATIC };
 
+/* An indexed min-heap of workers: at[] in heap order of key[], pos[w]
+ * where worker w sits; ties go to the lower worker. */
+struct iheap {
+  int n;
+  int *at;
+  int *pos;
+  double *key;
+};
+
 struct pstate {
   enum kind kind;
   int n;
   int next;      /* scan mode: where the round-robin tie-break starts */
   int owner;     /* static, scan mode: the worker the next batch awaits */
-  double *value; /* scan: wrr/static credit; heap: the key */
+  double *value; /* scan: wrr/static credit */
   /* heap mode */
   int heap_mode;
-  int *heap;      /* worker ids, heap-ordered by value[] */
-  int *pos;       /* pos[w]: w's index in heap */
-  double *pass;   /* wrr/static: virtual time of each worker */
-  uint64_t *last; /* rr/least-loaded: the tick w was last picked */
+  struct iheap heap; /* workers by what the policy compares */
+  struct iheap all;  /* eft: by expected finish, whether or not they have
+                        room (the wait rule, eft_wait) */
+  double *pass;      /* wrr/static: virtual time of each worker */
+  uint64_t *last;    /* rr/least-loaded: the tick w was last picked */
   uint64_t tick;
-  double vtime;     /* wrr: the pass of the last pick */
-  double mean_cost; /* eft: running mean of cost hints */
+  double vtime;    /* wrr: the pass of the last pick */
+  double key_mean; /* eft: the mean hint the heap's keys were built with */
 };
 
 /* ---- the indexed heap ------------------------------------------------ */
 
-static int before(const struct pstate *p, int a, int b) {
-  return p->value[a] < p->value[b] || (p->value[a] == p->value[b] && a < b);
+static int iheap_init(struct iheap *h, int n) {
+  h->n = n;
+  h->at = calloc((size_t)n, sizeof(int));
+  h->pos = calloc((size_t)n, sizeof(int));
+  h->key = calloc((size_t)n, sizeof(double));
+  if (!h->at || !h->pos || !h->key)
+    return LOOM_ENOMEM;
+  /* Every key starts equal (0): ordered by worker index. */
+  for (int w = 0; w < n; w++)
+    h->at[w] = h->pos[w] = w;
+  return 0;
 }
 
-static void swap_at(struct pstate *p, int i, int j) {
-  int a = p->heap[i], b = p->heap[j];
-  p->heap[i] = b;
-  p->heap[j] = a;
-  p->pos[b] = i;
-  p->pos[a] = j;
+static void iheap_free(struct iheap *h) {
+  free(h->at);
+  free(h->pos);
+  free(h->key);
 }
 
-static void heap_set(struct pstate *p, int w, double key) {
-  int i = p->pos[w];
+static int before(const struct iheap *h, int a, int b) {
+  return h->key[a] < h->key[b] || (h->key[a] == h->key[b] && a < b);
+}
 
-  p->value[w] = key;
-  while (i > 0 && before(p, p->heap[i], p->heap[(i - 1) / 2])) {
-    swap_at(p, i, (i - 1) / 2);
+static void swap_at(struct iheap *h, int i, int j) {
+  int a = h->at[i], b = h->at[j];
+  h->at[i] = b;
+  h->at[j] = a;
+  h->pos[b] = i;
+  h->pos[a] = j;
+}
+
+static void iheap_set(struct iheap *h, int w, double key) {
+  int i = h->pos[w];
+
+  h->key[w] = key;
+  while (i > 0 && before(h, h->at[i], h->at[(i - 1) / 2])) {
+    swap_at(h, i, (i - 1) / 2);
     i = (i - 1) / 2;
   }
   for (;;) {
     int c = 2 * i + 1;
-    if (c >= p->n)
+    if (c >= h->n)
       break;
-    if (c + 1 < p->n && before(p, p->heap[c + 1], p->heap[c]))
+    if (c + 1 < h->n && before(h, h->at[c + 1], h->at[c]))
       c++;
-    if (!before(p, p->heap[c], p->heap[i]))
+    if (!before(h, h->at[c], h->at[i]))
       break;
-    swap_at(p, i, c);
+    swap_at(h, i, c);
     i = c;
   }
+}
+
+/* eft: when worker w would finish a task of cost c (< 0: no hints; then
+ * tasks stand for work), counting what it has in flight. */
+static double finish(const struct loom__sched *s, int w, double c) {
+  const struct loom__wstate *ws = &s->w[w];
+  double work = c >= 0 ? ws->inflight_cost + c : (double)ws->inflight + 1.0;
+  return work / loom__sched_capacity(s, w);
 }
 
 /* The key a worker sorts by in heap mode; HUGE_VAL = cannot take work. */
@@ -91,11 +128,8 @@ static double key_of(struct pstate *p, const struct loom__sched *s, int w) {
     return (double)p->last[w];
   case WEIGHTED_RR:
     return p->pass[w];
-  case EFT: {
-    double work = p->mean_cost > 0 ? ws->inflight_cost + p->mean_cost
-                                   : (double)ws->inflight + 1.0;
-    return work / loom__sched_capacity(s, w);
-  }
+  case EFT:
+    return finish(s, w, p->key_mean > 0 ? p->key_mean : -1);
   case STATIC:
     break;
   }
@@ -104,10 +138,10 @@ static double key_of(struct pstate *p, const struct loom__sched *s, int w) {
 
 static int heap_pick(struct pstate *p, const struct loom__sched *s) {
   for (;;) {
-    int w = p->heap[0];
+    int w = p->heap.at[0];
     double k = key_of(p, s, w);
-    if (k != p->value[w]) {
-      heap_set(p, w, k); /* stale: re-key and look again */
+    if (k != p->heap.key[w]) {
+      iheap_set(&p->heap, w, k); /* stale: re-key and look again */
       continue;
     }
     if (k == HUGE_VAL)
@@ -175,28 +209,73 @@ static int scan_wrr(struct pstate *p, const struct loom__sched *s) {
 
 /* Earliest expected finish: queued work plus the next task, over
  * capacity. Queued work is the cost hints in flight when the next task has
- * a hint, else the tasks in flight. */
-static int scan_eft(struct pstate *p, const struct loom__sched *s) {
+ * a hint, else the tasks in flight. *best_all is the earliest finish of
+ * any worker, with room or not. */
+static int scan_eft(struct pstate *p, const struct loom__sched *s,
+                    double *best_t, double *best_all) {
   int best = -1;
-  double best_t = 0;
 
+  *best_all = HUGE_VAL;
   for (int k = 0; k < s->n; k++) {
     int w = (p->next + k) % s->n;
-    const struct loom__wstate *ws = &s->w[w];
-    double work, t;
+    double t;
+    if (s->w[w].quarantined)
+      continue;
+    t = finish(s, w, s->next_cost);
+    *best_all = fmin(*best_all, t);
     if (!loom__sched_has_room(s, w))
       continue;
-    work = s->next_cost >= 0 ? ws->inflight_cost + s->next_cost
-                             : (double)ws->inflight + 1.0;
-    t = work / loom__sched_capacity(s, w);
-    if (best < 0 || t < best_t) {
+    if (best < 0 || t < *best_t) {
       best = w;
-      best_t = t;
+      *best_t = t;
     }
   }
   if (best >= 0)
     p->next = (best + 1) % s->n;
   return best;
+}
+
+/* Heap mode keys on the mean hint of the tasks read rather than on the
+ * next task's, which changes from task to task. Every key must use the same
+ * mean, or a worker keyed long ago would sort wrongly against one keyed
+ * now; so when the mean moves by a quarter (or hints appear), all keys are
+ * rebuilt, which happens a few times a run. */
+static int eft_heap_pick(struct pstate *p, const struct loom__sched *s,
+                         double *best_t, double *best_all) {
+  double mean = s->hints ? s->hint_sum / (double)s->hints : 0;
+  int w;
+
+  if ((mean > 0) != (p->key_mean > 0) ||
+      fabs(mean - p->key_mean) > 0.25 * p->key_mean) {
+    p->key_mean = mean;
+    for (int k = 0; k < p->n; k++) {
+      iheap_set(&p->heap, k, key_of(p, s, k));
+      iheap_set(&p->all, k,
+                s->w[k].quarantined ? HUGE_VAL
+                                    : finish(s, k, mean > 0 ? mean : -1));
+    }
+  }
+  w = heap_pick(p, s);
+  if (w < 0)
+    return -1;
+  p->last[w] = ++p->tick;
+  *best_t = p->heap.key[w];
+  *best_all = p->all.key[p->all.at[0]];
+  return w;
+}
+
+/* eft: should the task wait rather than go to w, the worker with room that
+ * would finish it first (at t)? Only when w already has a long queue of
+ * hinted work (loom__sched_busy), so it does not need the task to stay
+ * busy, and a worker whose window is full would finish the task sooner
+ * (best_all < t): that worker has work in flight, so its next completion
+ * ends the wait. An idle worker is never passed over for a wait, nor is
+ * anything held without hints. This is what keeps longest-first from
+ * committing a long task behind another long one just because the window
+ * of the only workers with room is not full. */
+static int eft_wait(const struct loom__sched *s, int w, double t,
+                    double best_all) {
+  return s->next_cost >= 0 && best_all < t && loom__sched_busy(s, w);
 }
 
 /* Static: the order of the workers is fixed by the weights alone (smooth
@@ -236,8 +315,8 @@ static void pstate_free(void *state) {
   if (!p)
     return;
   free(p->value);
-  free(p->heap);
-  free(p->pos);
+  iheap_free(&p->heap);
+  iheap_free(&p->all);
   free(p->pass);
   free(p->last);
   free(p);
@@ -256,24 +335,21 @@ static int init_kind(const struct loom__sched *s, void **state,
   p->heap_mode = s->n > SCAN_MAX;
   p->value = calloc(n, sizeof(double));
   if (p->heap_mode) {
-    p->heap = calloc(n, sizeof(int));
-    p->pos = calloc(n, sizeof(int));
     p->pass = calloc(n, sizeof(double));
     p->last = calloc(n, sizeof(uint64_t));
   }
   if (!p->value ||
-      (p->heap_mode && (!p->heap || !p->pos || !p->pass || !p->last))) {
+      (p->heap_mode && (iheap_init(&p->heap, s->n) != 0 ||
+                        (kind == EFT && iheap_init(&p->all, s->n) != 0) ||
+                        !p->pass || !p->last))) {
     pstate_free(p);
     return LOOM_ENOMEM;
   }
   if (p->heap_mode) {
-    /* Every key starts equal (0): the heap is ordered by worker index. */
-    for (int w = 0; w < s->n; w++) {
-      p->heap[w] = w;
-      p->pos[w] = w;
-    }
     for (int w = 0; w < s->n; w++)
-      heap_set(p, w, key_of(p, s, w));
+      iheap_set(&p->heap, w, key_of(p, s, w));
+    for (int w = 0; kind == EFT && w < s->n; w++)
+      iheap_set(&p->all, w, finish(s, w, -1));
   }
   *state = p;
   return 0;
@@ -283,6 +359,12 @@ static int pick(void *state, const struct loom__sched *s) {
   struct pstate *p = state;
   int w;
 
+  if (p->kind == EFT) {
+    double t = 0, best_all = 0;
+    w = p->heap_mode ? eft_heap_pick(p, s, &t, &best_all)
+                     : scan_eft(p, s, &t, &best_all);
+    return w >= 0 && eft_wait(s, w, t, best_all) ? -1 : w;
+  }
   if (!p->heap_mode) {
     switch (p->kind) {
     case LEAST_LOADED:
@@ -291,17 +373,13 @@ static int pick(void *state, const struct loom__sched *s) {
       return scan_rr(p, s);
     case WEIGHTED_RR:
       return scan_wrr(p, s);
-    case EFT:
-      return scan_eft(p, s);
     case STATIC:
       return scan_static(p, s);
+    case EFT:
+      break; /* above */
     }
     return -1;
   }
-  if (p->kind == EFT && s->next_cost >= 0)
-    p->mean_cost = p->mean_cost > 0
-                       ? p->mean_cost + 0.01 * (s->next_cost - p->mean_cost)
-                       : s->next_cost;
   w = heap_pick(p, s);
   if (w < 0)
     return -1;
@@ -326,7 +404,12 @@ static void update(void *state, const struct loom__sched *s, int w) {
    * on the turns it missed. */
   if (p->kind == WEIGHTED_RR && p->pass[w] < p->vtime)
     p->pass[w] = p->vtime;
-  heap_set(p, w, key_of(p, s, w));
+  iheap_set(&p->heap, w, key_of(p, s, w));
+  if (p->kind == EFT)
+    iheap_set(&p->all, w,
+              s->w[w].quarantined
+                  ? HUGE_VAL
+                  : finish(s, w, p->key_mean > 0 ? p->key_mean : -1));
 }
 
 static int ll_init(const struct loom__sched *s, void **st) {
@@ -348,19 +431,19 @@ static int static_init(const struct loom__sched *s, void **st) {
 static const struct loom__policy_ops policies[] = {
     {"least-loaded",
      "the worker with the fewest tasks in flight (default: no hints needed)",
-     ll_init, pick, update, update, pstate_free},
+     ll_init, pick, update, update, pstate_free, 0},
     {"rr", "round-robin over workers with room in their window", rr_init, pick,
-     update, update, pstate_free},
+     update, update, pstate_free, 0},
     {"wrr", "smooth weighted round-robin by capacity (weight x measured speed)",
-     wrr_init, pick, update, update, pstate_free},
+     wrr_init, pick, update, update, pstate_free, 0},
     {"weighted",
      "earliest expected finish: queued work (cost hints, else tasks) over "
-     "capacity",
-     eft_init, pick, update, update, pstate_free},
+     "capacity; reads ahead to hand out the longest hinted tasks first",
+     eft_init, pick, update, update, pstate_free, 1},
     {"static",
      "batches go to workers in an order fixed by weight alone, and wait for "
      "their worker",
-     static_init, pick, update, update, pstate_free},
+     static_init, pick, update, update, pstate_free, 0},
 };
 
 const struct loom__policy_ops *loom__policy_find(const char *name) {

@@ -41,6 +41,8 @@ struct loom__sched {
   uint64_t next_task; /* index of the next fresh task (0-based) */
   uint64_t total;     /* tasks the source will give; 0 unknown */
   double next_cost;   /* cost hint of the next task, < 0 unknown */
+  double hint_sum;    /* cost hints of the tasks read so far */
+  uint64_t hints;     /* how many had one */
   double ref;         /* median measured rate per unit of weight */
   uint64_t measures;  /* calls of loom__sched_measure() */
   struct loom__wstate *w;
@@ -58,6 +60,9 @@ struct loom__policy_ops {
   /* After a batch of completions from worker w was recorded. */
   void (*done)(void *state, const struct loom__sched *s, int w);
   void (*fini)(void *state);
+  /* Hand out the longest hinted tasks first when the source allows
+   * reading ahead (ahead.h). */
+  int longest_first;
 };
 
 /* May worker w take another batch? */
@@ -86,6 +91,17 @@ uint32_t loom__sched_batch_size(const struct loom__sched *s, int w);
  * one? Never for the first task, nor without a hint. */
 int loom__sched_batch_full(const struct loom__sched *s, uint32_t n, double cost,
                            double next_cost);
+
+/* Notes the cost hint (< 0: none) of a task read from the source, and
+ * returns what it counts as in the look-ahead's order: the hint, else the
+ * mean of the hints so far (0 before the first), so a task without a hint
+ * waits only behind the hinted ones longer than usual. */
+double loom__sched_hint(struct loom__sched *s, double cost);
+
+/* Is worker w busy for long: more than max(4 x the mean hint, 50 ms) of
+ * hinted work in flight? Such a worker needs no queued batch to hide the
+ * round trip of its next completion. Never without hints. */
+int loom__sched_busy(const struct loom__sched *s, int w);
 
 /* Records a batch of ntasks (cost = sum of known hints) sent to w. */
 void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,

@@ -126,6 +126,7 @@ int loom__report_write(const struct loom__report *r, const char *path) {
   loom__json_string(f, r->source);
   fprintf(f, ",\n  \"policy\": ");
   loom__json_string(f, r->policy);
+  fprintf(f, ",\n  \"lookahead\": %" PRIu64, r->lookahead);
   fprintf(f, ",\n  \"started\": \"%s\",\n", when);
   fprintf(f, "  \"complete\": %s,\n", r->error ? "false" : "true");
   fprintf(f, "  \"error\": ");

@@ -32,6 +32,7 @@ struct loom__report_worker {
 struct loom__report {
   const char *version;
   const char *policy;
+  uint64_t lookahead; /* tasks the master could read ahead; 0 = none */
   const char *command_line;
   const char *source;
   const char *run_dir;

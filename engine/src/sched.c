@@ -53,6 +53,24 @@ int loom__sched_batch_full(const struct loom__sched *s, uint32_t n, double cost,
   return n > 0 && next_cost > 0 && cost + next_cost > s->batch_target;
 }
 
+double loom__sched_hint(struct loom__sched *s, double cost) {
+  if (cost >= 0) {
+    s->hint_sum += cost;
+    s->hints++;
+    return cost;
+  }
+  return s->hints ? s->hint_sum / (double)s->hints : 0;
+}
+
+int loom__sched_busy(const struct loom__sched *s, int w) {
+  double mean;
+
+  if (s->w[w].inflight == 0 || s->hints == 0)
+    return 0;
+  mean = s->hint_sum / (double)s->hints;
+  return s->w[w].inflight_cost > fmax(4.0 * mean, 0.05);
+}
+
 void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,
                         double cost) {
   s->w[w].inflight += ntasks;

@@ -10,12 +10,15 @@
  *     min-heap keyed by time. The master handles events in time order,
  *     updates the accounting and measured speeds, then dispatches again.
  * Task durations come from a callback, so memory is O(workers), whatever
- * the number of tasks.
+ * the number of tasks; with a look-ahead (hints and a longest-first
+ * policy) the buffer holds up to `lookahead` tasks, ordered by the same
+ * heap loom run uses (ahead.h).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ahead.h"
 #include "internal.h"
 #include "policy.h"
 
@@ -87,7 +90,10 @@ struct sim {
   struct heap events;
   double *free_at;
   double *busy;
-  uint64_t next; /* next task index */
+  uint64_t next;   /* tasks dispatched */
+  uint64_t stream; /* tasks read from the workload, with a look-ahead */
+  uint64_t ahead_max;
+  struct loom__ahead ahead;
   double sum_work, longest;
   uint64_t messages;
 };
@@ -96,13 +102,39 @@ static double speed(const struct sim *m, int w) {
   return m->o->speeds ? m->o->speeds[w] : 1.0;
 }
 
+/* The duration of the next task in dispatch order (< 0: none left): the
+ * workload's next, or with a look-ahead the longest in the buffer, topped
+ * up from the workload first. */
+static double peek(struct sim *m) {
+  const struct loom_sim_options *o = m->o;
+
+  if (!m->ahead_max) {
+    if (m->next >= o->tasks)
+      return -1;
+    if (m->stream == m->next) { /* read once, as the master does */
+      m->stream++;
+      loom__sched_hint(&m->s, o->hints ? o->duration(o->arg, m->next) : -1);
+    }
+    return o->duration(o->arg, m->next);
+  }
+  while (m->ahead.n < m->ahead_max && m->stream < o->tasks) {
+    double d = o->duration(o->arg, m->stream);
+    if (loom__ahead_push(&m->ahead, loom__sched_hint(&m->s, d), m->stream, 0) !=
+        0)
+      return -2;
+    m->stream++;
+  }
+  return m->ahead.n > 0 ? m->ahead.h[0].key : -1;
+}
+
 /* Hands out batches at time now while a worker has room. */
 static int dispatch(struct sim *m, double now) {
   const struct loom_sim_options *o = m->o;
+  double d;
 
-  while (m->next < o->tasks) {
+  while ((d = peek(m)) >= 0) {
     struct batch b = {0};
-    double d = o->duration(o->arg, m->next), start;
+    double start;
     uint32_t want;
     int w;
 
@@ -116,18 +148,20 @@ static int dispatch(struct sim *m, double now) {
     /* The master's batching: the size from measured times, and with
      * hints no more than the target's worth of work. */
     do {
-      if (b.n > 0) {
-        d = o->duration(o->arg, m->next);
-        if (loom__sched_batch_full(&m->s, b.n, b.cost, o->hints ? d : -1))
-          break;
-      }
+      if (b.n > 0 &&
+          loom__sched_batch_full(&m->s, b.n, b.cost, o->hints ? d : -1))
+        break;
+      if (m->ahead_max)
+        loom__ahead_pop(&m->ahead);
       b.n++;
       b.work += d;
       b.cost += o->hints ? d : 0;
       m->sum_work += d;
       m->longest = fmax(m->longest, d);
       m->next++;
-    } while (b.n < want && m->next < o->tasks);
+    } while (b.n < want && (d = peek(m)) >= 0);
+    if (d < -1)
+      return LOOM_ENOMEM;
     start = fmax(now + o->latency, m->free_at[w]);
     b.busy = b.work / speed(m, w);
     m->free_at[w] = start + b.busy;
@@ -138,7 +172,7 @@ static int dispatch(struct sim *m, double now) {
     if (heap_push(&m->events, &b) != 0)
       return LOOM_ENOMEM;
   }
-  return 0;
+  return d < -1 ? LOOM_ENOMEM : 0;
 }
 
 static void complete(struct sim *m, const struct batch *b) {
@@ -151,6 +185,46 @@ static void complete(struct sim *m, const struct batch *b) {
   loom__sched_observe(&m->s, b->n, b->busy);
   loom__sched_measure(&m->s, b->worker, b->n, b->busy, o->hints ? b->cost : -1);
   m->pol->done(m->pol_state, &m->s, b->worker);
+}
+
+/* The ideal online scheduler of loom_sim_result.greedy: a min-heap of
+ * (time free, worker), ties to the lower worker. */
+static int greedy(const struct loom_sim_options *o, const struct sim *m,
+                  double *out) {
+  size_t n = (size_t)o->workers;
+  double *t = calloc(n, sizeof(double)), end = 0;
+  int *h = calloc(n, sizeof(int));
+
+  if (!t || !h) {
+    free(t);
+    free(h);
+    return LOOM_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++)
+    h[i] = (int)i; /* all free at 0: already a heap */
+  for (uint64_t k = 0; k < o->tasks; k++) {
+    int w = h[0];
+    size_t i = 0;
+    t[w] += o->duration(o->arg, k) / speed(m, w);
+    end = fmax(end, t[w]);
+    for (;;) { /* sift w down */
+      size_t c = 2 * i + 1;
+      if (c >= n)
+        break;
+      if (c + 1 < n && (t[h[c + 1]] < t[h[c]] ||
+                        (t[h[c + 1]] == t[h[c]] && h[c + 1] < h[c])))
+        c++;
+      if (t[w] < t[h[c]] || (t[w] == t[h[c]] && w < h[c]))
+        break;
+      h[i] = h[c];
+      i = c;
+    }
+    h[i] = w;
+  }
+  *out = end;
+  free(t);
+  free(h);
+  return 0;
 }
 
 static void figures(const struct sim *m, double makespan,
@@ -190,6 +264,9 @@ int loom_sim_run(const struct loom_sim_options *o,
   m.pol = loom__policy_find(o->policy);
   if (!m.pol)
     return LOOM_EINVAL;
+  /* Without hints every key is equal and the order is the workload's:
+   * the buffer would change nothing. */
+  m.ahead_max = o->hints && m.pol->longest_first ? o->lookahead : 0;
   rc = loom__sched_init(&m.s, o->workers, o->window > 0 ? o->window : 2,
                         o->batch_max > 0 ? (uint32_t)o->batch_max : 4096,
                         o->batch_target > 0 ? o->batch_target : 0.0005);
@@ -216,9 +293,12 @@ int loom_sim_run(const struct loom_sim_options *o,
     rc = LOOM_ESTATE;
   if (rc == 0)
     figures(&m, now, out);
+  if (rc == 0)
+    rc = greedy(o, &m, &out->greedy);
   if (m.pol_state)
     m.pol->fini(m.pol_state);
   free(m.events.b);
+  loom__ahead_free(&m.ahead);
   free(m.free_at);
   free(m.busy);
   loom__sched_fini(&m.s);
