@@ -5,7 +5,9 @@
  * directory (so joblog.tsv is written, one row per task); each task's kind
  * is swapped for a C no-op so the run measures the master, not process
  * creation. Prints "tasks,seconds,master_maxrss_kib" from rank 0.
- *   mpirun -np 2 bench-taskfile-run FILE RUNDIR
+ * POLICY (default least-loaded) is the scheduling policy: `weighted` reads
+ * up to the default look-ahead of tasks ahead, each held in memory.
+ *   mpirun -np 2 bench-taskfile-run FILE RUNDIR [POLICY]
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -47,15 +49,17 @@ int main(int argc, char **argv) {
 
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (argc != 3) {
+  if (argc != 3 && argc != 4) {
     if (rank == 0)
-      fprintf(stderr, "usage: bench-taskfile-run FILE RUNDIR\n");
+      fprintf(stderr, "usage: bench-taskfile-run FILE RUNDIR [POLICY]\n");
     MPI_Finalize();
     return 2;
   }
   loom_options_init(&opt);
   opt.quiet = 1;
   opt.progress = LOOM_PROGRESS_OFF;
+  if (argc == 4)
+    opt.policy = argv[3];
   if (rank == 0 &&
       loom_rundir_create(argv[2], dir, sizeof(dir), err, sizeof(err)) != 0) {
     fprintf(stderr, "bench-taskfile-run: %s\n", err);

@@ -9,7 +9,12 @@
 # pareto (alpha 1.5, capped at 100 x the mean: a few tasks 50-100x); with
 # and without cost hints; workers homogeneous, or two speed classes 1:2 and
 # 1:4 (the policy is told the speeds as weights); window 2 and 16; 100 tasks
-# per worker (at most 10 million). Writes bench/results/balance_sim.csv
+# per worker (at most 10 million), and 1,000 per worker at 16 and 256
+# workers. The look-ahead covers the whole workload (--lookahead = tasks),
+# so `weighted` with hints hands out the longest task first. Each row also
+# has the makespan of an ideal greedy scheduler that sees the tasks in the
+# same order without hints (no latency, no batching): the best an online
+# scheduler without hints can hope for. Writes bench/results/balance_sim.csv
 # (LOOM_BENCH_RESULTS moves it) and prints the best policy per case.
 set -euo pipefail
 
@@ -22,11 +27,20 @@ LOOM=$BUILD/engine/loom
 
 SIZES="16 256"
 [ "$QUICK" = 1 ] || SIZES="16 256 4096 100000"
-POLICIES="least-loaded rr wrr weighted static"
+# static-unweighted: static with every weight 1, i.e. plain round-robin
+# dealt out up front, blind to the speeds: the baseline that heterogeneous
+# workers punish by their speed ratio.
+POLICIES="least-loaded rr wrr weighted static static-unweighted"
 mkdir -p "$RESULTS"
-echo "workers,tasks,workload,hints,speeds,window,policy,makespan_s,lower_bound_s,ratio,imbalance,efficiency,sim_seconds" >"$OUT.tmp"
+echo "workers,tasks,workload,hints,speeds,window,policy,makespan_s,lower_bound_s,ratio,greedy_s,ratio_greedy,makespan_over_greedy,imbalance,efficiency,lookahead,sim_seconds" >"$OUT.tmp"
+CASES=""
 for n in $SIZES; do
-  tasks=$((n * 100))
+  CASES="$CASES $n:100"
+  [ "$n" -le 256 ] && CASES="$CASES $n:1000"
+done
+for c in $CASES; do
+  n=${c%%:*}
+  tasks=$((n * ${c##*:}))
   [ "$tasks" -gt 10000000 ] && tasks=10000000
   for workload in fixed uniform lognormal pareto; do
     case $workload in
@@ -45,8 +59,11 @@ for n in $SIZES; do
         for window in 2 16; do
           [ "$n" -ge 4096 ] && [ "$window" = 16 ] && continue
           for p in $POLICIES; do
+            pol=(--policy "$p")
+            [ "$p" = static-unweighted ] && pol=(--policy static --weights flat)
             args=(sim --json --workers "$n" --tasks "$tasks" --mean 0.01
-              "${dist[@]}" --speeds "$speeds" --window "$window" --policy "$p")
+              "${dist[@]}" --speeds "$speeds" --window "$window" "${pol[@]}"
+              --lookahead "$tasks")
             [ "$hints" = yes ] && args+=(--hints)
             "$LOOM" "${args[@]}" | python3 -c '
 import json, sys
@@ -55,8 +72,11 @@ w, t, wl, h, sp, win, p = sys.argv[1:8]
 print(",".join([w, t, wl, h, sp, win, p, "%.6g" % r["makespan_s"],
                 "%.6g" % b["lower_bound_s"],
                 "%.4f" % b["makespan_over_lower_bound"],
+                "%.6g" % b["greedy_s"],
+                "%.4f" % (b["greedy_s"] / b["lower_bound_s"]),
+                "%.4f" % b["makespan_over_greedy"],
                 "%.4f" % b["imbalance"], "%.4f" % b["efficiency"],
-                "%.3f" % r["sim_seconds"]]))' \
+                str(r["lookahead"]), "%.3f" % r["sim_seconds"]]))' \
               "$n" "$tasks" "$workload" "$hints" "$speeds" "$window" "$p" \
               >>"$OUT.tmp"
           done
@@ -64,7 +84,7 @@ print(",".join([w, t, wl, h, sp, win, p, "%.6g" % r["makespan_s"],
       done
     done
   done
-  echo "bench_balance.sh: $n workers done" >&2
+  echo "bench_balance.sh: $n workers, $tasks tasks done" >&2
 done
 mv "$OUT.tmp" "$OUT"
 python3 - "$OUT" <<'PY'
@@ -72,15 +92,20 @@ import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 cases = {}
 for r in rows:
-    key = (int(r["workers"]), r["workload"], r["hints"], r["speeds"],
-           r["window"])
+    key = (int(r["workers"]), int(r["tasks"]), r["workload"], r["hints"],
+           r["speeds"], r["window"])
     cases.setdefault(key, []).append(r)
-print("workers workload  hints speeds window  best policy (ratio)   rr ratio  static ratio")
+print("workers    tasks workload  hints speeds window  best policy (ratio)"
+      "   greedy  least-loaded   rr  static  unweighted")
 for key in sorted(cases):
     rs = cases[key]
     best = min(rs, key=lambda r: float(r["ratio"]))
     by = {r["policy"]: r for r in rs}
-    print("%7d %-9s %-5s %-6s %6s  %-12s %6.3f   %8.3f  %12.3f" % (
-        key + (best["policy"], float(best["ratio"]),
-               float(by["rr"]["ratio"]), float(by["static"]["ratio"]))))
+    print("%7d %8d %-9s %-5s %-6s %6s  %-12s %6.3f   %6.3f  %12.3f %6.3f %7.3f"
+          " %11.3f"
+          % (key + (best["policy"], float(best["ratio"]),
+                    float(best["ratio_greedy"]),
+                    float(by["least-loaded"]["ratio"]),
+                    float(by["rr"]["ratio"]), float(by["static"]["ratio"]),
+                    float(by["static-unweighted"]["ratio"]))))
 PY

@@ -7,7 +7,11 @@
 # with the file. Then the same files go through a whole run of the real
 # master (bench/taskfile_run.c: 2 ranks, joblog written, each task's kind
 # swapped for a C no-op, since 10M shell tasks would measure process
-# creation for hours): bigfile_run.csv has the master's peak memory.
+# creation for hours): bigfile_run.csv has the master's peak memory, with
+# the default policy (least-loaded: the file streams) and with `weighted`
+# on the same lines hinted (`#loom cost=...`), which holds up to the
+# default look-ahead (1,000,000 tasks) in memory to hand out the longest
+# first.
 #
 # usage: scripts/bench_bigfile.sh [--quick] [BUILD_DIR]
 #   BUILD_DIR  a CMake build directory (default: build/)
@@ -33,7 +37,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 mkdir -p "$RESULTS"
 echo "lines,tasks,seconds,maxrss_kib" >"$OUT.tmp"
-echo "lines,tasks,seconds,master_maxrss_kib,joblog_mib" >"$RUN_OUT.tmp"
+echo "lines,policy,tasks,seconds,master_maxrss_kib,joblog_mib" >"$RUN_OUT.tmp"
 for n in $SIZES; do
   file=$TMP/tasks-$n
   seq 1 "$n" | awk '{ print ": task " $1 }' >"$file"
@@ -46,14 +50,23 @@ for n in $SIZES; do
   fi
   echo "$n,$row" >>"$OUT.tmp"
   echo "$n lines: $row ($(du -h "$file" | cut -f1) file)" >&2
-  row=$("$ROOT/scripts/mpirun.sh" 2 "$RUN" "$file" "$TMP/run-$n")
-  if [ "${row%%,*}" != "$n" ]; then
-    echo "bench_bigfile.sh: the run of $n lines gave $row" >&2
-    exit 1
-  fi
-  joblog=$(($(stat -c %s "$TMP/run-$n/joblog.tsv") / 1048576))
-  echo "$n,$row,$joblog" >>"$RUN_OUT.tmp"
-  echo "$n lines, whole run: $row" >&2
+  # The same lines with cost hints (1-100 ms), for the weighted policy.
+  awk '{ print $0 " #loom cost=0." sprintf("%03d", NR % 100 + 1) }' \
+    "$file" >"$file.hinted"
+  for policy in least-loaded weighted; do
+    input=$file
+    [ "$policy" = weighted ] && input=$file.hinted
+    rm -rf "$TMP/run-$n"
+    row=$("$ROOT/scripts/mpirun.sh" 2 "$RUN" "$input" "$TMP/run-$n" "$policy")
+    if [ "${row%%,*}" != "$n" ]; then
+      echo "bench_bigfile.sh: the run of $n lines ($policy) gave $row" >&2
+      exit 1
+    fi
+    joblog=$(($(stat -c %s "$TMP/run-$n/joblog.tsv") / 1048576))
+    echo "$n,$policy,$row,$joblog" >>"$RUN_OUT.tmp"
+    echo "$n lines, whole run, $policy: $row" >&2
+  done
+  rm -f "$file.hinted"
   rm -rf "$file" "$TMP/run-$n"
 done
 mv "$OUT.tmp" "$OUT"

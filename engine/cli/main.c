@@ -161,7 +161,7 @@ static void usage_run(FILE *f) {
           "  --lookahead N          tasks the weighted policy may read ahead "
           "to hand out\n"
           "                         the longest hinted ones first (default "
-          "100000;\n"
+          "1000000;\n"
           "                         0 = file order; stdin and pipes: 0 "
           "unless given)\n"
           "  --weight KEY=W         capacity weight W > 0 for worker rank KEY, "

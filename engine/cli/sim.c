@@ -56,7 +56,7 @@ static void usage(FILE *f) {
       "  --window N         batches in flight per worker (2)\n"
       "  --lookahead N      with --hints and a longest-first policy\n"
       "                     (weighted): tasks read ahead to hand out the\n"
-      "                     longest first, as loom run does (default 100000;\n"
+      "                     longest first, as loom run does (default 1000000;\n"
       "                     0 = the workload's order)\n"
       "  --json             one JSON object instead of text\n"
       "  -h, --help         this text\n");

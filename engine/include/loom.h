@@ -103,8 +103,8 @@ struct loom_options {
                           source that blocks for input needs 0 */
 };
 
-/* The default look-ahead: 100,000 tasks. */
-#define LOOM_LOOKAHEAD_DEFAULT 100000
+/* The default look-ahead: 1,000,000 tasks. */
+#define LOOM_LOOKAHEAD_DEFAULT 1000000
 
 /* Fills *opt with the defaults: all zero but grace (30 seconds),
  * quarantine (3) and lookahead (LOOM_LOOKAHEAD_DEFAULT). Local. */
