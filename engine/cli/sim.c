@@ -208,7 +208,7 @@ int loom_cli_sim(int argc, char **argv) {
       if (number(v, 0, &o.latency) != 0)
         return bad("--latency", v);
     } else if (strcmp(a, "--lookahead") == 0) {
-      if (number(v, 0, &x) != 0 || x > 1e12 || x != floor(x))
+      if (number(v, 0, &x) != 0 || x > 1073741824 || x != floor(x))
         return bad("--lookahead", v);
       o.lookahead = (uint64_t)x;
     } else if (strcmp(a, "--window") == 0) {
@@ -279,7 +279,7 @@ int loom_cli_sim(int argc, char **argv) {
            o.workers, o.tasks, o.policy ? o.policy : "least-loaded",
            o.hints ? "true" : "false", r.makespan, r.imbalance, r.efficiency,
            r.lower_bound, r.ratio, r.greedy,
-           r.greedy > 0 ? r.makespan / r.greedy : 0, o.lookahead, r.messages,
+           r.greedy > 0 ? r.makespan / r.greedy : 0, r.lookahead, r.messages,
            t1 - t0);
   else
     printf("sim: %d workers, %" PRIu64 " tasks, policy %s%s: makespan %.6g s, "

@@ -410,6 +410,8 @@ struct loom_sim_result {
   double imbalance;   /* max busy / mean busy - 1 */
   double efficiency;  /* sum busy / (workers x makespan) */
   uint64_t messages;  /* batches sent */
+  uint64_t lookahead; /* tasks the look-ahead could hold; 0 = not used
+                         (no hints, or a policy that keeps the order) */
 };
 
 /* Reads the elapsed seconds of every successful attempt in DIR/joblog.tsv

@@ -105,7 +105,8 @@ struct master {
   uint32_t npool;
   uint32_t pool_free; /* free list */
   uint32_t pool_cur;  /* the entry m->look points into, or NO_SLOT */
-  uint64_t ahead_seq; /* tasks read into the buffer */
+  uint64_t read_seq;  /* tasks read from the source (and not resumed as
+                         done): a task's place, for derived ids */
   struct loom__resume resume;
   int resuming;
   int halted;
@@ -225,7 +226,7 @@ static int slot_fill(struct master *m, uint32_t si) {
   m->seq++;
   s->id = t->id ? t->id
                 : loom__task_id(m->kind_hash[s->kind], t->payload, t->len,
-                                t->line ? t->line : m->seq);
+                                t->line ? t->line : m->read_seq);
   s->line = t->line;
   s->cost = t->cost;
   s->attempt = (uint16_t)m->look_attempt;
@@ -315,6 +316,7 @@ static int intake(struct master *m) {
           loom__resume_check(&m->resume, m->look_key, &m->look_attempt))
         continue; /* done in an earlier run */
     }
+    m->read_seq++;
     return 1;
   }
   return 0;
@@ -354,19 +356,18 @@ static int ahead_store(struct master *m) {
     memcpy(e->mem, t->payload, t->len);
   if (text_len)
     memcpy(e->mem + t->len, t->text, text_len);
-  m->ahead_seq++;
   e->spec = *t;
   e->spec.payload = e->mem;
   e->spec.text = t->text ? e->mem + t->len : NULL;
   e->spec.kind = m->l->kinds[m->look_kind].name;
   if (!e->spec.id)
     e->spec.id = loom__task_id(m->kind_hash[m->look_kind], t->payload, t->len,
-                               t->line ? t->line : m->ahead_seq);
+                               t->line ? t->line : m->read_seq);
   e->kind = m->look_kind;
   e->key = m->look_key;
   e->attempt = m->look_attempt;
   if (loom__ahead_push(&m->ahead, loom__sched_hint(&m->sched, t->cost),
-                       m->ahead_seq, i) != 0)
+                       m->read_seq, i) != 0)
     return LOOM_ENOMEM;
   m->pool_free = e->next;
   return 0;

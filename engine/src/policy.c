@@ -260,6 +260,10 @@ static int eft_heap_pick(struct pstate *p, const struct loom__sched *s,
     return -1;
   p->last[w] = ++p->tick;
   *best_t = p->heap.key[w];
+  /* Quarantine is final and the policy is not told of it: drop such a
+   * worker here, as heap_pick does for the other heap. */
+  while (s->w[p->all.at[0]].quarantined && p->all.key[p->all.at[0]] != HUGE_VAL)
+    iheap_set(&p->all, p->all.at[0], HUGE_VAL);
   *best_all = p->all.key[p->all.at[0]];
   return w;
 }

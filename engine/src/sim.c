@@ -293,6 +293,7 @@ int loom_sim_run(const struct loom_sim_options *o,
     rc = LOOM_ESTATE;
   if (rc == 0)
     figures(&m, now, out);
+  out->lookahead = m.ahead_max;
   if (rc == 0)
     rc = greedy(o, &m, &out->greedy);
   if (m.pol_state)

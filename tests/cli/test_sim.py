@@ -78,12 +78,98 @@ class SimTest(loomtest.LoomTestCase):
             self.assertEqual(len(loomtest.loom_lines(r.stderr)), 1,
                              r.describe())
 
+    # ---- longest first (--lookahead) and the ideal-greedy baseline ----
+
+    HEAVY = ["--dist", "pareto", "--alpha", "1.5", "--cap", "1", "--mean",
+             "0.01", "--workers", "256", "--tasks", "25600"]
+
+    def test_weighted_with_hints_goes_longest_first_near_the_lower_bound(self):
+        # Heavy-tailed work, a few tasks 100 times the mean: in workload
+        # order the longest come late and set the makespan; longest first
+        # (the default look-ahead) finishes within 2% of the bound (1.045
+        # without the wait rule, which keeps long tasks from queueing
+        # behind long ones).
+        ahead = self.sim(*self.HEAVY, "--hints", "--policy", "weighted")
+        plain = self.sim(*self.HEAVY, "--hints", "--policy", "weighted",
+                         "--lookahead", "0")
+        self.assertGreaterEqual(ahead["lookahead"], 100000)
+        self.assertEqual(plain["lookahead"], 0)
+        a = ahead["balance"]["makespan_over_lower_bound"]
+        p = plain["balance"]["makespan_over_lower_bound"]
+        self.assertLess(a, 1.02, ahead)
+        self.assertGreater(p, 1.3, plain)
+        # The ideal greedy scheduler sees the workload's order whatever
+        # the simulated run does: the same baseline for both.
+        self.assertEqual(ahead["balance"]["greedy_s"],
+                         plain["balance"]["greedy_s"])
+        self.assertLess(ahead["balance"]["makespan_over_greedy"], 0.7, ahead)
+        for out in (ahead, plain):
+            b = out["balance"]
+            self.assertAlmostEqual(b["makespan_over_greedy"],
+                                   out["makespan_s"] / b["greedy_s"], places=5)
+
+    def test_look_ahead_needs_hints_and_a_longest_first_policy(self):
+        # Without hints, or with a policy that does not hand out the
+        # longest first, the look-ahead changes nothing.
+        for args in (["--policy", "weighted"], ["--policy", "least-loaded"],
+                     ["--hints", "--policy", "least-loaded"],
+                     ["--hints", "--policy", "wrr"]):
+            a = self.sim(*self.HEAVY, *args)
+            b = self.sim(*self.HEAVY, *args, "--lookahead", "0")
+            for out in (a, b):
+                del out["sim_seconds"], out["lookahead"]
+            self.assertEqual(a, b, args)
+
+    def test_ideal_greedy_is_list_scheduling_in_workload_order(self):
+        # 8 tasks of 1 s on speeds 1 and 3, each to the worker free first
+        # (ties to the lower): worker 0 runs 2, worker 1 runs 6: 2 s.
+        out = self.sim("--workers", "2", "--speeds", "1:3", "--tasks", "8",
+                       "--mean", "1")
+        self.assertEqual(out["balance"]["greedy_s"], 2.0)
+        self.assertAlmostEqual(out["balance"]["makespan_over_greedy"],
+                               out["makespan_s"] / 2.0, places=5)
+        # 3 tasks of 1 s on 2 workers: 2 s, above the bound of 1.5 s.
+        out = self.sim("--workers", "2", "--tasks", "3", "--mean", "1")
+        self.assertEqual(out["balance"]["greedy_s"], 2.0)
+        self.assertEqual(out["balance"]["lower_bound_s"], 1.5)
+        r = self.loom(["sim", "--workers", "2", "--tasks", "3", "--mean",
+                       "1"])
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertIn("ideal greedy 2 s", r.stdout)
+
+    def test_a_replay_goes_longest_first_as_loom_run_would(self):
+        # Two short tasks, then one longer than both together. Longest
+        # first on 2 workers: the long one alone on one worker, the short
+        # ones on the other; in workload order it runs after a short one.
+        self.write("t.txt", "sleep 0.05\nsleep 0.05\nsleep 0.3\n")
+        r = self.loom(["run", "-q", "-o", "run", "t.txt"])
+        self.assertEqual(r.rc, 0, r.describe())
+        d = [x["elapsed"] for x in loomtest.read_joblog(self.path("run"))]
+        self.assertGreater(d[2], d[0] + d[1], d)
+        common = ["--replay", "run", "--workers", "2", "--latency", "0",
+                  "--hints", "--policy", "weighted"]
+        ahead = self.sim(*common)
+        plain = self.sim(*common, "--lookahead", "0")
+        self.assertAlmostEqual(ahead["makespan_s"], d[2], places=5)
+        self.assertAlmostEqual(plain["makespan_s"], min(d[0], d[1]) + d[2],
+                               places=5)
+
+    def test_bad_lookahead_is_a_usage_error(self):
+        for bad in (["--lookahead", "-1"], ["--lookahead", "x"],
+                    ["--lookahead", "1.5"], ["--lookahead", "1e13"],
+                    ["--lookahead"]):
+            r = self.loom(["sim"] + bad)
+            self.assertEqual(r.rc, 2, r.describe())
+            lines = loomtest.loom_lines(r.stderr)
+            self.assertEqual(len(lines), 1, r.describe())
+            self.assertIn("--lookahead", lines[0], r.describe())
+
     def test_help(self):
         r = self.loom(["sim", "--help"])
         self.assertEqual(r.rc, 0)
         for flag in ("--workers", "--tasks", "--dist", "--speeds",
                      "--weights", "--policy", "--latency", "--window",
-                     "--hints", "--json", "--replay"):
+                     "--hints", "--json", "--replay", "--lookahead"):
             self.assertIn(flag, r.stdout)
 
 

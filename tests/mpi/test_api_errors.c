@@ -138,6 +138,19 @@ static void test_new_with_bad_options(void) {
   CHECK(l == NULL);
   loom_free(l);
 
+  /* A look-ahead over 2^30 tasks is refused; 2^30 itself is fine. */
+  loom_options_init(&opt);
+  opt.quiet = 1;
+  opt.lookahead = (UINT64_C(1) << 30) + 1;
+  l = (struct loom *)&opt;
+  CHECK_RC(loom_new(MPI_COMM_WORLD, &opt, &l), LOOM_EINVAL);
+  CHECK(l == NULL);
+  opt.lookahead = UINT64_C(1) << 30;
+  l = NULL;
+  CHECK_RC(loom_new(MPI_COMM_WORLD, &opt, &l), 0);
+  CHECK(l != NULL);
+  loom_free(l);
+
   /* Only one rank is wrong: every rank still fails. */
   loom_options_init(&opt);
   opt.quiet = 1;

@@ -10,6 +10,7 @@ loom_unit_test(test_hash test_hash.c loom_internal)
 loom_unit_test(test_rundir test_rundir.c loom_internal)
 loom_unit_test(test_resume test_resume.c loom_internal)
 loom_unit_test(test_policy test_policy.c loom_internal)
+loom_unit_test(test_ahead test_ahead.c loom_internal)
 loom_unit_test(test_topo test_topo.c loom_internal)
 target_compile_definitions(test_topo PRIVATE
   LOOM_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data")

@@ -513,6 +513,98 @@ test_sched_idle_cap_stays_between_two_microseconds_and_a_millisecond(
         }
 }
 
+/* ---- cost hints as the look-ahead counts them --------------------------- */
+
+static void test_policy_only_weighted_hands_out_the_longest_first(void **st) {
+  (void)st;
+  static const char *const others[] = {"least-loaded", "rr", "wrr", "static"};
+  /* The master and the simulator read ahead only for such a policy. */
+  assert_int_equal(loom__policy_find("weighted")->longest_first, 1);
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+    assert_int_equal(loom__policy_find(others[i])->longest_first, 0);
+}
+
+static void test_sched_hint_records_a_hint_and_returns_it(void **st) {
+  (void)st;
+  struct loom__sched s;
+  assert_int_equal(loom__sched_init(&s, 2, 2, 4096, 0.0005), 0);
+  assert_int_equal(s.hints, 0);
+  assert_true(s.hint_sum == 0);
+  assert_true(loom__sched_hint(&s, 2.5) == 2.5);
+  assert_true(loom__sched_hint(&s, 0.5) == 0.5);
+  /* A hint of 0 is a hint: it counts, and lowers the mean. */
+  assert_true(loom__sched_hint(&s, 0) == 0);
+  assert_int_equal(s.hints, 3);
+  assert_true(s.hint_sum == 3.0);
+  loom__sched_fini(&s);
+}
+
+static void test_sched_hint_of_an_unhinted_task_is_the_mean_so_far(void **st) {
+  (void)st;
+  struct loom__sched s;
+  assert_int_equal(loom__sched_init(&s, 2, 2, 4096, 0.0005), 0);
+  /* Before any hint: 0, so it sorts after every hinted task. */
+  assert_true(loom__sched_hint(&s, -1) == 0);
+  assert_int_equal(s.hints, 0);
+  assert_true(loom__sched_hint(&s, 1.0) == 1.0);
+  assert_true(loom__sched_hint(&s, 3.0) == 3.0);
+  assert_true(loom__sched_hint(&s, -1) == 2.0);
+  /* Unhinted tasks do not move the mean. */
+  assert_true(loom__sched_hint(&s, -1) == 2.0);
+  assert_int_equal(s.hints, 2);
+  assert_true(s.hint_sum == 4.0);
+  assert_true(loom__sched_hint(&s, 8.0) == 8.0);
+  assert_true(loom__sched_hint(&s, -1) == 4.0);
+  loom__sched_fini(&s);
+}
+
+static void test_sched_busy_needs_hints_and_work_in_flight(void **st) {
+  (void)st;
+  struct loom__sched s;
+  assert_int_equal(loom__sched_init(&s, 2, 2, 4096, 0.0005), 0);
+  /* No hint read yet: never busy, whatever is in flight. */
+  loom__sched_assign(&s, 0, 1, 1000.0);
+  assert_false(loom__sched_busy(&s, 0));
+  assert_false(loom__sched_busy(&s, 1));
+  loom__sched_hint(&s, 1.0);
+  assert_true(loom__sched_busy(&s, 0));
+  /* Nothing in flight: never busy, whatever cost is left on the books. */
+  s.w[1].inflight_cost = 1000.0;
+  assert_false(loom__sched_busy(&s, 1));
+  loom__sched_fini(&s);
+}
+
+static void test_sched_busy_is_over_four_times_the_mean_hint(void **st) {
+  (void)st;
+  struct loom__sched s;
+  assert_int_equal(loom__sched_init(&s, 1, 2, 4096, 0.0005), 0);
+  loom__sched_hint(&s, 0.5);
+  loom__sched_hint(&s, 1.5); /* mean 1: busy above 4 s */
+  loom__sched_assign(&s, 0, 2, 4.0);
+  assert_false(loom__sched_busy(&s, 0)); /* exactly 4 x the mean */
+  loom__sched_assign(&s, 0, 1, 0.25);
+  assert_true(loom__sched_busy(&s, 0));
+  /* Longer tasks read later raise the bar. */
+  loom__sched_hint(&s, 4.0); /* mean 2: busy above 8 s */
+  assert_false(loom__sched_busy(&s, 0));
+  loom__sched_fini(&s);
+}
+
+static void test_sched_busy_is_never_under_fifty_milliseconds(void **st) {
+  (void)st;
+  struct loom__sched s;
+  assert_int_equal(loom__sched_init(&s, 1, 2, 4096, 0.0005), 0);
+  for (int i = 0; i < 10; i++)
+    loom__sched_hint(&s, 0.001); /* 4 x the mean: 4 ms */
+  loom__sched_assign(&s, 0, 1, 0.03);
+  assert_false(loom__sched_busy(&s, 0)); /* 30 ms: over 4 ms, under 50 */
+  loom__sched_assign(&s, 0, 1, 0.019);
+  assert_false(loom__sched_busy(&s, 0)); /* 49 ms */
+  loom__sched_assign(&s, 0, 1, 0.002);
+  assert_true(loom__sched_busy(&s, 0)); /* 51 ms */
+  loom__sched_fini(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_policy_find_knows_least_loaded_and_rr),
@@ -547,6 +639,12 @@ int main(void) {
       cmocka_unit_test(test_sched_idle_cap_is_a_quarter_of_the_queued_work),
       cmocka_unit_test(
           test_sched_idle_cap_stays_between_two_microseconds_and_a_millisecond),
+      cmocka_unit_test(test_policy_only_weighted_hands_out_the_longest_first),
+      cmocka_unit_test(test_sched_hint_records_a_hint_and_returns_it),
+      cmocka_unit_test(test_sched_hint_of_an_unhinted_task_is_the_mean_so_far),
+      cmocka_unit_test(test_sched_busy_needs_hints_and_work_in_flight),
+      cmocka_unit_test(test_sched_busy_is_over_four_times_the_mean_hint),
+      cmocka_unit_test(test_sched_busy_is_never_under_fifty_milliseconds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
