@@ -97,8 +97,10 @@ struct loom_options {
   uint64_t lookahead;  /* with a policy that hands out the longest hinted
                           tasks first (weighted): how many tasks the master
                           may read ahead of dispatch to find them; each
-                          waits in memory with its command. 0 = none (the
-                          source's order), default LOOM_LOOKAHEAD_DEFAULT.
+                          waits in memory with its command; it starts at
+                          the first task with a cost hint (before it, tasks
+                          stream). 0 = none (the source's order), default
+                          LOOM_LOOKAHEAD_DEFAULT.
                           Only for sources that can be read ahead: a
                           source that blocks for input needs 0 */
 };

@@ -408,12 +408,22 @@ static int ahead_next(struct master *m) {
  * deadline is counted and passed over. */
 static void fetch(struct master *m) {
   while (!m->have_look) {
-    if (m->ahead_max) {
+    if (m->ahead_max && m->sched.hints > 0) {
       if (!ahead_next(m))
         return;
     } else {
       if (!intake(m))
         return;
+      if (m->ahead_max && m->look.cost >= 0) {
+        /* The first hint starts the look-ahead. Until then it could not
+         * reorder anything, so a file without hints streams. */
+        if (ahead_store(m) != 0) {
+          m->src_err = LOOM_ENOMEM;
+          m->src_done = 1;
+          return;
+        }
+        continue;
+      }
       loom__sched_hint(&m->sched, m->look.cost);
     }
     if (!fits_deadline(m, m->look.cost)) {

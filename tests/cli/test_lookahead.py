@@ -9,13 +9,15 @@ any). The order of dispatch is then a function of the file alone, whatever
 the number of ranks, so the tests compute it (expected_order) and compare
 it with dispatched.tsv, which gets a row per task as it is handed out.
 Task ids do not change with the order. --lookahead 0, stdin and policies
-other than weighted keep file order; report.json says what was used. A
+other than weighted keep file order; report.json says what was used.
+Tasks before the first hint stream: without hints nothing is read ahead. A
 run stopped by --halt resumes with the same order over what is left, and
 every task then has run exactly once.
 """
 
 import collections
 import os
+import shlex
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -69,10 +71,15 @@ def expected_order(costs, lookahead):
     """Indexes of tasks (0-based, in file order) in the order the master
     hands them out: a buffer topped up to lookahead tasks before each
     pick, the largest key first, ties in file order; a task without a hint
-    has the mean of the hints read before it as its key."""
+    has the mean of the hints read before it as its key. The tasks before
+    the first hinted one go out in file order, unbuffered."""
     if lookahead == 0:
         return list(range(len(costs)))
     hint_sum, hints, buf, order, nxt = 0.0, 0, [], [], 0
+    # Before the first hint there is nothing to reorder: tasks stream.
+    while nxt < len(costs) and costs[nxt] is None:
+        order.append(nxt)
+        nxt += 1
     while nxt < len(costs) or buf:
         while len(buf) < lookahead and nxt < len(costs):
             c = costs[nxt]
@@ -195,6 +202,38 @@ class LookaheadTest(loomtest.LoomTestCase):
                          self.names(expected_order(self.costs, 100)),
                          run.describe())
         self.assertEqual(read_report(rundir)["lookahead"], 100)
+
+    def producer_run(self, hinted):
+        """weighted with --lookahead 100 on stdin, fed by a producer that
+        writes the next task only once the one before it has run (it
+        touches a file), and gives up after 2 s. Returns (run, gave_up)."""
+        marks = self.path("marks-%s" % hinted)
+        os.makedirs(marks)
+        hint = "  #loom cost=1" if hinted else ""
+        producer = (
+            'for i in 1 2; do echo "touch %s/done-$i%s"; n=0; '
+            'while [ ! -e %s/done-$i ]; do n=$((n + 1)); '
+            'if [ $n -gt 40 ]; then echo "producer gave up on $i" >&2; '
+            'break; fi; sleep 0.05; done; done'
+            % (marks, hint, marks))
+        loom = loomtest.command(["run", "-q", "-o", self.path("p-%s" % hinted),
+                                 "--policy", "weighted", "--lookahead", "100",
+                                 "-"])
+        run = loomtest.run_argv(
+            ["sh", "-c", producer + " | " + " ".join(map(shlex.quote, loom))])
+        self.assertEqual(run.rc, 0, run.describe())
+        return run, "producer gave up" in run.stderr
+
+    def test_a_file_without_hints_streams_under_weighted(self):
+        # Until the first hint the look-ahead has nothing to reorder, so
+        # the master reads no further than it dispatches: a producer that
+        # waits for each task is never kept waiting...
+        run, gave_up = self.producer_run(hinted=False)
+        self.assertFalse(gave_up, run.describe())
+        # ...while with hints the master reads ahead, and would wait on it
+        # (which is why stdin gets no look-ahead unless it is asked for).
+        run, gave_up = self.producer_run(hinted=True)
+        self.assertTrue(gave_up, run.describe())
 
     def test_task_ids_do_not_depend_on_the_order(self):
         ahead, run = self.run_ok(["--policy", "weighted", "t.txt"])
