@@ -156,7 +156,7 @@ static void usage_run(FILE *f) {
           "  --count N              number of tasks of the kind (>= 1)\n"
           "  -a, --arg KEY=VALUE    an argument of the kind (repeatable)\n"
           "  --policy NAME          scheduling policy (default "
-          "least-loaded)\n"
+          "weighted)\n"
           "  --window N             batches in flight per worker (default 2)\n"
           "  --lookahead N          tasks the weighted policy may read ahead "
           "to hand out\n"

@@ -50,8 +50,9 @@ static void usage(FILE *f) {
       "                     --workers); default all 1\n"
       "  --weights MODE     known: the policy is told the speeds (as a\n"
       "                     topology would); flat: all 1, only measurement\n"
-      "                     can tell (default known)\n"
-      "  --policy NAME      scheduling policy (default least-loaded)\n"
+      "                     can tell; or a SPEC as for --speeds: weights\n"
+      "                     that may be wrong (default known)\n"
+      "  --policy NAME      scheduling policy (default weighted)\n"
       "  --latency S        one-way message latency, seconds (0.00001)\n"
       "  --window N         batches in flight per worker (2)\n"
       "  --lookahead N      with --hints and a longest-first policy\n"
@@ -135,7 +136,7 @@ int loom_cli_sim(int argc, char **argv) {
   char keyval[MAX_ARGS][64];
   struct dist d;
   const char *speeds_spec = NULL, *weights = "known", *replay = NULL;
-  double *speeds = NULL, *recorded = NULL, x, t0, t1;
+  double *speeds = NULL, *wspec = NULL, *recorded = NULL, x, t0, t1;
   size_t nrecorded = 0;
   char err[256];
   size_t nargs = 0;
@@ -197,8 +198,6 @@ int loom_cli_sim(int argc, char **argv) {
     } else if (strcmp(a, "--speeds") == 0) {
       speeds_spec = v;
     } else if (strcmp(a, "--weights") == 0) {
-      if (strcmp(v, "known") != 0 && strcmp(v, "flat") != 0)
-        return bad("--weights", v);
       weights = v;
     } else if (strcmp(a, "--policy") == 0) {
       if (!loom_policy_exists(v))
@@ -238,6 +237,19 @@ int loom_cli_sim(int argc, char **argv) {
     if (strcmp(weights, "known") == 0)
       o.weights = speeds;
   }
+  if (strcmp(weights, "known") != 0 && strcmp(weights, "flat") != 0) {
+    wspec = calloc((size_t)o.workers, sizeof(double));
+    if (!wspec) {
+      fprintf(stderr, "loom: out of memory\n");
+      rc = 3;
+      goto out;
+    }
+    if (parse_speeds(weights, wspec, o.workers) != 0) {
+      rc = bad("--weights", weights);
+      goto out;
+    }
+    o.weights = wspec;
+  }
   o.duration = draw;
   o.arg = &d;
   if (replay) {
@@ -276,7 +288,7 @@ int loom_cli_sim(int argc, char **argv) {
            "\"greedy_s\": %.9g, \"makespan_over_greedy\": %.6f}, "
            "\"lookahead\": %" PRIu64 ", \"messages\": %" PRIu64
            ", \"sim_seconds\": %.3f}\n",
-           o.workers, o.tasks, o.policy ? o.policy : "least-loaded",
+           o.workers, o.tasks, o.policy ? o.policy : "weighted",
            o.hints ? "true" : "false", r.makespan, r.imbalance, r.efficiency,
            r.lower_bound, r.ratio, r.greedy,
            r.greedy > 0 ? r.makespan / r.greedy : 0, r.lookahead, r.messages,
@@ -286,12 +298,13 @@ int loom_cli_sim(int argc, char **argv) {
            "lower bound %.6g s, makespan / lower bound %.4f, ideal greedy "
            "%.6g s, imbalance %.4f, efficiency %.4f, %" PRIu64
            " messages (%.2f s)\n",
-           o.workers, o.tasks, o.policy ? o.policy : "least-loaded",
+           o.workers, o.tasks, o.policy ? o.policy : "weighted",
            o.hints ? ", hints" : "", r.makespan, r.lower_bound, r.ratio,
            r.greedy, r.imbalance, r.efficiency, r.messages, t1 - t0);
   rc = 0;
 out:
   free(speeds);
+  free(wspec);
   free(recorded);
   return rc;
 }

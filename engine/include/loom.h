@@ -66,7 +66,7 @@ enum loom_progress_mode {
 };
 
 struct loom_options {
-  const char *policy;       /* scheduling policy name; NULL = "least-loaded" */
+  const char *policy;       /* scheduling policy name; NULL = "weighted" */
   int window;               /* batches in flight per worker; 0 = 2 */
   int batch_max;            /* most tasks in one message; 0 = 4096 */
   double batch_target;      /* seconds of work one batch aims at; 0 = 0.0005 */
@@ -391,7 +391,7 @@ struct loom_sim_options {
   const double *speeds;  /* per worker; NULL = all 1 */
   const double *weights; /* the capacity weights the policy starts from (what
                             the topology would say); NULL = all 1 */
-  const char *policy;    /* NULL = least-loaded */
+  const char *policy;    /* NULL = weighted */
   double latency;        /* seconds, one way */
   int window;            /* 0 = 2 */
   int batch_max;         /* 0 = 4096 */

@@ -433,16 +433,16 @@ static int static_init(const struct loom__sched *s, void **st) {
 }
 
 static const struct loom__policy_ops policies[] = {
-    {"least-loaded",
-     "the worker with the fewest tasks in flight (default: no hints needed)",
-     ll_init, pick, update, update, pstate_free, 0},
+    {"least-loaded", "the worker with the fewest tasks in flight", ll_init,
+     pick, update, update, pstate_free, 0},
     {"rr", "round-robin over workers with room in their window", rr_init, pick,
      update, update, pstate_free, 0},
     {"wrr", "smooth weighted round-robin by capacity (weight x measured speed)",
      wrr_init, pick, update, update, pstate_free, 0},
     {"weighted",
-     "earliest expected finish: queued work (cost hints, else tasks) over "
-     "capacity; reads ahead to hand out the longest hinted tasks first",
+     "(default) earliest expected finish: queued work (cost hints, else "
+     "tasks) over capacity; reads ahead to hand out the longest hinted "
+     "tasks first",
      eft_init, pick, update, update, pstate_free, 1},
     {"static",
      "batches go to workers in an order fixed by weight alone, and wait for "
@@ -452,7 +452,7 @@ static const struct loom__policy_ops policies[] = {
 
 const struct loom__policy_ops *loom__policy_find(const char *name) {
   if (!name)
-    name = "least-loaded";
+    name = "weighted";
   for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
     if (strcmp(policies[i].name, name) == 0)
       return &policies[i];

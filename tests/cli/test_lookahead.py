@@ -161,6 +161,15 @@ class LookaheadTest(loomtest.LoomTestCase):
                 first = min(rows, key=lambda r: r["start"])
                 self.assertIn("echo top", first["command"], run.describe())
 
+    def test_weighted_is_the_default_policy(self):
+        rundir, run = self.run_ok(["t.txt"])
+        rep = read_report(rundir)
+        self.assertEqual(rep["policy"], "weighted", run.describe())
+        self.assertGreater(rep["lookahead"], 0, run.describe())
+        self.assertEqual(self.names(self.order_of(rundir, run)),
+                         self.names(expected_order(self.costs,
+                                                   len(self.tasks))))
+
     def test_a_small_lookahead_reorders_only_within_its_reach(self):
         want = expected_order(self.costs, 4)
         # Four tasks ahead: the longest, at the end, cannot go first.
@@ -239,7 +248,7 @@ class LookaheadTest(loomtest.LoomTestCase):
         ahead, run = self.run_ok(["--policy", "weighted", "t.txt"])
         in_order, _ = self.run_ok(["--policy", "weighted", "--lookahead",
                                    "0", "t.txt"], np=3)
-        plain, _ = self.run_ok(["t.txt"])
+        plain, _ = self.run_ok(["--policy", "least-loaded", "t.txt"])
         # The runs did differ in order...
         self.assertNotEqual(dispatched_ids(ahead), dispatched_ids(in_order))
         # ...not in ids: each line keeps its id.

@@ -75,7 +75,7 @@ static void test_policy_find_knows_least_loaded_and_rr(void **st) {
 
 static void test_policy_find_of_null_is_least_loaded(void **st) {
   (void)st;
-  assert_ptr_equal(loom__policy_find(NULL), loom__policy_find("least-loaded"));
+  assert_ptr_equal(loom__policy_find(NULL), loom__policy_find("weighted"));
 }
 
 static void test_policy_find_returns_null_for_unknown_names(void **st) {
