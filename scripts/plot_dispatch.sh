@@ -9,7 +9,8 @@
 #   defaults: bench/results/dispatch_summary.csv, its directory
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench_common.sh
+source "$(dirname "$0")/bench_common.sh"
 case "${1:-}" in
 -h | --help)
   sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
@@ -22,15 +23,7 @@ if [ ! -f "$SUMMARY" ]; then
   echo "plot_dispatch.sh: no $SUMMARY; run scripts/bench_dispatch.sh first" >&2
   exit 1
 fi
-command -v gnuplot >/dev/null || {
-  echo "plot_dispatch.sh: gnuplot not found" >&2
-  exit 1
-}
-if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then
-  TERM_PNG="pngcairo size 800,600 enhanced font ',11'"
-else
-  TERM_PNG="png size 800,600"
-fi
+png_terminal "size 800,600 enhanced font ',11'" "size 800,600"
 CORES=$(nproc)
 mkdir -p "$OUTDIR"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/plot_dispatch.XXXXXX")

@@ -46,6 +46,27 @@ class SimTest(loomtest.LoomTestCase):
         self.assertLess(w, 1.1)
         self.assertGreater(s / w, 2.0)
 
+    def test_weights_given_as_a_spec_are_what_the_policy_believes(self):
+        # Equal speeds, weights 4:1: static deals 4/5 of the batches to the
+        # first half, which then works 1.6 times the fair share; with flat
+        # or correct weights it is even. The demand-driven default barely
+        # notices the wrong weights.
+        common = ["--workers", "8", "--tasks", "8000", "--mean", "0.01",
+                  "--speeds", "1:1"]
+        ratio = {}
+        for weights in ("flat", "4:1"):
+            for policy in ("static", "weighted"):
+                out = self.sim(*common, "--weights", weights, "--policy",
+                               policy)
+                ratio[weights, policy] = (
+                    out["balance"]["makespan_over_lower_bound"])
+        self.assertLess(ratio["flat", "static"], 1.01)
+        self.assertAlmostEqual(ratio["4:1", "static"], 1.6, delta=0.02)
+        self.assertLess(ratio["4:1", "weighted"], 1.01)
+        for bad in ("4:0", "x", "2x3"):
+            r = self.loom(["sim", "--workers", "8", "--weights", bad])
+            self.assertEqual(r.rc, 2, r.describe())
+
     def test_bad_options_are_usage_errors(self):
         for bad in (["--policy", "nope"], ["--workers", "0"],
                     ["--workers", "4", "--speeds", "1x3"],
