@@ -164,8 +164,8 @@ def real():
           "set multiplot layout %d,1 title \"Real loom runs on this machine: "
           "makespan / lower bound (bars: median; whiskers: min-max; dots: "
           "loom sim, same case)\\nsleep tasks pay a shell start-up of "
-          "about 2-3 ms each (a ratio of about 1.05-1.07 with equal "
-          "tasks); the bound does not\"" % len(panels),
+          "about 2-3 ms each, which the bound leaves out (about 1.05 "
+          "with equal tasks)\"" % len(panels),
           "set logscale y", ytics(top),
           "set yrange [%g:%g]" % (FLOOR, top * 1.4),
           "set grid ytics", "set style fill solid 0.85 border -1",
