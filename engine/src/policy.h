@@ -99,7 +99,8 @@ int loom__sched_batch_full(const struct loom__sched *s, uint32_t n, double cost,
 double loom__sched_hint(struct loom__sched *s, double cost);
 
 /* Is worker w busy for long: more than max(4 x the mean hint, 50 ms) of
- * hinted work in flight? Such a worker needs no queued batch to hide the
+ * hinted work in flight, or two batches or more (one running, one queued)
+ * holding over 5 ms? Such a worker needs no further batch to hide the
  * round trip of its next completion. Never without hints. */
 int loom__sched_busy(const struct loom__sched *s, int w);
 

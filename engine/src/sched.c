@@ -68,7 +68,8 @@ int loom__sched_busy(const struct loom__sched *s, int w) {
   if (s->w[w].inflight == 0 || s->hints == 0)
     return 0;
   mean = s->hint_sum / (double)s->hints;
-  return s->w[w].inflight_cost > fmax(4.0 * mean, 0.05);
+  return s->w[w].inflight_cost > fmax(4.0 * mean, 0.05) ||
+         (s->w[w].batches >= 2 && s->w[w].inflight_cost > 0.005);
 }
 
 void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,

@@ -67,6 +67,16 @@ class SimTest(loomtest.LoomTestCase):
             r = self.loom(["sim", "--workers", "8", "--weights", bad])
             self.assertEqual(r.rc, 2, r.describe())
 
+    def test_a_deep_window_on_mixed_speeds_stays_near_the_bound(self):
+        # A window of 16 on 1:4 speeds: a slow worker that already has a
+        # batch queued behind its running one waits for the fast workers
+        # to free up, rather than queue more work that ends the run late
+        # (1.08 x the bound before that rule).
+        out = self.sim("--workers", "16", "--tasks", "1600", "--mean", "0.01",
+                       "--dist", "uniform", "--speeds", "1:4", "--window",
+                       "16", "--hints")
+        self.assertLess(out["balance"]["makespan_over_lower_bound"], 1.02)
+
     def test_bad_options_are_usage_errors(self):
         for bad in (["--policy", "nope"], ["--workers", "0"],
                     ["--workers", "4", "--speeds", "1x3"],

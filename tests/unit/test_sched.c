@@ -73,7 +73,7 @@ static void test_policy_find_knows_least_loaded_and_rr(void **st) {
   }
 }
 
-static void test_policy_find_of_null_is_least_loaded(void **st) {
+static void test_policy_find_of_null_is_weighted(void **st) {
   (void)st;
   assert_ptr_equal(loom__policy_find(NULL), loom__policy_find("weighted"));
 }
@@ -579,10 +579,10 @@ static void test_sched_busy_is_over_four_times_the_mean_hint(void **st) {
   struct loom__sched s;
   assert_int_equal(loom__sched_init(&s, 1, 2, 4096, 0.0005), 0);
   loom__sched_hint(&s, 0.5);
-  loom__sched_hint(&s, 1.5); /* mean 1: busy above 4 s */
-  loom__sched_assign(&s, 0, 2, 4.0);
+  loom__sched_hint(&s, 1.5);             /* mean 1: busy above 4 s */
+  loom__sched_assign(&s, 0, 2, 4.0);     /* one batch */
   assert_false(loom__sched_busy(&s, 0)); /* exactly 4 x the mean */
-  loom__sched_assign(&s, 0, 1, 0.25);
+  s.w[0].inflight_cost = 4.25;
   assert_true(loom__sched_busy(&s, 0));
   /* Longer tasks read later raise the bar. */
   loom__sched_hint(&s, 4.0); /* mean 2: busy above 8 s */
@@ -595,20 +595,36 @@ static void test_sched_busy_is_never_under_fifty_milliseconds(void **st) {
   struct loom__sched s;
   assert_int_equal(loom__sched_init(&s, 1, 2, 4096, 0.0005), 0);
   for (int i = 0; i < 10; i++)
-    loom__sched_hint(&s, 0.001); /* 4 x the mean: 4 ms */
-  loom__sched_assign(&s, 0, 1, 0.03);
+    loom__sched_hint(&s, 0.001);         /* 4 x the mean: 4 ms */
+  loom__sched_assign(&s, 0, 1, 0.03);    /* one batch */
   assert_false(loom__sched_busy(&s, 0)); /* 30 ms: over 4 ms, under 50 */
-  loom__sched_assign(&s, 0, 1, 0.019);
-  assert_false(loom__sched_busy(&s, 0)); /* 49 ms */
-  loom__sched_assign(&s, 0, 1, 0.002);
-  assert_true(loom__sched_busy(&s, 0)); /* 51 ms */
+  s.w[0].inflight_cost = 0.049;
+  assert_false(loom__sched_busy(&s, 0));
+  s.w[0].inflight_cost = 0.051;
+  assert_true(loom__sched_busy(&s, 0));
+  loom__sched_fini(&s);
+}
+
+static void
+test_sched_busy_with_a_batch_queued_over_five_milliseconds(void **st) {
+  (void)st;
+  struct loom__sched s;
+  assert_int_equal(loom__sched_init(&s, 1, 16, 4096, 0.0005), 0);
+  loom__sched_hint(&s, 0.01); /* mean 10 ms: the long-queue bar is 50 ms */
+  loom__sched_assign(&s, 0, 1, 0.02);
+  assert_false(loom__sched_busy(&s, 0)); /* one batch: nothing queued */
+  loom__sched_assign(&s, 0, 1, 0.01);
+  assert_true(loom__sched_busy(&s, 0)); /* one running, one queued: 30 ms */
+  /* Tiny tasks keep their deep window: two batches under 5 ms are not. */
+  s.w[0].inflight_cost = 0.005;
+  assert_false(loom__sched_busy(&s, 0));
   loom__sched_fini(&s);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_policy_find_knows_least_loaded_and_rr),
-      cmocka_unit_test(test_policy_find_of_null_is_least_loaded),
+      cmocka_unit_test(test_policy_find_of_null_is_weighted),
       cmocka_unit_test(test_policy_find_returns_null_for_unknown_names),
       cmocka_unit_test(test_policy_exists_and_list_agree_with_the_table),
       cmocka_unit_test(
@@ -645,6 +661,8 @@ int main(void) {
       cmocka_unit_test(test_sched_busy_needs_hints_and_work_in_flight),
       cmocka_unit_test(test_sched_busy_is_over_four_times_the_mean_hint),
       cmocka_unit_test(test_sched_busy_is_never_under_fifty_milliseconds),
+      cmocka_unit_test(
+          test_sched_busy_with_a_batch_queued_over_five_milliseconds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
