@@ -8,6 +8,7 @@
  * Exit status: 0 all tasks succeeded, 1 some task failed, 2 usage or input
  * error, 3 internal or MPI error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -74,7 +75,10 @@ struct cli {
   double timeout;
   int retries;
   char command_line[4096];
-  char weights[4096]; /* --weight KEY=W, joined with commas */
+  char *weights; /* --weight KEY=W and --weights-file lines, joined with
+                    commas (malloc'ed) */
+  size_t weights_len;
+  const char *weights_file;
   int have_lookahead; /* --lookahead given */
 };
 
@@ -169,6 +173,9 @@ static void usage_run(FILE *f) {
           "                         every rank on host KEY (repeatable; "
           "default: from\n"
           "                         the hardware, see loom topo)\n"
+          "  --weights-file FILE    KEY=W lines as for --weight (# comments); "
+          "read by\n"
+          "                         rank 0\n"
           "  --batch-max N          most tasks in one message (default "
           "4096)\n"
           "  --task-output MODE     files (default): out/XX/ID.ATTEMPT.out|err;"
@@ -260,8 +267,78 @@ static int parse_deadline(const char *v, double *out) {
 }
 
 /* Parses `loom run` flags. Returns -1 to go on, or an exit status. */
+/* Checks one KEY=W (KEY a rank or a host name, W > 0) and appends it to
+ * c->weights. Returns 0, LOOM_EINVAL or LOOM_ENOMEM. */
+static int add_weight(struct cli *c, const char *v) {
+  const char *eq = strchr(v, '=');
+  size_t n = strlen(v);
+  double wv;
+  char *end, *p;
+
+  errno = 0;
+  wv = eq ? strtod(eq + 1, &end) : 0;
+  if (!eq || eq == v || strchr(v, ',') || end == eq + 1 || *end || errno ||
+      !isfinite(wv) || wv <= 0)
+    return LOOM_EINVAL;
+  p = realloc(c->weights, c->weights_len + n + 2);
+  if (!p)
+    return LOOM_ENOMEM;
+  c->weights = p;
+  if (c->weights_len)
+    c->weights[c->weights_len++] = ',';
+  memcpy(c->weights + c->weights_len, v, n + 1);
+  c->weights_len += n;
+  c->opt.weights = c->weights;
+  return 0;
+}
+
+/* --weights-file: one KEY=W a line, as --weight takes; blank lines and
+ * lines starting with # are skipped, spaces around an entry ignored. Reads
+ * on the master only (only the master weighs workers). Prints one error
+ * line naming the file and line; returns 0 or EXIT_USAGE. */
+static int read_weights_file(struct cli *c) {
+  FILE *f = fopen(c->weights_file, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t got;
+  unsigned long no = 0;
+  int status = 0;
+
+  if (!f) {
+    fprintf(stderr, "loom: cannot read weights file '%s': %s\n",
+            c->weights_file, strerror(errno));
+    return EXIT_USAGE;
+  }
+  while (status == 0 && (got = getline(&line, &cap, f)) >= 0) {
+    char *s = line, *e = line + got;
+    no++;
+    while (s < e && isspace((unsigned char)*s))
+      s++;
+    while (e > s && isspace((unsigned char)e[-1]))
+      e--;
+    *e = '\0';
+    if (s == e || *s == '#')
+      continue;
+    if (add_weight(c, s) != 0) {
+      fprintf(stderr,
+              "loom: %s:%lu: bad weight '%s' (expected RANK=W or HOST=W "
+              "with W > 0)\n",
+              c->weights_file, no, s);
+      status = EXIT_USAGE;
+    }
+  }
+  if (status == 0 && ferror(f)) {
+    fprintf(stderr, "loom: cannot read weights file '%s'\n", c->weights_file);
+    status = EXIT_USAGE;
+  }
+  free(line);
+  fclose(f);
+  return status;
+}
+
 static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
   size_t used = 0;
+  int rc;
 
   loom_options_init(&c->opt);
   for (int i = 0; i < argc; i++) {
@@ -303,25 +380,18 @@ static int parse_run(struct cli *c, int argc, char **argv, int quiet_rank) {
                            v);
       c->opt.halt = u;
     } else if (strcmp(a, "--weight") == 0) {
-      const char *eq;
-      double wv;
-      char *end;
-      size_t wlen = strlen(c->weights);
       NEED_VALUE();
-      eq = strchr(v, '=');
-      errno = 0;
-      wv = eq ? strtod(eq + 1, &end) : 0;
-      if (!eq || eq == v || strchr(v, ',') || end == eq + 1 || *end || errno ||
-          !isfinite(wv) || wv <= 0)
+      rc = add_weight(c, v);
+      if (rc == LOOM_ENOMEM)
+        return usage_error(quiet_rank, "out of memory");
+      if (rc != 0)
         return usage_error(quiet_rank,
                            "bad --weight '%s' (expected RANK=W or HOST=W "
                            "with W > 0)",
                            v);
-      if (wlen + strlen(v) + 2 > sizeof(c->weights))
-        return usage_error(quiet_rank, "too many --weight options");
-      snprintf(c->weights + wlen, sizeof(c->weights) - wlen, "%s%s",
-               wlen ? "," : "", v);
-      c->opt.weights = c->weights;
+    } else if (strcmp(a, "--weights-file") == 0) {
+      NEED_VALUE();
+      c->weights_file = v;
     } else if (strcmp(a, "--quarantine") == 0) {
       NEED_VALUE();
       if (parse_u64(v, 0, 1000000, &u) != 0)
@@ -514,6 +584,8 @@ static int prepare(struct cli *c, struct file_source *fs,
   char err[1024];
   int rc;
 
+  if (c->weights_file && read_weights_file(c) != 0)
+    return EXIT_USAGE;
   if (c->kind) {
     ks->k = kind_find(c->kind);
     ks->count = c->count;
@@ -723,15 +795,19 @@ int main(int argc, char **argv) {
     return early_exit(quiet_rank, EXIT_USAGE);
   }
   status = parse_run(&c, argc, argv, quiet_rank);
-  if (status >= 0)
+  if (status >= 0) {
+    free(c.weights);
     return early_exit(quiet_rank, status);
+  }
 
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) !=
       MPI_SUCCESS) {
     fprintf(stderr, "loom: MPI_Init_thread failed\n");
+    free(c.weights);
     return EXIT_INTERNAL;
   }
   status = cmd_run(&c);
   MPI_Finalize();
+  free(c.weights);
   return status;
 }

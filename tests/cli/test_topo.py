@@ -243,6 +243,38 @@ class RunWeightsTest(loomtest.LoomTestCase):
         self.assertEqual((by_rank[2]["weight"], by_rank[2]["weight_from"]),
                          (3.5, "user"))
 
+    def test_a_weights_file_sets_weights_by_host_and_rank(self):
+        self.write("t.txt", "true\n" * 10)
+        host = os.uname().nodename
+        self.write("w.txt", "# weights for this run\n\n  %s=7  \n2=3.5\n"
+                   % host)
+        r = self.loom(["run", "-q", "-o", "run", "--weights-file", "w.txt",
+                       "t.txt"], np=3)
+        self.assertEqual(r.rc, 0, r.describe())
+        by_rank = {w["rank"]: w for w in
+                   loomtest.read_report(self.path("run"))["per_worker"]}
+        self.assertEqual((by_rank[1]["weight"], by_rank[1]["weight_from"]),
+                         (7, "user"))
+        self.assertEqual((by_rank[2]["weight"], by_rank[2]["weight_from"]),
+                         (3.5, "user"))
+
+    def test_a_bad_weights_file_names_the_file_and_line(self):
+        self.write("t.txt", "true\n")
+        self.write("w.txt", "# ok so far\n1=2\n2=zero\n")
+        for np in (None, 3):
+            r = self.loom(["run", "-o", "run", "--weights-file", "w.txt",
+                           "t.txt"], np=np)
+            self.assertEqual(r.rc, 2, r.describe())
+            lines = loomtest.loom_lines(r.stderr)
+            self.assertEqual(len(lines), 1, r.describe())
+            self.assertIn("w.txt:3: bad weight '2=zero'", lines[0])
+            self.assertFalse(os.path.exists(self.path("run")))
+        r = self.loom(["run", "-o", "run", "--weights-file", "missing.txt",
+                       "t.txt"])
+        self.assertEqual(r.rc, 2, r.describe())
+        self.assertIn("missing.txt", r.stderr)
+        self.assertFalse(os.path.exists(self.path("run")))
+
     def test_bad_weights_and_topologies_are_input_errors(self):
         self.write("t.txt", "true\n")
         for bad in (["--weight", "1=0"], ["--weight", "=2"],
