@@ -69,6 +69,7 @@ struct slot_cold {
 struct ahead_task {
   struct loom_task_spec spec;
   uint64_t key;  /* resume key */
+  uint64_t pos;  /* place among the tasks read */
   int attempt;   /* first attempt's number */
   uint16_t kind; /* kind index */
   uint32_t next; /* free list */
@@ -98,6 +99,7 @@ struct master {
   uint16_t look_kind; /* its kind's index */
   uint64_t look_key;  /* its key, when there is a journal */
   int look_attempt;   /* its first attempt's number (resume) */
+  uint64_t look_pos;  /* its place among the tasks read, for derived ids */
   /* Look-ahead (ahead.h): up to ahead_max tasks wait in pool entries. */
   uint64_t ahead_max; /* 0 = off: the source's order */
   struct loom__ahead ahead;
@@ -106,7 +108,7 @@ struct master {
   uint32_t pool_free; /* free list */
   uint32_t pool_cur;  /* the entry m->look points into, or NO_SLOT */
   uint64_t read_seq;  /* tasks read from the source (and not resumed as
-                         done): a task's place, for derived ids */
+                         done) */
   struct loom__resume resume;
   int resuming;
   int halted;
@@ -226,7 +228,7 @@ static int slot_fill(struct master *m, uint32_t si) {
   m->seq++;
   s->id = t->id ? t->id
                 : loom__task_id(m->kind_hash[s->kind], t->payload, t->len,
-                                t->line ? t->line : m->read_seq);
+                                t->line ? t->line : m->look_pos);
   s->line = t->line;
   s->cost = t->cost;
   s->attempt = (uint16_t)m->look_attempt;
@@ -316,15 +318,16 @@ static int intake(struct master *m) {
           loom__resume_check(&m->resume, m->look_key, &m->look_attempt))
         continue; /* done in an earlier run */
     }
-    m->read_seq++;
+    m->look_pos = ++m->read_seq;
     return 1;
   }
   return 0;
 }
 
-/* Copies the task in m->look into a pool entry and the look-ahead heap.
- * Its id is derived here, from its place in the source, so reordering
- * does not change it. */
+/* Copies the task in m->look, with its place in the source (so that
+ * reordering does not change a derived id), into a pool entry and the
+ * look-ahead heap. Out of memory, it stops the source with LOOM_ENOMEM and
+ * returns that. */
 static int ahead_store(struct master *m) {
   const struct loom_task_spec *t = &m->look;
   size_t text_len = t->text ? t->text_len : 0;
@@ -335,7 +338,7 @@ static int ahead_store(struct master *m) {
     uint32_t n = m->npool ? 2 * m->npool : 256;
     struct ahead_task *p = realloc(m->pool, n * sizeof(*p));
     if (!p)
-      return LOOM_ENOMEM;
+      goto nomem;
     memset(p + m->npool, 0, (n - m->npool) * sizeof(*p));
     for (uint32_t k = m->npool; k < n; k++)
       p[k].next = k + 1 < n ? k + 1 : NO_SLOT;
@@ -348,7 +351,7 @@ static int ahead_store(struct master *m) {
   if (t->len + text_len > e->cap) {
     char *mem = realloc(e->mem, t->len + text_len);
     if (!mem)
-      return LOOM_ENOMEM;
+      goto nomem;
     e->mem = mem;
     e->cap = t->len + text_len;
   }
@@ -360,17 +363,19 @@ static int ahead_store(struct master *m) {
   e->spec.payload = e->mem;
   e->spec.text = t->text ? e->mem + t->len : NULL;
   e->spec.kind = m->l->kinds[m->look_kind].name;
-  if (!e->spec.id)
-    e->spec.id = loom__task_id(m->kind_hash[m->look_kind], t->payload, t->len,
-                               t->line ? t->line : m->read_seq);
   e->kind = m->look_kind;
   e->key = m->look_key;
+  e->pos = m->look_pos;
   e->attempt = m->look_attempt;
   if (loom__ahead_push(&m->ahead, loom__sched_hint(&m->sched, t->cost),
-                       m->read_seq, i) != 0)
-    return LOOM_ENOMEM;
+                       m->look_pos, i) != 0)
+    goto nomem;
   m->pool_free = e->next;
   return 0;
+nomem:
+  m->src_err = LOOM_ENOMEM;
+  m->src_done = 1;
+  return LOOM_ENOMEM;
 }
 
 /* With look-ahead: tops the buffer up from the source, then moves its
@@ -384,13 +389,9 @@ static int ahead_next(struct master *m) {
     m->pool_free = m->pool_cur;
     m->pool_cur = NO_SLOT;
   }
-  while (m->ahead.n < m->ahead_max && intake(m)) {
-    if (ahead_store(m) != 0) {
-      m->src_err = LOOM_ENOMEM;
-      m->src_done = 1;
+  while (m->ahead.n < m->ahead_max && intake(m))
+    if (ahead_store(m) != 0)
       return 0;
-    }
-  }
   if (m->ahead.n == 0)
     return 0;
   it = loom__ahead_pop(&m->ahead);
@@ -398,6 +399,7 @@ static int ahead_next(struct master *m) {
   m->look = e->spec;
   m->look_kind = e->kind;
   m->look_key = e->key;
+  m->look_pos = e->pos;
   m->look_attempt = e->attempt;
   m->pool_cur = it.ref;
   return 1;
@@ -417,11 +419,8 @@ static void fetch(struct master *m) {
       if (m->ahead_max && m->look.cost >= 0) {
         /* The first hint starts the look-ahead. Until then it could not
          * reorder anything, so a file without hints streams. */
-        if (ahead_store(m) != 0) {
-          m->src_err = LOOM_ENOMEM;
-          m->src_done = 1;
+        if (ahead_store(m) != 0)
           return;
-        }
         continue;
       }
       loom__sched_hint(&m->sched, m->look.cost);

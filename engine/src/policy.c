@@ -14,21 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iheap.h"
 #include "internal.h"
 #include "policy.h"
 
 #define SCAN_MAX 64
 
 enum kind { LEAST_LOADED, ROUND_ROBIN, WEIGHTED_RR, EFT, STATIC };
-
-/* An indexed min-heap of workers: at[] in heap order of key[], pos[w]
- * where worker w sits; ties go to the lower worker. */
-struct iheap {
-  int n;
-  int *at;
-  int *pos;
-  double *key;
-};
 
 struct pstate {
   enum kind kind;
@@ -38,69 +30,15 @@ struct pstate {
   double *value; /* scan: wrr/static credit */
   /* heap mode */
   int heap_mode;
-  struct iheap heap; /* workers by what the policy compares */
-  struct iheap all;  /* eft: by expected finish, whether or not they have
+  struct loom__iheap heap; /* workers by what the policy compares */
+  struct loom__iheap all;  /* eft: by expected finish, whether or not they have
                         room (the wait rule, eft_wait) */
-  double *pass;      /* wrr/static: virtual time of each worker */
-  uint64_t *last;    /* rr/least-loaded: the tick w was last picked */
+  double *pass;            /* wrr/static: virtual time of each worker */
+  uint64_t *last;          /* rr/least-loaded: the tick w was last picked */
   uint64_t tick;
   double vtime;    /* wrr: the pass of the last pick */
   double key_mean; /* eft: the mean hint the heap's keys were built with */
 };
-
-/* ---- the indexed heap ------------------------------------------------ */
-
-static int iheap_init(struct iheap *h, int n) {
-  h->n = n;
-  h->at = calloc((size_t)n, sizeof(int));
-  h->pos = calloc((size_t)n, sizeof(int));
-  h->key = calloc((size_t)n, sizeof(double));
-  if (!h->at || !h->pos || !h->key)
-    return LOOM_ENOMEM;
-  /* Every key starts equal (0): ordered by worker index. */
-  for (int w = 0; w < n; w++)
-    h->at[w] = h->pos[w] = w;
-  return 0;
-}
-
-static void iheap_free(struct iheap *h) {
-  free(h->at);
-  free(h->pos);
-  free(h->key);
-}
-
-static int before(const struct iheap *h, int a, int b) {
-  return h->key[a] < h->key[b] || (h->key[a] == h->key[b] && a < b);
-}
-
-static void swap_at(struct iheap *h, int i, int j) {
-  int a = h->at[i], b = h->at[j];
-  h->at[i] = b;
-  h->at[j] = a;
-  h->pos[b] = i;
-  h->pos[a] = j;
-}
-
-static void iheap_set(struct iheap *h, int w, double key) {
-  int i = h->pos[w];
-
-  h->key[w] = key;
-  while (i > 0 && before(h, h->at[i], h->at[(i - 1) / 2])) {
-    swap_at(h, i, (i - 1) / 2);
-    i = (i - 1) / 2;
-  }
-  for (;;) {
-    int c = 2 * i + 1;
-    if (c >= h->n)
-      break;
-    if (c + 1 < h->n && before(h, h->at[c + 1], h->at[c]))
-      c++;
-    if (!before(h, h->at[c], h->at[i]))
-      break;
-    swap_at(h, i, c);
-    i = c;
-  }
-}
 
 /* eft: when worker w would finish a task of cost c (< 0: no hints; then
  * tasks stand for work), counting what it has in flight. */
@@ -108,6 +46,20 @@ static double finish(const struct loom__sched *s, int w, double c) {
   const struct loom__wstate *ws = &s->w[w];
   double work = c >= 0 ? ws->inflight_cost + c : (double)ws->inflight + 1.0;
   return work / loom__sched_capacity(s, w);
+}
+
+/* eft, heap mode: when worker w would finish a task of the mean hint the
+ * keys are built with (without hints: one more task). */
+static double eft_key(const struct pstate *p, const struct loom__sched *s,
+                      int w) {
+  return finish(s, w, p->key_mean > 0 ? p->key_mean : -1);
+}
+
+/* eft: w's key in the heap of all workers, room or not. A quarantined
+ * worker will never finish anything. */
+static double all_key(const struct pstate *p, const struct loom__sched *s,
+                      int w) {
+  return s->w[w].quarantined ? HUGE_VAL : eft_key(p, s, w);
 }
 
 /* The key a worker sorts by in heap mode; HUGE_VAL = cannot take work. */
@@ -129,7 +81,7 @@ static double key_of(struct pstate *p, const struct loom__sched *s, int w) {
   case WEIGHTED_RR:
     return p->pass[w];
   case EFT:
-    return finish(s, w, p->key_mean > 0 ? p->key_mean : -1);
+    return eft_key(p, s, w);
   case STATIC:
     break;
   }
@@ -138,10 +90,10 @@ static double key_of(struct pstate *p, const struct loom__sched *s, int w) {
 
 static int heap_pick(struct pstate *p, const struct loom__sched *s) {
   for (;;) {
-    int w = p->heap.at[0];
+    int w = loom__iheap_top(&p->heap);
     double k = key_of(p, s, w);
     if (k != p->heap.key[w]) {
-      iheap_set(&p->heap, w, k); /* stale: re-key and look again */
+      loom__iheap_set(&p->heap, w, k); /* stale: re-key and look again */
       continue;
     }
     if (k == HUGE_VAL)
@@ -242,17 +194,15 @@ static int scan_eft(struct pstate *p, const struct loom__sched *s,
  * rebuilt, which happens a few times a run. */
 static int eft_heap_pick(struct pstate *p, const struct loom__sched *s,
                          double *best_t, double *best_all) {
-  double mean = s->hints ? s->hint_sum / (double)s->hints : 0;
-  int w;
+  double mean = loom__sched_mean_hint(s);
+  int w, top;
 
   if ((mean > 0) != (p->key_mean > 0) ||
       fabs(mean - p->key_mean) > 0.25 * p->key_mean) {
     p->key_mean = mean;
     for (int k = 0; k < p->n; k++) {
-      iheap_set(&p->heap, k, key_of(p, s, k));
-      iheap_set(&p->all, k,
-                s->w[k].quarantined ? HUGE_VAL
-                                    : finish(s, k, mean > 0 ? mean : -1));
+      loom__iheap_set(&p->heap, k, key_of(p, s, k));
+      loom__iheap_set(&p->all, k, all_key(p, s, k));
     }
   }
   w = heap_pick(p, s);
@@ -262,9 +212,10 @@ static int eft_heap_pick(struct pstate *p, const struct loom__sched *s,
   *best_t = p->heap.key[w];
   /* Quarantine is final and the policy is not told of it: drop such a
    * worker here, as heap_pick does for the other heap. */
-  while (s->w[p->all.at[0]].quarantined && p->all.key[p->all.at[0]] != HUGE_VAL)
-    iheap_set(&p->all, p->all.at[0], HUGE_VAL);
-  *best_all = p->all.key[p->all.at[0]];
+  while (s->w[top = loom__iheap_top(&p->all)].quarantined &&
+         p->all.key[top] != HUGE_VAL)
+    loom__iheap_set(&p->all, top, HUGE_VAL);
+  *best_all = p->all.key[top];
   return w;
 }
 
@@ -319,8 +270,8 @@ static void pstate_free(void *state) {
   if (!p)
     return;
   free(p->value);
-  iheap_free(&p->heap);
-  iheap_free(&p->all);
+  loom__iheap_free(&p->heap);
+  loom__iheap_free(&p->all);
   free(p->pass);
   free(p->last);
   free(p);
@@ -343,17 +294,17 @@ static int init_kind(const struct loom__sched *s, void **state,
     p->last = calloc(n, sizeof(uint64_t));
   }
   if (!p->value ||
-      (p->heap_mode && (iheap_init(&p->heap, s->n) != 0 ||
-                        (kind == EFT && iheap_init(&p->all, s->n) != 0) ||
+      (p->heap_mode && (loom__iheap_init(&p->heap, s->n) != 0 ||
+                        (kind == EFT && loom__iheap_init(&p->all, s->n) != 0) ||
                         !p->pass || !p->last))) {
     pstate_free(p);
     return LOOM_ENOMEM;
   }
   if (p->heap_mode) {
     for (int w = 0; w < s->n; w++)
-      iheap_set(&p->heap, w, key_of(p, s, w));
+      loom__iheap_set(&p->heap, w, key_of(p, s, w));
     for (int w = 0; kind == EFT && w < s->n; w++)
-      iheap_set(&p->all, w, finish(s, w, -1));
+      loom__iheap_set(&p->all, w, all_key(p, s, w));
   }
   *state = p;
   return 0;
@@ -408,12 +359,9 @@ static void update(void *state, const struct loom__sched *s, int w) {
    * on the turns it missed. */
   if (p->kind == WEIGHTED_RR && p->pass[w] < p->vtime)
     p->pass[w] = p->vtime;
-  iheap_set(&p->heap, w, key_of(p, s, w));
+  loom__iheap_set(&p->heap, w, key_of(p, s, w));
   if (p->kind == EFT)
-    iheap_set(&p->all, w,
-              s->w[w].quarantined
-                  ? HUGE_VAL
-                  : finish(s, w, p->key_mean > 0 ? p->key_mean : -1));
+    loom__iheap_set(&p->all, w, all_key(p, s, w));
 }
 
 static int ll_init(const struct loom__sched *s, void **st) {

@@ -92,6 +92,11 @@ uint32_t loom__sched_batch_size(const struct loom__sched *s, int w);
 int loom__sched_batch_full(const struct loom__sched *s, uint32_t n, double cost,
                            double next_cost);
 
+/* The mean cost hint of the tasks read so far; 0 before the first. */
+static inline double loom__sched_mean_hint(const struct loom__sched *s) {
+  return s->hints ? s->hint_sum / (double)s->hints : 0;
+}
+
 /* Notes the cost hint (< 0: none) of a task read from the source, and
  * returns what it counts as in the look-ahead's order: the hint, else the
  * mean of the hints so far (0 before the first), so a task without a hint

@@ -59,16 +59,13 @@ double loom__sched_hint(struct loom__sched *s, double cost) {
     s->hints++;
     return cost;
   }
-  return s->hints ? s->hint_sum / (double)s->hints : 0;
+  return loom__sched_mean_hint(s);
 }
 
 int loom__sched_busy(const struct loom__sched *s, int w) {
-  double mean;
-
   if (s->w[w].inflight == 0 || s->hints == 0)
     return 0;
-  mean = s->hint_sum / (double)s->hints;
-  return s->w[w].inflight_cost > fmax(4.0 * mean, 0.05) ||
+  return s->w[w].inflight_cost > fmax(4.0 * loom__sched_mean_hint(s), 0.05) ||
          (s->w[w].batches >= 2 && s->w[w].inflight_cost > 0.005);
 }
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ahead.h"
+#include "iheap.h"
 #include "internal.h"
 #include "policy.h"
 
@@ -109,13 +110,15 @@ static double peek(struct sim *m) {
   const struct loom_sim_options *o = m->o;
 
   if (!m->ahead_max) {
+    double d;
     if (m->next >= o->tasks)
       return -1;
+    d = o->duration(o->arg, m->next);
     if (m->stream == m->next) { /* read once, as the master does */
       m->stream++;
-      loom__sched_hint(&m->s, o->hints ? o->duration(o->arg, m->next) : -1);
+      loom__sched_hint(&m->s, o->hints ? d : -1);
     }
-    return o->duration(o->arg, m->next);
+    return d;
   }
   while (m->ahead.n < m->ahead_max && m->stream < o->tasks) {
     double d = o->duration(o->arg, m->stream);
@@ -187,44 +190,23 @@ static void complete(struct sim *m, const struct batch *b) {
   m->pol->done(m->pol_state, &m->s, b->worker);
 }
 
-/* The ideal online scheduler of loom_sim_result.greedy: a min-heap of
- * (time free, worker), ties to the lower worker. */
+/* The ideal online scheduler of loom_sim_result.greedy: the workers kept
+ * by the time they are free, each task to the first one. */
 static int greedy(const struct loom_sim_options *o, const struct sim *m,
                   double *out) {
-  size_t n = (size_t)o->workers;
-  double *t = calloc(n, sizeof(double)), end = 0;
-  int *h = calloc(n, sizeof(int));
+  struct loom__iheap h;
+  double end = 0;
+  int rc = loom__iheap_init(&h, o->workers);
 
-  if (!t || !h) {
-    free(t);
-    free(h);
-    return LOOM_ENOMEM;
+  for (uint64_t k = 0; rc == 0 && k < o->tasks; k++) {
+    int w = loom__iheap_top(&h);
+    double t = h.key[w] + o->duration(o->arg, k) / speed(m, w);
+    end = fmax(end, t);
+    loom__iheap_set(&h, w, t);
   }
-  for (size_t i = 0; i < n; i++)
-    h[i] = (int)i; /* all free at 0: already a heap */
-  for (uint64_t k = 0; k < o->tasks; k++) {
-    int w = h[0];
-    size_t i = 0;
-    t[w] += o->duration(o->arg, k) / speed(m, w);
-    end = fmax(end, t[w]);
-    for (;;) { /* sift w down */
-      size_t c = 2 * i + 1;
-      if (c >= n)
-        break;
-      if (c + 1 < n && (t[h[c + 1]] < t[h[c]] ||
-                        (t[h[c + 1]] == t[h[c]] && h[c + 1] < h[c])))
-        c++;
-      if (t[w] < t[h[c]] || (t[w] == t[h[c]] && w < h[c]))
-        break;
-      h[i] = h[c];
-      i = c;
-    }
-    h[i] = w;
-  }
+  loom__iheap_free(&h);
   *out = end;
-  free(t);
-  free(h);
-  return 0;
+  return rc;
 }
 
 static void figures(const struct sim *m, double makespan,

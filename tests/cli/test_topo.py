@@ -230,11 +230,12 @@ class RunWeightsTest(loomtest.LoomTestCase):
         self.assertEqual(by_rank[1]["l3_bytes"], 0)
         self.assertIn("L3", by_rank[1]["topology_notes"])
 
-    def test_weight_flags_override_by_rank_and_by_host(self):
+    def assert_host_7_and_rank_2_at_3_5(self, weight_args):
+        """Runs 3 ranks with weight_args meaning "this host 7, rank 2 3.5"
+        and checks report.json: the rank wins over the host."""
         self.write("t.txt", "true\n" * 10)
-        host = os.uname().nodename
-        r = self.loom(["run", "-q", "-o", "run", "--weight", host + "=7",
-                       "--weight", "2=3.5", "t.txt"], np=3)
+        r = self.loom(["run", "-q", "-o", "run"] + weight_args + ["t.txt"],
+                      np=3)
         self.assertEqual(r.rc, 0, r.describe())
         by_rank = {w["rank"]: w for w in
                    loomtest.read_report(self.path("run"))["per_worker"]}
@@ -243,20 +244,15 @@ class RunWeightsTest(loomtest.LoomTestCase):
         self.assertEqual((by_rank[2]["weight"], by_rank[2]["weight_from"]),
                          (3.5, "user"))
 
-    def test_a_weights_file_sets_weights_by_host_and_rank(self):
-        self.write("t.txt", "true\n" * 10)
+    def test_weight_flags_override_by_rank_and_by_host(self):
         host = os.uname().nodename
+        self.assert_host_7_and_rank_2_at_3_5(
+            ["--weight", host + "=7", "--weight", "2=3.5"])
+
+    def test_a_weights_file_sets_weights_by_host_and_rank(self):
         self.write("w.txt", "# weights for this run\n\n  %s=7  \n2=3.5\n"
-                   % host)
-        r = self.loom(["run", "-q", "-o", "run", "--weights-file", "w.txt",
-                       "t.txt"], np=3)
-        self.assertEqual(r.rc, 0, r.describe())
-        by_rank = {w["rank"]: w for w in
-                   loomtest.read_report(self.path("run"))["per_worker"]}
-        self.assertEqual((by_rank[1]["weight"], by_rank[1]["weight_from"]),
-                         (7, "user"))
-        self.assertEqual((by_rank[2]["weight"], by_rank[2]["weight_from"]),
-                         (3.5, "user"))
+                   % os.uname().nodename)
+        self.assert_host_7_and_rank_2_at_3_5(["--weights-file", "w.txt"])
 
     def test_a_bad_weights_file_names_the_file_and_line(self):
         self.write("t.txt", "true\n")

@@ -33,6 +33,19 @@ static void check_rc_at(int got, int want, const char *what, const char *file,
   }
 }
 
+/* The end of a test program: every rank's failures summed, one line from
+ * rank 0 naming the program, MPI finalized. Returns main's status. */
+static int mpicheck_verdict(const char *program) {
+  int total = 0;
+
+  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (world_rank == 0)
+    printf("%s: %d ranks: %s (%d failed checks)\n", program, world_size,
+           total ? "FAILED" : "ok", total);
+  MPI_Finalize();
+  return total ? 1 : 0;
+}
+
 #define CHECK(cond) check_at((cond) != 0, #cond, __FILE__, __LINE__)
 #define CHECK_RC(call, want)                                                   \
   check_rc_at((call), (want), #call, __FILE__, __LINE__)

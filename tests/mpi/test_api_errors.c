@@ -219,7 +219,7 @@ static void test_local_functions(void) {
 }
 
 int main(int argc, char **argv) {
-  int provided, total = 0;
+  int provided;
 
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) !=
       MPI_SUCCESS)
@@ -234,10 +234,5 @@ int main(int argc, char **argv) {
   test_new_with_bad_options();
   test_register_between_runs();
 
-  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  if (world_rank == 0)
-    printf("test_api_errors: %d ranks: %s (%d failed checks)\n", world_size,
-           total ? "FAILED" : "ok", total);
-  MPI_Finalize();
-  return total ? 1 : 0;
+  return mpicheck_verdict("test_api_errors");
 }

@@ -409,7 +409,7 @@ static void test_calls_while_running(struct loom *l) {
 int main(int argc, char **argv) {
   struct loom_options opt;
   struct loom *l = NULL;
-  int provided, total = 0, rc;
+  int provided, rc;
 
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) !=
       MPI_SUCCESS)
@@ -438,10 +438,5 @@ int main(int argc, char **argv) {
   test_calls_while_running(l);
   loom_free(l);
 
-  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  if (world_rank == 0)
-    printf("test_api_run: %d ranks: %s (%d failed checks)\n", world_size,
-           total ? "FAILED" : "ok", total);
-  MPI_Finalize();
-  return total ? 1 : 0;
+  return mpicheck_verdict("test_api_run");
 }
