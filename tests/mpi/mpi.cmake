@@ -40,6 +40,12 @@ foreach(t test_api_run test_api_errors)
   target_link_libraries(${t} PRIVATE libloom loom_warnings)
 endforeach()
 
+# White-box: the message layer and the worker loop, from engine/src.
+add_executable(test_comm ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_comm.c)
+target_link_libraries(test_comm PRIVATE libloom loom_warnings)
+target_include_directories(test_comm PRIVATE ${PROJECT_SOURCE_DIR}/engine/src)
+
 loom_mpi_test(api_run test_api_run)
+loom_mpi_test(comm test_comm)
 loom_mpi_test(api_errors test_api_errors)
 loom_mpi_test(example loom-example)

@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-#include "internal.h"
+#include "dispatch/engine.h"
 
 static void test_task_id_derive_matches_known_values(void **st) {
   (void)st;

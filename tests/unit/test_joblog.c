@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "joblog.h"
+#include "dispatch/engine.h"
+#include "journal/joblog.h"
 
 /* The current test's directory, removed with its joblog by the teardown. */
 static char dir[64];

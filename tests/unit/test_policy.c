@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
-#include "policy.h"
+#include "dispatch/engine.h"
+#include "sched/policy.h"
 
 /* A sched with the given weights and a window so large that every worker
  * always has room: then the picks alone show the policy's shares. */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progress.h"
+#include "journal/progress.h"
 
 static void test_progress_format_with_a_total_shows_percent_and_eta(void **st) {
   (void)st;

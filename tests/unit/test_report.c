@@ -18,8 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "report.h"
+#include "common/json.h"
+#include "dispatch/engine.h"
+#include "journal/report.h"
 
 /* ---- a strict JSON syntax checker (RFC 8259) ---------------------------- */
 

@@ -16,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "joblog.h"
-#include "map.h"
-#include "resume.h"
+#include "common/map.h"
+#include "dispatch/engine.h"
+#include "journal/joblog.h"
+#include "journal/resume.h"
 
 /* ---- the map ------------------------------------------------------------ */
 

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "dispatch/engine.h"
 
 static char base[64];
 static char old_cwd[PATH_MAX];

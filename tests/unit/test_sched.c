@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "policy.h"
+#include "dispatch/engine.h"
+#include "sched/policy.h"
 
 /* A scheduler and one policy over it. */
 struct farm {

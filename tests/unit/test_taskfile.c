@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "dispatch/engine.h"
 
 /* The current test's input file, removed by the teardown. */
 static char tmp_path[64];

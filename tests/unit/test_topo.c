@@ -19,9 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "report.h"
-#include "topo.h"
+#include "common/json.h"
+#include "dispatch/engine.h"
+#include "hw/topo.h"
+#include "journal/report.h"
 
 #ifndef LOOM_TEST_DATA
 #define LOOM_TEST_DATA "tests/data"

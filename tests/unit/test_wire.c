@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "wire.h"
+#include "dispatch/engine.h"
+#include "dispatch/wire.h"
 
 /* Fixed record sizes, from the layout documented in wire.c. */
 #define TASK_FIXED 28u

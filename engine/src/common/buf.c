@@ -1,0 +1,102 @@
+/* buf.c - the growable byte buffer, array and string copier (buf.h). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "loom.h"
+
+int loom__buf_grow(struct loom__buf *b, size_t extra) {
+  size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
+  unsigned char *p;
+
+  if (need < b->len)
+    return LOOM_ENOMEM; /* overflow */
+  if (need <= b->cap)
+    return 0;
+  while (cap < need)
+    cap = cap > SIZE_MAX / 2 ? need : 2 * cap;
+  p = realloc(b->data, cap);
+  if (!p)
+    return LOOM_ENOMEM;
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+int loom__buf_append(struct loom__buf *b, const void *p, size_t n) {
+  int rc = loom__buf_reserve(b, n);
+  if (rc != 0)
+    return rc;
+  if (n)
+    memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+int loom__buf_set(struct loom__buf *b, const void *p, size_t n) {
+  int rc;
+
+  b->len = 0;
+  rc = loom__buf_reserve(b, n + 1);
+  if (rc != 0)
+    return rc;
+  if (n)
+    memcpy(b->data, p, n);
+  b->data[n] = '\0';
+  b->len = n;
+  return 0;
+}
+
+void loom__buf_swap(struct loom__buf *a, struct loom__buf *b) {
+  struct loom__buf t = *a;
+  *a = *b;
+  *b = t;
+}
+
+void loom__buf_fini(struct loom__buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+void *loom__array_grow(void *array, size_t *cap, size_t need, size_t size) {
+  size_t n = *cap ? *cap : 16;
+  void *p;
+
+  if (need <= *cap)
+    return array;
+  while (n < need) {
+    if (n > SIZE_MAX / 2)
+      return NULL;
+    n *= 2;
+  }
+  if (size && n > SIZE_MAX / size)
+    return NULL;
+  p = realloc(array, n * size);
+  if (!p)
+    return NULL;
+  *cap = n;
+  return p;
+}
+
+char *loom__str_dup(const char *s, size_t n) {
+  char *p;
+
+  if (n == SIZE_MAX)
+    return NULL;
+  p = malloc(n + 1);
+  if (!p)
+    return NULL;
+  if (n)
+    memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+void *loom__mem_dup(const void *p, size_t n) {
+  void *q = malloc(n ? n : 1);
+  if (q && n)
+    memcpy(q, p, n);
+  return q;
+}

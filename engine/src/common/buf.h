@@ -1,0 +1,57 @@
+/* buf.h - the engine's one growable byte buffer, one growable array and
+ * one string copier.
+ *
+ * Every byte string the engine builds or keeps (messages, commands, replies,
+ * texts) is a struct loom__buf; every array that grows goes through
+ * loom__array_grow(). Nothing else in the engine calls realloc.
+ */
+#ifndef LOOM_BUF_H
+#define LOOM_BUF_H
+
+#include <stddef.h>
+
+struct loom__buf {
+  unsigned char *data;
+  size_t len;
+  size_t cap;
+};
+
+/* The slow half of loom__buf_reserve(): grows the storage. */
+int loom__buf_grow(struct loom__buf *b, size_t extra);
+
+/* Makes room for extra more bytes after len. Returns 0 or LOOM_ENOMEM
+ * (then b is unchanged). Inline: the encoders call it for every field. */
+static inline int loom__buf_reserve(struct loom__buf *b, size_t extra) {
+  return extra <= b->cap - b->len ? 0 : loom__buf_grow(b, extra);
+}
+
+/* Appends n bytes. Returns 0 or LOOM_ENOMEM. */
+int loom__buf_append(struct loom__buf *b, const void *p, size_t n);
+
+/* Replaces the contents with n bytes of p, plus a NUL after them that len
+ * does not count (so a text can be used as a C string). Returns 0 or
+ * LOOM_ENOMEM. */
+int loom__buf_set(struct loom__buf *b, const void *p, size_t n);
+
+/* Exchanges the storage of a and b: how a message changes hands without a
+ * copy. */
+void loom__buf_swap(struct loom__buf *a, struct loom__buf *b);
+
+/* Frees the storage; b is then empty and may be reused. */
+void loom__buf_fini(struct loom__buf *b);
+
+/* Grows an array of elements of size bytes so that it holds at least need
+ * of them: returns the (possibly moved) array and sets *cap, or returns
+ * NULL and leaves array and *cap as they were (out of memory, or a size
+ * that would overflow). Capacity doubles, from 16. */
+void *loom__array_grow(void *array, size_t *cap, size_t need, size_t size);
+
+/* A NUL-terminated copy of n bytes of s (malloc'ed), or NULL. s may hold
+ * NULs; the copy keeps them. */
+char *loom__str_dup(const char *s, size_t n);
+
+/* A copy of n bytes (malloc'ed, at least one byte so that a copy of
+ * nothing is not NULL), or NULL. */
+void *loom__mem_dup(const void *p, size_t n);
+
+#endif /* LOOM_BUF_H */

@@ -1,0 +1,172 @@
+/* wire.c - encoding and checked decoding of dispatch messages (wire.h).
+ *
+ * Record layouts (host byte order, no padding on the wire):
+ *   task: slot u32, kind u16, attempt u16, id u64, timeout f64, len u32, bytes
+ *   done: slot u32, exit i32, sig i32, flags u32, start f64, elapsed f64,
+ *         len u32, bytes
+ */
+#include <string.h>
+
+#include "common/common.h"
+#include "dispatch/wire.h"
+
+#define TASK_FIXED (4 + 2 + 2 + 8 + 8 + 4)
+#define DONE_FIXED (4 + 4 + 4 + 4 + 8 + 8 + 4)
+
+/* Field writers and readers work on a local cursor: going through b->len
+ * or r->p for every field would reload it after each memcpy. */
+static unsigned char *put(unsigned char *p, const void *v, size_t n) {
+  memcpy(p, v, n);
+  return p + n;
+}
+
+static const unsigned char *get(const unsigned char *p, void *v, size_t n) {
+  memcpy(v, p, n);
+  return p + n;
+}
+
+int loom__wire_begin(struct loom__buf *b) {
+  uint32_t magic = LOOM__WIRE_MAGIC, zero = 0;
+  int rc;
+
+  b->len = 0;
+  rc = loom__buf_reserve(b, LOOM__WIRE_HEADER);
+  if (rc != 0)
+    return rc;
+  put(put(b->data, &magic, 4), &zero, 4);
+  b->len = LOOM__WIRE_HEADER;
+  return 0;
+}
+
+uint32_t loom__wire_count(const struct loom__buf *b) {
+  uint32_t n = 0;
+  if (b->len >= LOOM__WIRE_HEADER)
+    memcpy(&n, b->data + 4, 4);
+  return n;
+}
+
+static void bump(struct loom__buf *b) {
+  uint32_t n = loom__wire_count(b) + 1;
+  memcpy(b->data + 4, &n, 4);
+}
+
+int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t) {
+  unsigned char *p;
+  int rc;
+
+  if (t->len > LOOM__WIRE_PAYLOAD_MAX)
+    return LOOM_ETOOBIG;
+  rc = loom__buf_reserve(b, TASK_FIXED + (size_t)t->len);
+  if (rc != 0)
+    return rc;
+  p = b->data + b->len;
+  p = put(p, &t->slot, 4);
+  p = put(p, &t->kind, 2);
+  p = put(p, &t->attempt, 2);
+  p = put(p, &t->id, 8);
+  p = put(p, &t->timeout, 8);
+  p = put(p, &t->len, 4);
+  if (t->len)
+    memcpy(p, t->payload, t->len);
+  b->len += TASK_FIXED + (size_t)t->len;
+  bump(b);
+  return 0;
+}
+
+int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d) {
+  unsigned char *p;
+  int rc;
+
+  if (d->len > LOOM__WIRE_PAYLOAD_MAX)
+    return LOOM_ETOOBIG;
+  rc = loom__buf_reserve(b, DONE_FIXED + (size_t)d->len);
+  if (rc != 0)
+    return rc;
+  p = b->data + b->len;
+  p = put(p, &d->slot, 4);
+  p = put(p, &d->exit_code, 4);
+  p = put(p, &d->sig, 4);
+  p = put(p, &d->flags, 4);
+  p = put(p, &d->start, 8);
+  p = put(p, &d->elapsed, 8);
+  p = put(p, &d->len, 4);
+  if (d->len)
+    memcpy(p, d->data, d->len);
+  b->len += DONE_FIXED + (size_t)d->len;
+  bump(b);
+  return 0;
+}
+
+int loom__wire_open(struct loom__reader *r, const void *msg, size_t len) {
+  uint32_t magic;
+
+  r->p = r->end = msg;
+  r->left = 0;
+  if (!msg || len < LOOM__WIRE_HEADER)
+    return LOOM_EPROTO;
+  r->end = r->p + len;
+  memcpy(&magic, r->p, 4);
+  memcpy(&r->left, r->p + 4, 4);
+  if (magic != LOOM__WIRE_MAGIC)
+    return LOOM_EPROTO;
+  r->p += LOOM__WIRE_HEADER;
+  return 0;
+}
+
+/* Claims a variable-length tail of len bytes at p, or fails. */
+static int tail(struct loom__reader *r, const unsigned char *p, uint32_t len,
+                const void **out) {
+  if (len > LOOM__WIRE_PAYLOAD_MAX || (size_t)(r->end - p) < len)
+    return LOOM_EPROTO;
+  *out = len ? p : NULL;
+  r->p = p + len;
+  r->left--;
+  return 1;
+}
+
+int loom__wire_get_task(struct loom__reader *r, struct loom__wire_task *t) {
+  const unsigned char *p = r->p;
+
+  if (r->left == 0)
+    return p == r->end ? 0 : LOOM_EPROTO;
+  if ((size_t)(r->end - p) < TASK_FIXED)
+    return LOOM_EPROTO;
+  p = get(p, &t->slot, 4);
+  p = get(p, &t->kind, 2);
+  p = get(p, &t->attempt, 2);
+  p = get(p, &t->id, 8);
+  p = get(p, &t->timeout, 8);
+  p = get(p, &t->len, 4);
+  return tail(r, p, t->len, &t->payload);
+}
+
+int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d) {
+  const unsigned char *p = r->p;
+
+  if (r->left == 0)
+    return p == r->end ? 0 : LOOM_EPROTO;
+  if ((size_t)(r->end - p) < DONE_FIXED)
+    return LOOM_EPROTO;
+  p = get(p, &d->slot, 4);
+  p = get(p, &d->exit_code, 4);
+  p = get(p, &d->sig, 4);
+  p = get(p, &d->flags, 4);
+  p = get(p, &d->start, 8);
+  p = get(p, &d->elapsed, 8);
+  p = get(p, &d->len, 4);
+  return tail(r, p, d->len, &d->data);
+}
+
+void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
+                               double each) {
+  unsigned char *p = b->data + from, *end = b->data + b->len;
+
+  for (uint64_t k = 0; (size_t)(end - p) >= DONE_FIXED; k++) {
+    double t = start + (double)k * each;
+    uint32_t len;
+    memcpy(p + 16, &t, 8);
+    memcpy(p + 24, &each, 8);
+    memcpy(&len, p + 32, 4);
+    p += DONE_FIXED + len;
+  }
+}

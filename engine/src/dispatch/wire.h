@@ -1,0 +1,77 @@
+/* wire.h - the byte format of dispatch messages.
+ *
+ * A TASKS message is a batch: a header (magic, record count) and one task
+ * record per task; a DONE message is the same with completion records. All
+ * ranks run the same build on one byte order, so fields are copied in host
+ * order, but every length is checked on decode: a short or oversized message
+ * is LOOM_EPROTO, never a read past the buffer.
+ */
+#ifndef LOOM_WIRE_H
+#define LOOM_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+#define LOOM__WIRE_MAGIC 0x4c4d0001u /* "LM" + format version 1 */
+#define LOOM__WIRE_HEADER 8u         /* magic, count */
+#define LOOM__WIRE_PAYLOAD_MAX (64u << 20)
+
+/* One task in a TASKS message. payload points into the message on decode. */
+struct loom__wire_task {
+  uint32_t slot;    /* the master's handle, echoed in the completion */
+  uint16_t kind;    /* index in the kind registry */
+  uint16_t attempt; /* 1 for the first */
+  uint64_t id;
+  double timeout; /* seconds, 0 = none */
+  const void *payload;
+  uint32_t len;
+};
+
+/* One finished attempt in a DONE message. data points into the message. */
+struct loom__wire_done {
+  uint32_t slot;
+  int32_t exit_code;
+  int32_t sig;
+  uint32_t flags; /* LOOM__DONE_* */
+  double start;   /* wall clock seconds */
+  double elapsed;
+  const void *data;
+  uint32_t len;
+};
+
+enum {
+  LOOM__DONE_TIMEOUT = 1u << 0, /* killed for running past its timeout */
+  LOOM__DONE_SPAWN = 1u << 1,   /* could not be started at all */
+  LOOM__DONE_CANCEL = 1u << 2   /* killed, or never started, on a stop */
+};
+
+/* Starts a message: clears b and writes the header with count 0. */
+int loom__wire_begin(struct loom__buf *b);
+/* Number of records written since loom__wire_begin(). */
+uint32_t loom__wire_count(const struct loom__buf *b);
+
+int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t);
+int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d);
+
+/* Rewrites start and elapsed of every DONE record from byte offset `from`
+ * of b: the k-th gets start + k * each and elapsed = each. */
+void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
+                               double each);
+
+/* A cursor over a received message. */
+struct loom__reader {
+  const unsigned char *p;
+  const unsigned char *end;
+  uint32_t left; /* records not yet read */
+};
+
+/* Checks the header. Returns 0 or LOOM_EPROTO. */
+int loom__wire_open(struct loom__reader *r, const void *msg, size_t len);
+/* Each returns 1 with a record, 0 at the end, LOOM_EPROTO when the bytes do
+ * not hold the record the header promised. */
+int loom__wire_get_task(struct loom__reader *r, struct loom__wire_task *t);
+int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d);
+
+#endif /* LOOM_WIRE_H */

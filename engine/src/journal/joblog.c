@@ -1,0 +1,300 @@
+/* joblog.c - writing and reading back the run's journal (joblog.h).
+ *
+ * Rows go through large stdio buffers; loom__joblog_flush() is called by
+ * the master before each batch goes out and after each completion message,
+ * so what was dispatched and what was received are on disk (in the page
+ * cache) before more work is handed out.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "journal/joblog.h"
+
+/* A run killed mid-write can leave a last line without its newline: the
+ * reader skips it, and a run that appends must not glue its first row onto
+ * it. Cuts f back to just after its last newline (or to nothing). */
+static int cut_torn_tail(FILE *f) {
+  char buf[4096];
+  off_t end, pos;
+
+  if (fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0)
+    return -1;
+  for (pos = end; pos > 0;) {
+    size_t n = pos < (off_t)sizeof(buf) ? (size_t)pos : sizeof(buf);
+    pos -= (off_t)n;
+    if (fseeko(f, pos, SEEK_SET) != 0 || fread(buf, 1, n, f) != n)
+      return -1;
+    for (size_t i = n; i > 0; i--)
+      if (buf[i - 1] == '\n') {
+        off_t keep = pos + (off_t)i;
+        if (keep < end && ftruncate(fileno(f), keep) != 0)
+          return -1;
+        return fseeko(f, 0, SEEK_END);
+      }
+  }
+  if (end > 0 && ftruncate(fileno(f), 0) != 0)
+    return -1;
+  return fseeko(f, 0, SEEK_END);
+}
+
+static FILE *open_one(const char *dir, const char *name, const char *header,
+                      int append) {
+  char path[PATH_MAX];
+  struct stat st;
+  FILE *f;
+
+  if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+    return NULL;
+  f = fopen(path, append ? "a+" : "w");
+  if (!f)
+    return NULL;
+  if (append && cut_torn_tail(f) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  setvbuf(f, NULL, _IOFBF, 1 << 20);
+  /* A new file, or one a killed run left empty, gets its header. */
+  if (fstat(fileno(f), &st) != 0 || (st.st_size == 0 && fputs(header, f) < 0) ||
+      fflush(f) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  return f;
+}
+
+int loom__joblog_open(struct loom__joblog *j, const char *dir, int append) {
+  j->fp = open_one(dir, "joblog.tsv", LOOM__JOBLOG_HEADER, append);
+  j->started =
+      j->fp ? open_one(dir, "dispatched.tsv", LOOM__STARTED_HEADER, append)
+            : NULL;
+  if (!j->started) {
+    if (j->fp)
+      fclose(j->fp);
+    j->fp = NULL;
+    return LOOM_EIO;
+  }
+  return 0;
+}
+
+void loom__joblog_escape(FILE *f, const char *s, size_t n) {
+  size_t run = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    const char *e = NULL;
+    switch (s[i]) {
+    case '\t':
+      e = "\\t";
+      break;
+    case '\n':
+      e = "\\n";
+      break;
+    case '\r':
+      e = "\\r";
+      break;
+    case '\\':
+      e = "\\\\";
+      break;
+    default:
+      continue;
+    }
+    fwrite(s + run, 1, i - run, f);
+    fputs(e, f);
+    run = i + 1;
+  }
+  fwrite(s + run, 1, n - run, f);
+}
+
+int loom__joblog_write(struct loom__joblog *j,
+                       const struct loom__joblog_row *r) {
+  if (!j->fp)
+    return 0;
+  fprintf(j->fp,
+          "%016" PRIx64 "\t%016" PRIx64 "\t%" PRIu64
+          "\t%d\t%s\t%.6f\t%.6f\t%d\t%d\t%s\t%d\t",
+          r->id, r->key, r->line, r->rank, r->host, r->start, r->elapsed,
+          r->exit_code, r->sig, r->status, r->attempt);
+  loom__joblog_escape(j->fp, r->text, r->text_len);
+  return fputc('\n', j->fp) == EOF ? LOOM_EIO : 0;
+}
+
+int loom__joblog_started(struct loom__joblog *j, uint64_t id, uint64_t key) {
+  if (!j->started)
+    return 0;
+  return fprintf(j->started, "%016" PRIx64 "\t%016" PRIx64 "\n", id, key) < 0
+             ? LOOM_EIO
+             : 0;
+}
+
+static int flush_one(FILE *f) {
+  return !f || (fflush(f) == 0 && !ferror(f)) ? 0 : LOOM_EIO;
+}
+
+int loom__joblog_flush(struct loom__joblog *j) {
+  int a = flush_one(j->started), b = flush_one(j->fp);
+  return a ? a : b;
+}
+
+static int close_one(FILE **f) {
+  int rc = 0;
+  if (!*f)
+    return 0;
+  if (ferror(*f))
+    rc = LOOM_EIO;
+  if (fclose(*f) != 0)
+    rc = LOOM_EIO;
+  *f = NULL;
+  return rc;
+}
+
+int loom__joblog_close(struct loom__joblog *j) {
+  int a = close_one(&j->started), b = close_one(&j->fp);
+  return a ? a : b;
+}
+
+/* ---- reading back ------------------------------------------------------ */
+
+static int parse_hex(const char *s, size_t n, uint64_t *out) {
+  char buf[17], *end;
+  if (n != 16)
+    return -1;
+  memcpy(buf, s, 16);
+  buf[16] = '\0';
+  errno = 0;
+  *out = strtoull(buf, &end, 16);
+  return *end || errno ? -1 : 0;
+}
+
+/* Splits line into at most max tab-separated fields. */
+static size_t split(char *line, char **f, size_t *len, size_t max) {
+  size_t n = 0;
+  char *p = line;
+
+  while (n < max) {
+    char *t = strchr(p, '\t');
+    f[n] = p;
+    len[n] = t ? (size_t)(t - p) : strlen(p);
+    n++;
+    if (!t)
+      break;
+    p = t + 1;
+  }
+  return n;
+}
+
+int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
+                      void *arg, char *err, size_t errlen) {
+  int is_joblog = strcmp(name, "joblog.tsv") == 0;
+  const char *header = is_joblog ? LOOM__JOBLOG_HEADER : LOOM__STARTED_HEADER;
+  size_t want = is_joblog ? 12 : 2;
+  char path[PATH_MAX], *line = NULL;
+  size_t cap = 0;
+  uint64_t lineno = 0;
+  ssize_t got;
+  FILE *f;
+  int rc = 0;
+
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  f = fopen(path, "r");
+  if (!f) {
+    if (!is_joblog && errno == ENOENT)
+      return 0;
+    if (err)
+      snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    return LOOM_EIO;
+  }
+  while ((got = getline(&line, &cap, f)) > 0) {
+    struct loom__joblog_entry e = {0};
+    char *fld[12];
+    size_t len[12], n;
+
+    lineno++;
+    if (line[got - 1] != '\n')
+      break; /* torn by a kill: the row never made it */
+    line[got - 1] = '\0';
+    if (lineno == 1) {
+      /* Exactly the header (the file keeps its newline stripped). */
+      if (strlen(line) != strlen(header) - 1 ||
+          strncmp(line, header, strlen(header) - 1) != 0) {
+        if (err)
+          snprintf(err, errlen, "%s: not a loom %s (bad header)", path, name);
+        rc = LOOM_ESYNTAX;
+        break;
+      }
+      continue;
+    }
+    n = split(line, fld, len, want);
+    if (n != want || parse_hex(fld[0], len[0], &e.id) != 0 ||
+        parse_hex(fld[1], len[1], &e.key) != 0) {
+      if (err)
+        snprintf(err, errlen, "%s:%" PRIu64 ": malformed row", path, lineno);
+      rc = LOOM_ESYNTAX;
+      break;
+    }
+    if (is_joblog) {
+      e.ok = len[9] == 2 && strncmp(fld[9], "ok", 2) == 0;
+      e.attempt = (int)strtol(fld[10], NULL, 10);
+      e.elapsed = strtod(fld[6], NULL);
+    }
+    rc = fn(arg, &e);
+    if (rc != 0)
+      break;
+  }
+  if (rc == 0 && ferror(f)) {
+    if (err)
+      snprintf(err, errlen, "read error on '%s'", path);
+    rc = LOOM_EIO;
+  }
+  free(line);
+  fclose(f);
+  return rc;
+}
+
+/* ---- durations for a replay (loom.h) ------------------------------------ */
+
+struct durations {
+  double *d;
+  size_t n, cap;
+};
+
+static int on_duration(void *arg, const struct loom__joblog_entry *e) {
+  struct durations *v = arg;
+
+  if (!e->ok)
+    return 0;
+  if (v->n == v->cap) {
+    size_t cap = v->cap ? 2 * v->cap : 1024;
+    double *p = realloc(v->d, cap * sizeof(*p));
+    if (!p)
+      return LOOM_ENOMEM;
+    v->d = p;
+    v->cap = cap;
+  }
+  v->d[v->n++] = e->elapsed > 0 ? e->elapsed : 0;
+  return 0;
+}
+
+int loom_joblog_durations(const char *dir, double **out, size_t *n, char *err,
+                          size_t errlen) {
+  struct durations v = {0};
+  int rc;
+
+  *out = NULL;
+  *n = 0;
+  rc = loom__joblog_read(dir, "joblog.tsv", on_duration, &v, err, errlen);
+  if (rc == LOOM_ENOMEM && err)
+    snprintf(err, errlen, "out of memory reading %s/joblog.tsv", dir);
+  if (rc != 0) {
+    free(v.d);
+    return rc;
+  }
+  *out = v.d;
+  *n = v.n;
+  return 0;
+}

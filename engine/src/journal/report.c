@@ -1,0 +1,164 @@
+/* report.c - report.json and the closing summary (report.h).
+ *
+ * Load-balance figures, as documented in the README:
+ *   imbalance   = max busy / mean busy - 1
+ *   efficiency  = sum busy / (workers * makespan)
+ *   lower bound = max(sum of task times / workers, longest task)
+ *   ratio       = makespan / lower bound
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "common/common.h"
+#include "common/json.h"
+#include "journal/report.h"
+
+void loom__report_metrics(const struct loom__report *r,
+                          struct loom__metrics *m) {
+  double sum = 0, max = 0, mean;
+
+  for (int i = 0; i < r->nworkers; i++) {
+    sum += r->w[i].busy;
+    max = fmax(max, r->w[i].busy);
+  }
+  mean = r->nworkers > 0 ? sum / r->nworkers : 0;
+  m->throughput = r->makespan > 0 ? (double)r->tasks / r->makespan : 0;
+  m->imbalance = mean > 0 ? max / mean - 1 : 0;
+  m->efficiency = r->makespan > 0 && r->nworkers > 0
+                      ? sum / (r->nworkers * r->makespan)
+                      : 0;
+  m->lower_bound =
+      r->nworkers > 0 ? fmax(r->sum_task / r->nworkers, r->longest) : 0;
+  m->ratio = m->lower_bound > 0 ? r->makespan / m->lower_bound : 0;
+}
+
+static void iso_time(char *buf, size_t n, double t) {
+  time_t s = (time_t)t;
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* JSON has no NaN or infinity. */
+
+int loom__report_write(const struct loom__report *r, const char *path) {
+  char tmp[PATH_MAX], when[32];
+  struct loom__metrics m;
+  FILE *f;
+  int bad;
+
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+    return LOOM_EIO;
+  f = fopen(tmp, "w");
+  if (!f)
+    return LOOM_EIO;
+  loom__report_metrics(r, &m);
+  iso_time(when, sizeof(when), r->started);
+  fprintf(f, "{\n  \"loom_version\": ");
+  loom__json_string(f, r->version);
+  fprintf(f, ",\n  \"command\": ");
+  loom__json_string(f, r->command_line);
+  fprintf(f, ",\n  \"source\": ");
+  loom__json_string(f, r->source);
+  fprintf(f, ",\n  \"policy\": ");
+  loom__json_string(f, r->policy);
+  fprintf(f, ",\n  \"lookahead\": %" PRIu64, r->lookahead);
+  fprintf(f, ",\n  \"started\": \"%s\",\n", when);
+  fprintf(f, "  \"complete\": %s,\n", r->error ? "false" : "true");
+  fprintf(f, "  \"error\": ");
+  if (r->error)
+    loom__json_string(f, r->error);
+  else
+    fputs("null", f);
+  fprintf(f,
+          ",\n  \"workers\": %d,\n  \"master_runs_tasks\": %s,\n"
+          "  \"tasks\": {\"total\": %" PRIu64 ", \"succeeded\": %" PRIu64
+          ", \"failed\": %" PRIu64 ", \"attempts\": %" PRIu64 "},\n",
+          r->nworkers, r->master_runs_tasks ? "true" : "false", r->tasks,
+          r->succeeded, r->failed, r->attempts);
+  fprintf(f,
+          "  \"resumed\": %s,\n  \"skipped\": %" PRIu64
+          ",\n  \"lost_in_earlier_run\": %" PRIu64
+          ",\n  \"not_started\": %" PRIu64 ",\n",
+          r->resumed ? "true" : "false", r->skipped, r->lost, r->not_started);
+  fprintf(f, "  \"quarantined\": [");
+  for (int i = 0, n = 0; i < r->nworkers; i++)
+    if (r->w[i].quarantined)
+      fprintf(f, "%s%d", n++ ? ", " : "", r->w[i].rank);
+  fprintf(f, "],\n");
+  fprintf(f,
+          "  \"makespan_s\": %.6f,\n  \"throughput_tasks_per_s\": %.3f,\n"
+          "  \"task_seconds\": {\"sum\": %.6f, \"longest\": %.6f},\n",
+          loom__json_num(r->makespan), loom__json_num(m.throughput),
+          loom__json_num(r->sum_task), loom__json_num(r->longest));
+  fprintf(f,
+          "  \"balance\": {\"imbalance\": %.6f, \"efficiency\": %.6f, "
+          "\"lower_bound_s\": %.6f, \"makespan_over_lower_bound\": %.6f},\n",
+          loom__json_num(m.imbalance), loom__json_num(m.efficiency),
+          loom__json_num(m.lower_bound), loom__json_num(m.ratio));
+  fprintf(f, "  \"per_worker\": [\n");
+  for (int i = 0; i < r->nworkers; i++) {
+    const struct loom__report_worker *w = &r->w[i];
+    fprintf(f, "    {\"rank\": %d, \"host\": ", w->rank);
+    loom__json_string(f, w->host);
+    fprintf(f, ", \"cpuset\": ");
+    loom__json_string(f, w->cpuset);
+    fprintf(f,
+            ", \"numa_nodes\": %d, \"l3_bytes\": %" PRIu64
+            ", \"cpukind\": %d, \"weight\": %.6g, \"weight_from\": \"%s\""
+            ", \"topology_notes\": ",
+            w->numa_nodes, w->l3, w->cpukind, loom__json_num(w->weight),
+            w->weight_given ? "user" : "topology");
+    loom__json_string(f, w->notes);
+    fprintf(f,
+            ", \"cores\": %d, \"pus\": %d, \"tasks\": %" PRIu64
+            ", \"failed\": %" PRIu64
+            ", \"busy_s\": %.6f, \"idle_s\": %.6f, \"quarantined\": %s}%s\n",
+            w->cores, w->pus, w->attempts, w->failed, loom__json_num(w->busy),
+            loom__json_num(fmax(0, r->makespan - w->busy)),
+            w->quarantined ? "true" : "false", i + 1 < r->nworkers ? "," : "");
+  }
+  fprintf(f, "  ]\n}\n");
+  bad = ferror(f);
+  if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+    remove(tmp);
+    return LOOM_EIO;
+  }
+  return 0;
+}
+
+void loom__report_summary(const struct loom__report *r, FILE *out) {
+  struct loom__metrics m;
+
+  loom__report_metrics(r, &m);
+  fprintf(out,
+          "loom: %" PRIu64 " tasks, %" PRIu64 " succeeded, %" PRIu64
+          " failed (%" PRIu64 " attempts) on %d worker%s in %.3f s "
+          "(%.1f tasks/s)\n",
+          r->tasks, r->succeeded, r->failed, r->attempts, r->nworkers,
+          r->nworkers == 1 ? "" : "s", r->makespan, m.throughput);
+  fprintf(out,
+          "loom: balance: efficiency %.3f, imbalance %.3f, makespan / lower "
+          "bound %.3f\n",
+          m.efficiency, m.imbalance, m.ratio);
+  if (r->resumed)
+    fprintf(out,
+            "loom: resumed: %" PRIu64
+            " tasks done earlier were skipped, %" PRIu64
+            " lost in flight ran again\n",
+            r->skipped, r->lost);
+  for (int i = 0; i < r->nworkers; i++)
+    if (r->w[i].quarantined)
+      fprintf(out,
+              "loom: rank %d on %s was quarantined: its failed tasks "
+              "succeeded on other workers\n",
+              r->w[i].rank, r->w[i].host);
+  if (r->error)
+    fprintf(out, "loom: stopped early: %s\n", r->error);
+  if (r->run_dir)
+    fprintf(out, "loom: run directory %s (joblog.tsv, report.json, out/)\n",
+            r->run_dir);
+}

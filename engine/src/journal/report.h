@@ -1,0 +1,72 @@
+/* report.h - the run's figures: report.json and the closing summary.
+ *
+ * The master accumulates per-worker and total figures as completions
+ * arrive; at the end the same struct gives the JSON file and the human
+ * summary, so the two can never disagree.
+ */
+#ifndef LOOM_REPORT_H
+#define LOOM_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct loom__report_worker {
+  int rank;
+  char host[64];
+  int cores;
+  int pus;
+  int quarantined;
+  char cpuset[128];
+  char notes[160];
+  int numa_nodes;
+  uint64_t l3;
+  int cpukind;
+  double weight;    /* the capacity weight the run started from */
+  int weight_given; /* by the user (--weight), not the topology */
+  uint64_t attempts;
+  uint64_t failed; /* failed attempts */
+  double busy;     /* seconds of task time */
+};
+
+struct loom__report {
+  const char *version;
+  const char *policy;
+  uint64_t lookahead; /* tasks the master could read ahead; 0 = none */
+  const char *command_line;
+  const char *source;
+  const char *run_dir;
+  const char *error; /* why the run stopped early, or NULL */
+  double started;    /* wall clock */
+  double makespan;
+  uint64_t tasks, succeeded, failed, attempts;
+  double sum_task; /* seconds, all attempts */
+  double longest;  /* seconds, one attempt */
+  int nworkers;
+  int master_runs_tasks;
+  int resumed;          /* this run resumed an earlier one */
+  uint64_t skipped;     /* tasks found done in the journal */
+  uint64_t lost;        /* tasks the journal saw handed out but not finished */
+  uint64_t not_started; /* left out: deadline, or no worker left */
+  struct loom__report_worker *w;
+};
+
+struct loom__metrics {
+  double throughput;  /* tasks per second of makespan */
+  double imbalance;   /* max busy / mean busy - 1 */
+  double efficiency;  /* sum busy / (workers * makespan) */
+  double lower_bound; /* max(sum task / workers, longest) */
+  double ratio;       /* makespan / lower bound */
+};
+
+void loom__report_metrics(const struct loom__report *r,
+                          struct loom__metrics *m);
+
+/* Writes the report as JSON to path (via a temporary file renamed into
+ * place, so a reader never sees half a report). Returns 0 or LOOM_EIO. */
+int loom__report_write(const struct loom__report *r, const char *path);
+
+/* Writes the few-line human summary. */
+void loom__report_summary(const struct loom__report *r, FILE *out);
+
+#endif /* LOOM_REPORT_H */

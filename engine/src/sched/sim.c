@@ -1,0 +1,273 @@
+/* sim.c - offline simulation of a run (loom_sim_run in loom.h).
+ *
+ * The master's scheduling state (struct loom__sched), batch sizing and the
+ * policy table are the very ones loom run uses; only MPI and the workers
+ * are replaced by a discrete-event model:
+ *  1. A batch assigned at master time t reaches worker w at t + latency and
+ *     starts when w is free (workers run their batches in order), so its
+ *     end is known at once: end = max(t + latency, free[w]) + work / speed.
+ *  2. Its completion reaches the master at end + latency: an event in a
+ *     min-heap keyed by time. The master handles events in time order,
+ *     updates the accounting and measured speeds, then dispatches again.
+ * Task durations come from a callback, so memory is O(workers), whatever
+ * the number of tasks; with a look-ahead (hints and a longest-first
+ * policy) the buffer holds up to `lookahead` tasks, ordered by the same
+ * heap loom run uses (ahead.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/common.h"
+#include "common/heap.h"
+#include "sched/ahead.h"
+#include "sched/policy.h"
+
+struct batch {
+  double arrive; /* completion reaches the master */
+  uint32_t next; /* free list of the pool */
+  int worker;
+  uint32_t n;
+  double work; /* sum of durations at speed 1 */
+  double cost; /* sum of cost hints (0 without hints) */
+  double busy; /* seconds the worker spent on it */
+};
+
+struct sim {
+  const struct loom_sim_options *o;
+  struct loom__sched s;
+  const struct loom__policy_ops *pol;
+  void *pol_state;
+  struct loom__heap events; /* completions by arrival: (arrive, worker) */
+  struct batch *pool;       /* the batches in flight, named by the heap */
+  size_t npool, pool_cap;
+  uint32_t pool_free; /* free list through batch.next */
+  double *free_at;
+  double *busy;
+  uint64_t next;   /* tasks dispatched */
+  uint64_t stream; /* tasks read from the workload, with a look-ahead */
+  uint64_t ahead_max;
+  struct loom__heap ahead;
+  double sum_work, longest;
+  uint64_t messages;
+};
+
+static double speed(const struct sim *m, int w) {
+  return m->o->speeds ? m->o->speeds[w] : 1.0;
+}
+
+/* The duration of the next task in dispatch order (< 0: none left): the
+ * workload's next, or with a look-ahead the longest in the buffer, topped
+ * up from the workload first. */
+static double peek(struct sim *m) {
+  const struct loom_sim_options *o = m->o;
+
+  if (!m->ahead_max) {
+    double d;
+    if (m->next >= o->tasks)
+      return -1;
+    d = o->duration(o->arg, m->next);
+    if (m->stream == m->next) { /* read once, as the master does */
+      m->stream++;
+      loom__sched_hint(&m->s, o->hints ? d : -1);
+    }
+    return d;
+  }
+  while (m->ahead.n < m->ahead_max && m->stream < o->tasks) {
+    double d = o->duration(o->arg, m->stream);
+    if (loom__ahead_push(&m->ahead, loom__sched_hint(&m->s, d), m->stream, 0) !=
+        0)
+      return -2;
+    m->stream++;
+  }
+  return m->ahead.n > 0 ? loom__ahead_peek(&m->ahead) : -1;
+}
+
+/* Files a batch's completion as an event. Returns 0 or LOOM_ENOMEM. */
+static int post(struct sim *m, const struct batch *b) {
+  uint32_t i = m->pool_free;
+
+  if (i == UINT32_MAX) {
+    struct batch *p =
+        loom__array_grow(m->pool, &m->pool_cap, m->npool + 1, sizeof(*p));
+    if (!p)
+      return LOOM_ENOMEM;
+    m->pool = p;
+    i = (uint32_t)m->npool++;
+  } else {
+    m->pool_free = m->pool[i].next;
+  }
+  m->pool[i] = *b;
+  return loom__heap_push(&m->events, b->arrive, (uint64_t)b->worker, i);
+}
+
+/* Takes the earliest completion out of the events. */
+static struct batch next_event(struct sim *m) {
+  uint32_t i = loom__heap_pop(&m->events).ref;
+
+  m->pool[i].next = m->pool_free;
+  m->pool_free = i;
+  return m->pool[i];
+}
+
+/* Hands out batches at time now while a worker has room. */
+static int dispatch(struct sim *m, double now) {
+  const struct loom_sim_options *o = m->o;
+  double d;
+
+  while ((d = peek(m)) >= 0) {
+    struct batch b = {0};
+    double start;
+    uint32_t want;
+    int w;
+
+    m->s.next_task = m->next;
+    m->s.next_cost = o->hints ? d : -1;
+    w = m->pol->pick(m->pol_state, &m->s);
+    if (w < 0)
+      return 0;
+    want = loom__sched_batch_size(&m->s, w);
+    b.worker = w;
+    /* The master's batching: the size from measured times, and with
+     * hints no more than the target's worth of work. */
+    do {
+      if (b.n > 0 &&
+          loom__sched_batch_full(&m->s, b.n, b.cost, o->hints ? d : -1))
+        break;
+      if (m->ahead_max)
+        loom__ahead_pop(&m->ahead);
+      b.n++;
+      b.work += d;
+      b.cost += o->hints ? d : 0;
+      m->sum_work += d;
+      m->longest = fmax(m->longest, d);
+      m->next++;
+    } while (b.n < want && (d = peek(m)) >= 0);
+    if (d < -1)
+      return LOOM_ENOMEM;
+    start = fmax(now + o->latency, m->free_at[w]);
+    b.busy = b.work / speed(m, w);
+    m->free_at[w] = start + b.busy;
+    b.arrive = m->free_at[w] + o->latency;
+    loom__sched_assign(&m->s, w, b.n, b.cost);
+    m->pol->assigned(m->pol_state, &m->s, w);
+    m->messages++;
+    if (post(m, &b) != 0)
+      return LOOM_ENOMEM;
+  }
+  return d < -1 ? LOOM_ENOMEM : 0;
+}
+
+static void complete(struct sim *m, const struct batch *b) {
+  const struct loom_sim_options *o = m->o;
+  double each = b->busy / b->n, cost = o->hints ? b->cost / b->n : -1;
+
+  for (uint32_t k = 0; k < b->n; k++)
+    loom__sched_task_done(&m->s, b->worker, each, cost, 0, k + 1 == b->n);
+  m->busy[b->worker] += b->busy;
+  loom__sched_observe(&m->s, b->n, b->busy);
+  loom__sched_measure(&m->s, b->worker, b->n, b->busy, o->hints ? b->cost : -1);
+  m->pol->done(m->pol_state, &m->s, b->worker);
+}
+
+/* The ideal online scheduler of loom_sim_result.greedy: the workers kept
+ * by the time they are free, each task to the first one. */
+static int greedy(const struct loom_sim_options *o, const struct sim *m,
+                  double *out) {
+  struct loom__heap h;
+  double end = 0;
+  int rc = loom__heap_init_indexed(&h, (uint32_t)o->workers);
+
+  for (uint64_t k = 0; rc == 0 && k < o->tasks; k++) {
+    int w = (int)loom__heap_top(&h)->ref;
+    double t =
+        loom__heap_key(&h, (uint32_t)w) + o->duration(o->arg, k) / speed(m, w);
+    end = fmax(end, t);
+    loom__heap_set(&h, (uint32_t)w, t);
+  }
+  loom__heap_free(&h);
+  *out = end;
+  return rc;
+}
+
+static void figures(const struct sim *m, double makespan,
+                    struct loom_sim_result *r) {
+  const struct loom_sim_options *o = m->o;
+  double vsum = 0, vmax = 0, bsum = 0, bmax = 0, mean;
+
+  for (int w = 0; w < o->workers; w++) {
+    vsum += speed(m, w);
+    vmax = fmax(vmax, speed(m, w));
+    bsum += m->busy[w];
+    bmax = fmax(bmax, m->busy[w]);
+  }
+  mean = bsum / o->workers;
+  r->makespan = makespan;
+  r->lower_bound = fmax(m->sum_work / vsum, m->longest / vmax);
+  r->ratio = r->lower_bound > 0 ? makespan / r->lower_bound : 0;
+  r->imbalance = mean > 0 ? bmax / mean - 1 : 0;
+  r->efficiency = makespan > 0 ? bsum / (o->workers * makespan) : 0;
+  r->messages = m->messages;
+}
+
+int loom_sim_run(const struct loom_sim_options *o,
+                 struct loom_sim_result *out) {
+  struct sim m;
+  double now = 0;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if (!o || o->workers < 1 || !o->duration || !(o->latency >= 0))
+    return LOOM_EINVAL;
+  for (int w = 0; o->speeds && w < o->workers; w++)
+    if (!(o->speeds[w] > 0))
+      return LOOM_EINVAL;
+  memset(&m, 0, sizeof(m));
+  m.o = o;
+  m.pool_free = UINT32_MAX;
+  m.pol = loom__policy_find(o->policy);
+  if (!m.pol)
+    return LOOM_EINVAL;
+  /* Without hints every key is equal and the order is the workload's:
+   * the buffer would change nothing. */
+  m.ahead_max = o->hints && m.pol->longest_first ? o->lookahead : 0;
+  rc = loom__sched_init(&m.s, o->workers, o->window > 0 ? o->window : 2,
+                        o->batch_max > 0 ? (uint32_t)o->batch_max : 4096,
+                        o->batch_target > 0 ? o->batch_target : 0.0005);
+  m.free_at = calloc((size_t)o->workers, sizeof(double));
+  m.busy = calloc((size_t)o->workers, sizeof(double));
+  if (rc == 0 && (!m.free_at || !m.busy))
+    rc = LOOM_ENOMEM;
+  if (rc == 0) {
+    m.s.total = o->tasks;
+    for (int w = 0; w < o->workers; w++)
+      m.s.w[w].weight = o->weights && o->weights[w] > 0 ? o->weights[w] : 1.0;
+    rc = m.pol->init(&m.s, &m.pol_state);
+  }
+  if (rc == 0)
+    rc = dispatch(&m, 0);
+  while (rc == 0 && m.events.n > 0) {
+    struct batch b = next_event(&m);
+    now = b.arrive;
+    complete(&m, &b);
+    rc = dispatch(&m, now);
+  }
+  /* A policy that refuses a free worker forever would stop the run. */
+  if (rc == 0 && m.next < o->tasks)
+    rc = LOOM_ESTATE;
+  if (rc == 0)
+    figures(&m, now, out);
+  out->lookahead = m.ahead_max;
+  if (rc == 0)
+    rc = greedy(o, &m, &out->greedy);
+  if (m.pol_state)
+    m.pol->fini(m.pol_state);
+  loom__heap_free(&m.events);
+  free(m.pool);
+  loom__heap_free(&m.ahead);
+  free(m.free_at);
+  free(m.busy);
+  loom__sched_fini(&m.s);
+  return rc;
+}
