@@ -67,8 +67,10 @@ enum loom_progress_mode {
 
 struct loom_options {
   const char *policy;       /* scheduling policy name; NULL = "weighted" */
-  int window;               /* batches in flight per worker; 0 = 2 */
-  int batch_max;            /* most tasks in one message; 0 = 4096 */
+  int window;               /* batches in flight per worker, at most
+                               LOOM_WINDOW_MAX; 0 = 2 */
+  int batch_max;            /* most tasks in one message, at most
+                               LOOM_BATCH_MAX; 0 = 4096 */
   double batch_target;      /* seconds of work one batch aims at; 0 = 0.0005 */
   const char *run_dir;      /* an existing directory for joblog.tsv, report.json
                                and out/; NULL = write none of them */
@@ -90,7 +92,9 @@ struct loom_options {
                           success of its own in between; 0 = never */
   const char *weights; /* "KEY=W,...": capacity weights that replace the
                           topology's for a worker rank (KEY a number) or
-                          every rank on a host (KEY a name); NULL = none */
+                          every rank on a host (KEY a name), W a finite
+                          number > 0; a rank's entry wins over its host's,
+                          a later entry over an earlier one; NULL = none */
   double deadline;     /* wall clock (seconds since the epoch): a task whose
                           expected time (cost hint, else the measured mean)
                           would end past it is not started; 0 = none */
@@ -105,12 +109,23 @@ struct loom_options {
                           source that blocks for input needs 0 */
 };
 
-/* The default look-ahead: 1,000,000 tasks. */
+/* The default look-ahead: 1,000,000 tasks; and the limits of the
+ * options. */
 #define LOOM_LOOKAHEAD_DEFAULT 1000000
+#define LOOM_LOOKAHEAD_MAX (UINT64_C(1) << 30)
+#define LOOM_WINDOW_MAX 1024
+#define LOOM_BATCH_MAX (1 << 20)
 
 /* Fills *opt with the defaults: all zero but grace (30 seconds),
  * quarantine (3) and lookahead (LOOM_LOOKAHEAD_DEFAULT). Local. */
 void loom_options_init(struct loom_options *opt);
+
+/* Checks every field of *opt as loom_new() does: a value out of range, an
+ * unknown policy, a malformed weights spec, NaN or infinite seconds. On an
+ * error err (if not NULL) gets one line naming the option and the value
+ * (escaped and cut short). Returns 0 or LOOM_EINVAL. Local. */
+int loom_options_check(const struct loom_options *opt, char *err,
+                       size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Engine lifecycle                                                           */
@@ -121,8 +136,8 @@ struct loom;
  * Collective over comm. MPI must be initialised. opt may be NULL (defaults);
  * it is copied, strings included. Every rank must pass the same policy name:
  * all ranks return the same code. On failure *out is NULL.
- * Returns 0, LOOM_EINVAL (unknown policy, bad value), LOOM_ENOMEM, LOOM_EMPI.
- */
+ * Returns 0, LOOM_EINVAL (an option loom_options_check() refuses: it says
+ * why), LOOM_ENOMEM, LOOM_EMPI. */
 int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out);
 
 /* Frees the engine and its communicator. Collective (it frees a
@@ -178,15 +193,19 @@ struct loom_task_spec {
   const char *kind;    /* registered name; NULL means "sh" */
   const void *payload; /* for "sh": the command text (no NUL needed) */
   size_t len;
-  double cost;      /* expected seconds, or < 0 when unknown */
-  double timeout;   /* seconds, 0 = none (recorded; enforced for "sh") */
-  int retries;      /* extra attempts after a failure */
+  double cost;      /* expected seconds, or < 0 when unknown; finite */
+  double timeout;   /* seconds >= 0, 0 = none (recorded; enforced for
+                       "sh"); finite */
+  int retries;      /* extra attempts after a failure, 0 to
+                       LOOM_RETRIES_MAX */
   uint64_t line;    /* where the task came from (task file line), 0 = none */
   uint64_t id;      /* 0 = derived: loom_task_id_derive(kind, payload, pos) */
   const char *text; /* what the joblog shows; NULL = payload if "sh", else
                        kind name */
   size_t text_len;
 };
+
+#define LOOM_RETRIES_MAX 1000
 
 /* Fills a spec with defaults: kind NULL, cost -1, timeout 0, retries 0. */
 void loom_task_spec_init(struct loom_task_spec *spec);
@@ -214,7 +233,10 @@ struct loom_result {
 typedef void (*loom_result_fn)(void *arg, const struct loom_result *res);
 
 /* Queues one task in memory for the next loom_run() with a NULL source.
- * Master only (LOOM_ESTATE elsewhere). Returns 0, LOOM_EINVAL, LOOM_ENOMEM. */
+ * Master only (LOOM_ESTATE elsewhere). Returns 0, LOOM_EINVAL (a field out
+ * of its documented range: see struct loom_task_spec), LOOM_ENOMEM. A pull
+ * source's specs are held to the same rules: a bad one stops the run with
+ * LOOM_EINVAL and loom_error_text() says which task. */
 int loom_submit(struct loom *l, const struct loom_task_spec *spec);
 
 /* Runs every task of src (or of the loom_submit() queue when src is NULL)
@@ -377,10 +399,13 @@ void loom_profile_print(FILE *out, const struct loom_profile *p, int n,
 /* ------------------------------------------------------------------------ */
 /* Offline simulation                                                         */
 
-/* A simulated run: the master's policy and batching code, unchanged, driven
- * by a discrete-event model instead of MPI. Worker w runs a task of
- * duration d in d / speed[w] seconds; every message takes latency seconds
- * each way. Deterministic. */
+/* A simulated run: the master's decisions (the policy's pick, the batch
+ * builder's sizes and hint-full batches, the look-ahead's longest-first
+ * order) made by the very code loom_run() uses, driven by a discrete-event
+ * model instead of MPI. Worker w runs a task of duration d in d / speed[w]
+ * seconds; every message takes latency seconds each way. Tasks never fail
+ * (so nothing is retried), and there is no deadline and no byte cap on a
+ * batch. Deterministic. */
 struct loom_sim_options {
   int workers;
   uint64_t tasks;

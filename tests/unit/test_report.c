@@ -277,24 +277,15 @@ static void expect_contains(const char *text, const char *want) {
 
 /* Three workers with 2, 3 and 4 s of task time over a 5 s makespan. */
 static struct loom__report_worker three[3] = {
-    {.rank = 1,
-     .host = "n\"1",
-     .cores = 4,
-     .pus = 8,
+    {.hw = {.rank = 1, .host = "n\"1", .cores = 4, .pus = 8},
      .attempts = 5,
      .failed = 1,
      .busy = 2.0},
-    {.rank = 2,
-     .host = "back\\slash",
-     .cores = 2,
-     .pus = 2,
+    {.hw = {.rank = 2, .host = "back\\slash", .cores = 2, .pus = 2},
      .attempts = 4,
      .failed = 0,
      .busy = 3.0},
-    {.rank = 3,
-     .host = "tab\there",
-     .cores = 1,
-     .pus = 1,
+    {.hw = {.rank = 3, .host = "tab\there", .cores = 1, .pus = 1},
      .attempts = 5,
      .failed = 1,
      .busy = 4.0},
@@ -380,7 +371,7 @@ static void test_report_metrics_of_perfect_balance(void **st) {
 
 static void test_report_zero_makespan_gives_zero_not_nan(void **st) {
   (void)st;
-  struct loom__report_worker w[2] = {{.rank = 1}, {.rank = 2}};
+  struct loom__report_worker w[2] = {{.hw = {.rank = 1}}, {.hw = {.rank = 2}}};
   struct loom__report r = {.nworkers = 2, .w = w};
   struct loom__metrics m;
   loom__report_metrics(&r, &m);

@@ -31,6 +31,10 @@ uint64_t loom__task_id(uint64_t kind_hash, const void *payload, size_t len,
  * what a resumed run matches on. Never 0. */
 uint64_t loom__task_key(uint64_t kind_hash, const void *text, size_t len);
 
+/* A macro's value as a string literal: LOOM__STR(LOOM_RETRIES_MAX). */
+#define LOOM__STR_(x) #x
+#define LOOM__STR(x) LOOM__STR_(x)
+
 /* Monotonic and wall clocks, in seconds. */
 double loom__now(void);
 double loom__wall(void);

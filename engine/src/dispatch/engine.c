@@ -8,12 +8,18 @@
  * (worker.c); a final broadcast gives every rank the master's result.
  */
 #include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "dispatch/engine.h"
+#include "dispatch/feed.h"
 #include "sched/policy.h"
+#include "sched/weights.h"
 
 struct loom__subq {
   struct loom_task_spec *specs; /* payload and text owned */
@@ -37,49 +43,109 @@ void loom_task_spec_init(struct loom_task_spec *spec) {
   spec->cost = -1;
 }
 
-static char *copy_str(const char *s) {
-  char *p;
-  size_t n;
-  if (!s)
-    return NULL;
-  n = strlen(s) + 1;
-  p = malloc(n);
-  if (p)
-    memcpy(p, s, n);
-  return p;
+static int invalid(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int invalid(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  if (err && errlen) {
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return LOOM_EINVAL;
+}
+
+int loom_options_check(const struct loom_options *opt, char *err,
+                       size_t errlen) {
+  struct loom__weights ws;
+  int rc;
+
+  if (!opt)
+    return invalid(err, errlen, "no options given");
+  if (opt->policy && !loom__policy_find(opt->policy))
+    return invalid(err, errlen, "unknown policy '%.64s'", opt->policy);
+  if (opt->window < 0 || opt->window > LOOM_WINDOW_MAX)
+    return invalid(err, errlen,
+                   "window %d: expected 1 to %d batches (0 = the default)",
+                   opt->window, LOOM_WINDOW_MAX);
+  if (opt->batch_max < 0 || opt->batch_max > LOOM_BATCH_MAX)
+    return invalid(err, errlen,
+                   "batch_max %d: expected 1 to %d tasks (0 = the default)",
+                   opt->batch_max, LOOM_BATCH_MAX);
+  if (!isfinite(opt->batch_target) || opt->batch_target < 0)
+    return invalid(err, errlen,
+                   "batch_target %g: expected seconds > 0 (0 = the default)",
+                   opt->batch_target);
+  if (opt->output_mode < LOOM_OUTPUT_FILES ||
+      opt->output_mode > LOOM_OUTPUT_DISCARD)
+    return invalid(err, errlen, "output_mode %d: not a loom_output_mode",
+                   opt->output_mode);
+  if (opt->progress < LOOM_PROGRESS_AUTO || opt->progress > LOOM_PROGRESS_OFF)
+    return invalid(err, errlen, "progress %d: not a loom_progress_mode",
+                   opt->progress);
+  if (!isfinite(opt->progress_interval) || opt->progress_interval < 0)
+    return invalid(err, errlen,
+                   "progress_interval %g: expected seconds > 0 (0 = the "
+                   "default)",
+                   opt->progress_interval);
+  if (!isfinite(opt->grace) || opt->grace < 0)
+    return invalid(err, errlen, "grace %g: expected seconds >= 0", opt->grace);
+  if (opt->quarantine < 0)
+    return invalid(err, errlen, "quarantine %d: expected a count >= 0",
+                   opt->quarantine);
+  if (!isfinite(opt->deadline) || opt->deadline < 0)
+    return invalid(err, errlen,
+                   "deadline %g: expected seconds since the epoch (0 = none)",
+                   opt->deadline);
+  if (opt->lookahead > LOOM_LOOKAHEAD_MAX)
+    return invalid(err, errlen, "lookahead %llu: expected at most %llu tasks",
+                   (unsigned long long)opt->lookahead,
+                   (unsigned long long)LOOM_LOOKAHEAD_MAX);
+  rc = loom__weights_parse(opt->weights, &ws, err, errlen);
+  loom__weights_fini(&ws);
+  return rc;
 }
 
 static int copy_options(struct loom *l, const struct loom_options *opt) {
-  if (opt)
-    l->opt = *opt;
-  else
-    loom_options_init(&l->opt);
-  if ((opt && opt->policy && !(l->policy_name = copy_str(opt->policy))) ||
-      (opt && opt->run_dir && !(l->run_dir = copy_str(opt->run_dir))) ||
-      (opt && opt->command_line &&
-       !(l->command_line = copy_str(opt->command_line))) ||
-      (opt && opt->source_name &&
-       !(l->source_name = copy_str(opt->source_name))) ||
-      (opt && opt->weights && !(l->weights = copy_str(opt->weights))))
+  struct loom_options def;
+  int rc;
+
+  if (!opt) {
+    loom_options_init(&def);
+    opt = &def;
+  }
+  rc = loom_options_check(opt, NULL, 0);
+  if (rc != 0)
+    return rc;
+  l->opt = *opt;
+  if ((opt->policy &&
+       !(l->policy_name = loom__str_dup(opt->policy, strlen(opt->policy)))) ||
+      (opt->run_dir &&
+       !(l->run_dir = loom__str_dup(opt->run_dir, strlen(opt->run_dir)))) ||
+      (opt->command_line &&
+       !(l->command_line =
+             loom__str_dup(opt->command_line, strlen(opt->command_line)))) ||
+      (opt->source_name &&
+       !(l->source_name =
+             loom__str_dup(opt->source_name, strlen(opt->source_name)))) ||
+      (opt->weights &&
+       !(l->weights = loom__str_dup(opt->weights, strlen(opt->weights)))))
     return LOOM_ENOMEM;
   l->opt.weights = l->weights;
   l->opt.policy = l->policy_name;
   l->opt.run_dir = l->run_dir;
   l->opt.command_line = l->command_line;
   l->opt.source_name = l->source_name;
-  if (l->opt.window <= 0)
+  /* The documented defaults for the fields left at 0. */
+  if (l->opt.window == 0)
     l->opt.window = 2;
-  if (l->opt.batch_max <= 0)
+  if (l->opt.batch_max == 0)
     l->opt.batch_max = 4096;
-  if (!(l->opt.batch_target > 0))
+  if (l->opt.batch_target == 0)
     l->opt.batch_target = 0.0005;
-  if (!(l->opt.progress_interval > 0))
+  if (l->opt.progress_interval == 0)
     l->opt.progress_interval = 5.0;
-  if (!loom__policy_find(l->opt.policy) ||
-      l->opt.output_mode < LOOM_OUTPUT_FILES ||
-      l->opt.output_mode > LOOM_OUTPUT_DISCARD || l->opt.window > 1024 ||
-      l->opt.lookahead > (UINT64_C(1) << 30))
-    return LOOM_EINVAL;
   return 0;
 }
 
@@ -121,8 +187,7 @@ int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
   l->nworkers = l->size > 1 ? l->size - 1 : 1;
   rc = copy_options(l, opt);
   if (rc == 0) {
-    l->kinds_cap = 8;
-    l->kinds = calloc(l->kinds_cap, sizeof(*l->kinds));
+    l->kinds = loom__array_grow(NULL, &l->kinds_cap, 8, sizeof(*l->kinds));
     if (!l->kinds)
       rc = LOOM_ENOMEM;
   }
@@ -180,13 +245,12 @@ int loom_register(struct loom *l, const char *name, loom_task_fn fn,
   for (size_t i = 0; i < l->nkinds; i++)
     if (strcmp(l->kinds[i].name, name) == 0)
       return LOOM_EEXIST;
-  if (l->nkinds == l->kinds_cap) {
+  {
     struct loom__kind *k =
-        realloc(l->kinds, 2 * l->kinds_cap * sizeof(*l->kinds));
+        loom__array_grow(l->kinds, &l->kinds_cap, l->nkinds + 1, sizeof(*k));
     if (!k)
       return LOOM_ENOMEM;
     l->kinds = k;
-    l->kinds_cap *= 2;
   }
   memcpy(l->kinds[l->nkinds].name, name, n + 1);
   l->kinds[l->nkinds].fn = fn;
@@ -195,37 +259,30 @@ int loom_register(struct loom *l, const char *name, loom_task_fn fn,
   return 0;
 }
 
-static void *copy_bytes(const void *p, size_t n) {
-  void *q = malloc(n ? n : 1);
-  if (q && n)
-    memcpy(q, p, n);
-  return q;
-}
-
 int loom_submit(struct loom *l, const struct loom_task_spec *spec) {
   struct loom__subq *q;
   struct loom_task_spec *s;
 
-  if (!l || !spec || (spec->len > 0 && !spec->payload))
+  if (!l || !spec || loom__task_spec_check(spec, NULL, 0) != 0)
     return LOOM_EINVAL;
   if (l->rank != 0)
     return LOOM_ESTATE;
   if (!l->subq && !(l->subq = calloc(1, sizeof(*l->subq))))
     return LOOM_ENOMEM;
   q = l->subq;
-  if (q->n == q->cap) {
-    size_t cap = q->cap ? 2 * q->cap : 64;
-    struct loom_task_spec *p = realloc(q->specs, cap * sizeof(*p));
+  {
+    struct loom_task_spec *p =
+        loom__array_grow(q->specs, &q->cap, q->n + 1, sizeof(*p));
     if (!p)
       return LOOM_ENOMEM;
     q->specs = p;
-    q->cap = cap;
   }
   s = &q->specs[q->n];
   *s = *spec;
-  s->kind = copy_str(spec->kind ? spec->kind : "sh");
-  s->payload = copy_bytes(spec->payload, spec->len);
-  s->text = spec->text ? copy_bytes(spec->text, spec->text_len) : NULL;
+  s->kind = spec->kind ? loom__str_dup(spec->kind, strlen(spec->kind))
+                       : loom__str_dup("sh", 2);
+  s->payload = loom__mem_dup(spec->payload, spec->len);
+  s->text = spec->text ? loom__mem_dup(spec->text, spec->text_len) : NULL;
   if (!s->kind || !s->payload || (spec->text && !s->text)) {
     free((void *)s->kind);
     free((void *)s->payload);
@@ -292,7 +349,7 @@ static int share_settings(struct loom *l) {
     if (hdr[0] >= PATH_MAX)
       return LOOM_EPROTO;
     rc = LOOM_MPI(MPI_Bcast(dir, hdr[0], MPI_CHAR, 0, l->comm));
-    if (rc == 0 && !(l->run_dir = copy_str(dir)))
+    if (rc == 0 && !(l->run_dir = loom__str_dup(dir, strlen(dir))))
       rc = LOOM_ENOMEM;
   }
   l->opt.run_dir = l->run_dir;

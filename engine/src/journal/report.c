@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/common.h"
@@ -87,7 +88,7 @@ int loom__report_write(const struct loom__report *r, const char *path) {
   fprintf(f, "  \"quarantined\": [");
   for (int i = 0, n = 0; i < r->nworkers; i++)
     if (r->w[i].quarantined)
-      fprintf(f, "%s%d", n++ ? ", " : "", r->w[i].rank);
+      fprintf(f, "%s%d", n++ ? ", " : "", r->w[i].hw.rank);
   fprintf(f, "],\n");
   fprintf(f,
           "  \"makespan_s\": %.6f,\n  \"throughput_tasks_per_s\": %.3f,\n"
@@ -102,22 +103,23 @@ int loom__report_write(const struct loom__report *r, const char *path) {
   fprintf(f, "  \"per_worker\": [\n");
   for (int i = 0; i < r->nworkers; i++) {
     const struct loom__report_worker *w = &r->w[i];
-    fprintf(f, "    {\"rank\": %d, \"host\": ", w->rank);
-    loom__json_string(f, w->host);
+    fprintf(f, "    {\"rank\": %d, \"host\": ", w->hw.rank);
+    loom__json_string_n(f, w->hw.host, sizeof(w->hw.host));
     fprintf(f, ", \"cpuset\": ");
-    loom__json_string(f, w->cpuset);
+    loom__json_string_n(f, w->hw.cpuset, sizeof(w->hw.cpuset));
     fprintf(f,
             ", \"numa_nodes\": %d, \"l3_bytes\": %" PRIu64
             ", \"cpukind\": %d, \"weight\": %.6g, \"weight_from\": \"%s\""
             ", \"topology_notes\": ",
-            w->numa_nodes, w->l3, w->cpukind, loom__json_num(w->weight),
-            w->weight_given ? "user" : "topology");
-    loom__json_string(f, w->notes);
+            w->hw.numa_nodes, w->hw.l3, w->hw.cpukind,
+            loom__json_num(w->weight), w->weight_given ? "user" : "topology");
+    loom__json_string_n(f, w->hw.notes, sizeof(w->hw.notes));
     fprintf(f,
             ", \"cores\": %d, \"pus\": %d, \"tasks\": %" PRIu64
             ", \"failed\": %" PRIu64
             ", \"busy_s\": %.6f, \"idle_s\": %.6f, \"quarantined\": %s}%s\n",
-            w->cores, w->pus, w->attempts, w->failed, loom__json_num(w->busy),
+            w->hw.cores, w->hw.pus, w->attempts, w->failed,
+            loom__json_num(w->busy),
             loom__json_num(fmax(0, r->makespan - w->busy)),
             w->quarantined ? "true" : "false", i + 1 < r->nworkers ? "," : "");
   }
@@ -128,6 +130,20 @@ int loom__report_write(const struct loom__report *r, const char *path) {
     return LOOM_EIO;
   }
   return 0;
+}
+
+void loom__report_totals(const struct loom__report *r, struct loom_summary *s) {
+  memset(s, 0, sizeof(*s));
+  s->tasks = r->tasks;
+  s->succeeded = r->succeeded;
+  s->failed = r->failed;
+  s->attempts = r->attempts;
+  s->makespan = r->makespan;
+  s->skipped = r->skipped;
+  s->halted = r->halted;
+  s->stopped = r->stopped;
+  s->not_started = r->not_started;
+  s->quarantined = r->quarantined;
 }
 
 void loom__report_summary(const struct loom__report *r, FILE *out) {
@@ -155,7 +171,7 @@ void loom__report_summary(const struct loom__report *r, FILE *out) {
       fprintf(out,
               "loom: rank %d on %s was quarantined: its failed tasks "
               "succeeded on other workers\n",
-              r->w[i].rank, r->w[i].host);
+              r->w[i].hw.rank, r->w[i].hw.host);
   if (r->error)
     fprintf(out, "loom: stopped early: %s\n", r->error);
   if (r->run_dir)

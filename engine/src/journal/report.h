@@ -11,19 +11,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "loom.h"
+
 struct loom__report_worker {
-  int rank;
-  char host[64];
-  int cores;
-  int pus;
+  struct loom_profile hw; /* the rank's hardware, as it probed it */
+  double weight;          /* the capacity weight the run started from */
+  int weight_given;       /* by the user (--weight), not the topology */
   int quarantined;
-  char cpuset[128];
-  char notes[160];
-  int numa_nodes;
-  uint64_t l3;
-  int cpukind;
-  double weight;    /* the capacity weight the run started from */
-  int weight_given; /* by the user (--weight), not the topology */
   uint64_t attempts;
   uint64_t failed; /* failed attempts */
   double busy;     /* seconds of task time */
@@ -48,6 +42,9 @@ struct loom__report {
   uint64_t skipped;     /* tasks found done in the journal */
   uint64_t lost;        /* tasks the journal saw handed out but not finished */
   uint64_t not_started; /* left out: deadline, or no worker left */
+  int halted;           /* stopped early: --halt, or no worker left */
+  int stopped;          /* stopped early: loom_stop() */
+  int quarantined;      /* workers quarantined */
   struct loom__report_worker *w;
 };
 
@@ -65,6 +62,10 @@ void loom__report_metrics(const struct loom__report *r,
 /* Writes the report as JSON to path (via a temporary file renamed into
  * place, so a reader never sees half a report). Returns 0 or LOOM_EIO. */
 int loom__report_write(const struct loom__report *r, const char *path);
+
+/* The totals loom_summary_get() returns: read off the report, so the two
+ * can never disagree. */
+void loom__report_totals(const struct loom__report *r, struct loom_summary *s);
 
 /* Writes the few-line human summary. */
 void loom__report_summary(const struct loom__report *r, FILE *out);

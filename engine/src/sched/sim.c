@@ -1,8 +1,9 @@
 /* sim.c - offline simulation of a run (loom_sim_run in loom.h).
  *
- * The master's scheduling state (struct loom__sched), batch sizing and the
- * policy table are the very ones loom run uses; only MPI and the workers
- * are replaced by a discrete-event model:
+ * The master's decisions are made by the very code loom run uses: the
+ * batch builder (batch.h: the policy's pick, batch sizing, hint-full
+ * batches, the accounting) and the look-ahead's order (ahead.h). Only MPI
+ * and the workers are replaced by a discrete-event model:
  *  1. A batch assigned at master time t reaches worker w at t + latency and
  *     starts when w is free (workers run their batches in order), so its
  *     end is known at once: end = max(t + latency, free[w]) + work / speed.
@@ -22,6 +23,7 @@
 #include "common/common.h"
 #include "common/heap.h"
 #include "sched/ahead.h"
+#include "sched/batch.h"
 #include "sched/policy.h"
 
 struct batch {
@@ -51,6 +53,8 @@ struct sim {
   struct loom__heap ahead;
   double sum_work, longest;
   uint64_t messages;
+  struct batch cur; /* the batch being built */
+  int err;          /* out of memory in the look-ahead */
 };
 
 static double speed(const struct sim *m, int w) {
@@ -111,52 +115,66 @@ static struct batch next_event(struct sim *m) {
   return m->pool[i];
 }
 
-/* Hands out batches at time now while a worker has room. */
+/* The batch builder's view of the workload (sched/batch.h). */
+static int src_peek(void *arg, int w, double *cost) {
+  struct sim *m = arg;
+  double d = peek(m);
+
+  (void)w;
+  if (d < -1)
+    m->err = LOOM_ENOMEM;
+  if (d < 0)
+    return 0;
+  *cost = m->o->hints ? d : -1;
+  return 1;
+}
+
+static int src_take(void *arg, int w, double *cost, int *fresh) {
+  struct sim *m = arg;
+  double d = peek(m);
+
+  (void)w;
+  if (m->ahead_max)
+    loom__ahead_pop(&m->ahead);
+  m->cur.work += d;
+  m->sum_work += d;
+  m->longest = fmax(m->longest, d);
+  m->next++;
+  *cost = m->o->hints ? d : -1;
+  *fresh = 1;
+  return 1;
+}
+
+static const struct loom__batch_src sim_src = {src_peek, src_take};
+
+/* Hands out batches at time now while a worker has room: the master's
+ * batch builder decides, the model times the batch. */
 static int dispatch(struct sim *m, double now) {
   const struct loom_sim_options *o = m->o;
-  double d;
 
-  while ((d = peek(m)) >= 0) {
-    struct batch b = {0};
+  for (;;) {
+    struct loom__batch plan;
     double start;
-    uint32_t want;
-    int w;
+    int rc, w;
 
-    m->s.next_task = m->next;
-    m->s.next_cost = o->hints ? d : -1;
-    w = m->pol->pick(m->pol_state, &m->s);
-    if (w < 0)
-      return 0;
-    want = loom__sched_batch_size(&m->s, w);
-    b.worker = w;
-    /* The master's batching: the size from measured times, and with
-     * hints no more than the target's worth of work. */
-    do {
-      if (b.n > 0 &&
-          loom__sched_batch_full(&m->s, b.n, b.cost, o->hints ? d : -1))
-        break;
-      if (m->ahead_max)
-        loom__ahead_pop(&m->ahead);
-      b.n++;
-      b.work += d;
-      b.cost += o->hints ? d : 0;
-      m->sum_work += d;
-      m->longest = fmax(m->longest, d);
-      m->next++;
-    } while (b.n < want && (d = peek(m)) >= 0);
-    if (d < -1)
-      return LOOM_ENOMEM;
+    memset(&m->cur, 0, sizeof(m->cur));
+    rc = loom__batch_build(&m->s, m->pol, m->pol_state, &sim_src, m, &plan);
+    if (m->err)
+      return m->err;
+    if (rc <= 0)
+      return rc;
+    w = plan.worker;
+    m->cur.worker = w;
+    m->cur.n = plan.n;
+    m->cur.cost = plan.cost;
     start = fmax(now + o->latency, m->free_at[w]);
-    b.busy = b.work / speed(m, w);
-    m->free_at[w] = start + b.busy;
-    b.arrive = m->free_at[w] + o->latency;
-    loom__sched_assign(&m->s, w, b.n, b.cost);
-    m->pol->assigned(m->pol_state, &m->s, w);
+    m->cur.busy = m->cur.work / speed(m, w);
+    m->free_at[w] = start + m->cur.busy;
+    m->cur.arrive = m->free_at[w] + o->latency;
     m->messages++;
-    if (post(m, &b) != 0)
+    if (post(m, &m->cur) != 0)
       return LOOM_ENOMEM;
   }
-  return d < -1 ? LOOM_ENOMEM : 0;
 }
 
 static void complete(struct sim *m, const struct batch *b) {

@@ -1,0 +1,252 @@
+/* feed.c - the master's task intake (feed.h).
+ *
+ * Streaming (no look-ahead, or no hint seen yet): each task is read when
+ * the previous one was taken, so memory stays flat and a source that
+ * blocks for input (a pipe) is never read ahead. With a look-ahead, the
+ * first hinted task starts it: from then on up to `lookahead` tasks wait in
+ * pool entries, each with its own copy of the spec's bytes, and the heap
+ * hands out the longest first.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch/feed.h"
+#include "dispatch/wire.h"
+#include "sched/ahead.h"
+
+#define NONE UINT32_MAX
+
+struct loom__feed_entry {
+  struct loom__feed_task t; /* the spec's payload and text point into mem */
+  uint32_t next;            /* free list */
+  struct loom__buf mem;
+};
+
+int loom__task_spec_check(const struct loom_task_spec *s, char *err,
+                          size_t errlen) {
+  const char *why = NULL;
+
+  if (s->len > 0 && !s->payload)
+    why = "a payload length without a payload";
+  else if (s->text_len > 0 && !s->text)
+    why = "a text length without a text";
+  else if (!isfinite(s->cost))
+    why = "a cost that is not a finite number";
+  else if (!isfinite(s->timeout) || s->timeout < 0)
+    why = "a timeout that is not a number of seconds >= 0";
+  else if (s->retries < 0 || s->retries > LOOM_RETRIES_MAX)
+    why = "retries outside 0 to " LOOM__STR(LOOM_RETRIES_MAX);
+  if (!why)
+    return 0;
+  if (err)
+    snprintf(err, errlen, "%s", why);
+  return LOOM_EINVAL;
+}
+
+int loom__feed_init(struct loom__feed *f, const struct loom *l,
+                    struct loom__sched *sched, loom_source_fn src,
+                    void *src_arg, uint64_t lookahead) {
+  memset(f, 0, sizeof(*f));
+  f->l = l;
+  f->sched = sched;
+  f->src = src;
+  f->src_arg = src_arg;
+  f->ahead_max = lookahead;
+  f->pool_free = f->pool_cur = NONE;
+  f->kind_hash = calloc(l->nkinds, sizeof(uint64_t));
+  if (!f->kind_hash)
+    return LOOM_ENOMEM;
+  for (size_t i = 0; i < l->nkinds; i++)
+    f->kind_hash[i] = loom__kind_hash(l->kinds[i].name);
+  return 0;
+}
+
+void loom__feed_fini(struct loom__feed *f) {
+  for (size_t i = 0; i < f->npool; i++)
+    loom__buf_fini(&f->pool[i].mem);
+  free(f->pool);
+  loom__heap_free(&f->ahead);
+  free(f->kind_hash);
+  memset(f, 0, sizeof(*f));
+}
+
+int loom__feed_fits_deadline(const struct loom__feed *f, double cost) {
+  double expected;
+
+  if (!(f->l->opt.deadline > 0))
+    return 1;
+  expected = cost >= 0 ? cost : (f->sched->t_est > 0 ? f->sched->t_est : 0);
+  return loom__wall() + expected <= f->l->opt.deadline;
+}
+
+/* Stops the feed with an error. Returns 0 (nothing read). */
+static int fail(struct loom__feed *f, int err) {
+  f->err = err;
+  f->dry = 1;
+  return 0;
+}
+
+/* Finds the registry index of a kind name. Sources hand the same name
+ * pointer again and again, so the last answer is checked first. */
+static int kind_index(struct loom__feed *f, const char *name, uint16_t *out) {
+  const struct loom *l = f->l;
+
+  if (!name)
+    name = "sh";
+  if (name == f->kind_ptr && strcmp(l->kinds[f->kind_idx].name, name) == 0) {
+    *out = f->kind_idx;
+    return 0;
+  }
+  for (size_t i = 0; i < l->nkinds; i++)
+    if (strcmp(l->kinds[i].name, name) == 0) {
+      f->kind_ptr = name;
+      f->kind_idx = (uint16_t)i;
+      *out = (uint16_t)i;
+      return 0;
+    }
+  return LOOM_ENOENT;
+}
+
+/* The text a task's key hashes: a shell task's command, else its payload. */
+static uint64_t key_of(const struct loom__feed *f,
+                       const struct loom__feed_task *t) {
+  int text = t->kind == 0 && t->spec.text;
+  return loom__task_key(f->kind_hash[t->kind],
+                        text ? (const void *)t->spec.text : t->spec.payload,
+                        text ? t->spec.text_len : t->spec.len);
+}
+
+/* Reads the next task from the source into f->look: checks it, resolves
+ * its kind and, in a resumed run, passes over the tasks the journal holds
+ * as done. Returns 1, or 0 when the source is dry or failed. */
+static int intake(struct loom__feed *f) {
+  struct loom__feed_task *t = &f->look;
+  char why[160];
+  int rc;
+
+  while (!f->dry) {
+    rc = f->src(f->src_arg, &t->spec);
+    if (rc != 1) {
+      f->dry = 1;
+      if (rc < 0)
+        f->err = rc;
+      return 0;
+    }
+    if (loom__task_spec_check(&t->spec, why, sizeof(why)) != 0) {
+      snprintf(f->errbuf, sizeof(f->errbuf),
+               "task %" PRIu64 " from the source (line %" PRIu64 "): %s",
+               f->read + 1, t->spec.line, why);
+      return fail(f, LOOM_EINVAL);
+    }
+    if (t->spec.len > LOOM__WIRE_PAYLOAD_MAX) {
+      snprintf(f->errbuf, sizeof(f->errbuf),
+               "task payload of %zu bytes is over the %u byte limit",
+               t->spec.len, LOOM__WIRE_PAYLOAD_MAX);
+      return fail(f, LOOM_ETOOBIG);
+    }
+    if (kind_index(f, t->spec.kind, &t->kind) != 0) {
+      snprintf(f->errbuf, sizeof(f->errbuf), "task names unknown kind '%.64s'",
+               t->spec.kind);
+      return fail(f, LOOM_ENOENT);
+    }
+    t->attempt = 1;
+    t->key = 0;
+    if (f->keyed) {
+      t->key = key_of(f, t);
+      if (f->resume && loom__resume_check(f->resume, t->key, &t->attempt))
+        continue; /* done in an earlier run */
+    }
+    t->pos = ++f->read;
+    return 1;
+  }
+  return 0;
+}
+
+/* Copies the task in f->look into a pool entry and the look-ahead heap.
+ * Out of memory, it stops the feed with LOOM_ENOMEM and returns that. */
+static int store(struct loom__feed *f) {
+  const struct loom_task_spec *s = &f->look.spec;
+  size_t text_len = s->text ? s->text_len : 0;
+  struct loom__feed_entry *e;
+  uint32_t i;
+  int rc;
+
+  if (f->pool_free == NONE) {
+    e = loom__array_grow(f->pool, &f->pool_cap, f->npool + 1, sizeof(*e));
+    if (!e)
+      goto nomem;
+    f->pool = e;
+    memset(&f->pool[f->npool], 0, sizeof(*e));
+    f->pool[f->npool].next = NONE;
+    f->pool_free = (uint32_t)f->npool++;
+  }
+  i = f->pool_free;
+  e = &f->pool[i];
+  rc = loom__buf_set(&e->mem, s->payload, s->len);
+  if (rc == 0)
+    rc = loom__buf_append(&e->mem, s->text, text_len);
+  if (rc != 0)
+    goto nomem;
+  e->t = f->look;
+  e->t.spec.payload = e->mem.data;
+  e->t.spec.text = s->text ? (const char *)e->mem.data + s->len : NULL;
+  e->t.spec.kind = f->l->kinds[f->look.kind].name;
+  if (loom__ahead_push(&f->ahead, loom__sched_hint(f->sched, s->cost),
+                       f->look.pos, i) != 0)
+    goto nomem;
+  f->pool_free = e->next;
+  return 0;
+nomem:
+  fail(f, LOOM_ENOMEM);
+  return LOOM_ENOMEM;
+}
+
+/* With the look-ahead on: tops the pool up from the source, then moves its
+ * longest task into f->look. Returns 1, or 0 when both are dry. */
+static int ahead_next(struct loom__feed *f) {
+  uint32_t ref;
+
+  if (f->pool_cur != NONE) { /* f->look is done with it */
+    f->pool[f->pool_cur].next = f->pool_free;
+    f->pool_free = f->pool_cur;
+    f->pool_cur = NONE;
+  }
+  while (f->ahead.n < f->ahead_max && intake(f))
+    if (store(f) != 0)
+      return 0;
+  if (f->ahead.n == 0)
+    return 0;
+  ref = loom__ahead_pop(&f->ahead);
+  f->look = f->pool[ref].t;
+  f->pool_cur = ref;
+  return 1;
+}
+
+int loom__feed_next(struct loom__feed *f) {
+  while (!f->have_look) {
+    if (f->ahead_max && f->sched->hints > 0) {
+      if (!ahead_next(f))
+        return 0;
+    } else {
+      if (!intake(f))
+        return 0;
+      if (f->ahead_max && f->look.spec.cost >= 0) {
+        /* The first hint starts the look-ahead. Until then it could not
+         * reorder anything, so a file without hints streams. */
+        if (store(f) != 0)
+          return 0;
+        continue;
+      }
+      loom__sched_hint(f->sched, f->look.spec.cost);
+    }
+    if (!loom__feed_fits_deadline(f, f->look.spec.cost)) {
+      f->not_started++;
+      continue;
+    }
+    f->have_look = 1;
+  }
+  return 1;
+}

@@ -1,0 +1,86 @@
+/* feed.h - where the master's next task comes from.
+ *
+ * The feed pulls tasks from the source (a task file, a kind's generator, the
+ * submit queue, a caller's function), checks each spec, finds its kind,
+ * passes over the ones a resumed run's journal holds as done, and, for a
+ * policy that hands out the longest hinted tasks first, keeps up to
+ * `lookahead` of them waiting in a pool ordered by sched/ahead.h. A task
+ * that cannot finish before the deadline is counted and left out. What
+ * comes out is the next task to dispatch, in `look`, until it is taken.
+ * The feed calls no MPI: the master owns it, the unit tests drive it.
+ */
+#ifndef LOOM_FEED_H
+#define LOOM_FEED_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/heap.h"
+#include "dispatch/engine.h"
+#include "journal/resume.h"
+#include "sched/policy.h"
+
+/* The next task, with what the master needs besides the spec. */
+struct loom__feed_task {
+  struct loom_task_spec spec; /* pointers valid until the task is taken */
+  uint16_t kind;              /* index in the kind registry */
+  uint64_t key;               /* resume key (with a journal), else 0 */
+  int attempt;                /* its first attempt's number (resume) */
+  uint64_t pos;               /* its place among the tasks read */
+};
+
+struct loom__feed_entry; /* a task waiting in the look-ahead pool */
+
+struct loom__feed {
+  const struct loom *l;
+  struct loom__sched *sched;   /* hints are noted as tasks are read */
+  struct loom__resume *resume; /* NULL: not a resumed run */
+  int keyed;                   /* compute resume keys (there is a journal) */
+  loom_source_fn src;
+  void *src_arg;
+  int dry; /* the source said it has no more (or failed) */
+  int err; /* the source's error, or the feed's (LOOM_EINVAL, ...) */
+  char errbuf[256];
+  uint64_t not_started; /* left out: past the deadline */
+  uint64_t read;        /* tasks read and not skipped as done */
+
+  struct loom__feed_task look;
+  int have_look;
+
+  uint64_t *kind_hash;  /* per registered kind */
+  const char *kind_ptr; /* the last kind name looked up, and its index */
+  uint16_t kind_idx;
+
+  uint64_t ahead_max; /* 0: the source's order */
+  struct loom__heap ahead;
+  struct loom__feed_entry *pool;
+  size_t npool, pool_cap;
+  uint32_t pool_free; /* free list */
+  uint32_t pool_cur;  /* the entry `look` points into, or UINT32_MAX */
+};
+
+/* Sets up a feed over src for engine l. lookahead: 0, or how many tasks may
+ * wait (only for a longest-first policy). Returns 0 or LOOM_ENOMEM. */
+int loom__feed_init(struct loom__feed *f, const struct loom *l,
+                    struct loom__sched *sched, loom_source_fn src,
+                    void *src_arg, uint64_t lookahead);
+void loom__feed_fini(struct loom__feed *f);
+
+/* Makes f->look the next task to run. Returns 1, or 0 when none is left
+ * (the source is dry, or failed: f->err and f->errbuf say why). */
+int loom__feed_next(struct loom__feed *f);
+
+/* The master took f->look: the next call of loom__feed_next() moves on. */
+static inline void loom__feed_taken(struct loom__feed *f) { f->have_look = 0; }
+
+/* Would a task of this cost hint (< 0: unknown, the measured mean counts)
+ * finish before the run's deadline if it started now? */
+int loom__feed_fits_deadline(const struct loom__feed *f, double cost);
+
+/* Checks a spec against loom.h's rules (finite cost, timeout >= 0, retries
+ * in range, a payload for a length, a text for a text length). Returns 0,
+ * or LOOM_EINVAL with err saying what is wrong. */
+int loom__task_spec_check(const struct loom_task_spec *s, char *err,
+                          size_t errlen);
+
+#endif /* LOOM_FEED_H */
