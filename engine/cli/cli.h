@@ -1,16 +1,78 @@
-/* cli.h - the `loom` subcommands that live outside main.c.
+/* cli.h - what the `loom` command's files share.
  *
- * main.c parses argv[1] and hands the whole command line to the
- * subcommand, which starts and ends MPI itself and returns the process's
- * exit status (0 ok, 2 usage or input error, 3 internal or MPI error).
+ * main.c holds the subcommand table; each subcommand lives in a file of its
+ * own (run.c, sim.c, topo.c) and declares its flags once, in a table that
+ * both parses the command line and prints --help (flags.c), so a flag
+ * cannot exist without its help line. The command calls only loom.h and
+ * the built-in kinds (tasks/kinds.h).
  */
 #ifndef LOOM_CLI_H
 #define LOOM_CLI_H
 
-/* `loom topo [--json]`: probes every rank's hardware (loom_profile_probe)
- * and prints one row per rank on rank 0. quiet_rank: this process is not
- * the launcher's rank 0, so it prints no usage text. A probe error on any
- * rank makes every rank return 2. */
-int loom_cli_topo(int argc, char **argv, int quiet_rank);
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit statuses of every subcommand. */
+enum {
+  CLI_OK = 0,
+  CLI_TASKS_FAILED = 1, /* loom run: some task failed */
+  CLI_USAGE = 2,        /* usage or input error */
+  CLI_INTERNAL = 3,     /* internal or MPI error */
+  CLI_INCOMPLETE = 4    /* loom run stopped early; --resume runs the rest */
+};
+
+/* One flag. set() stores value (NULL for a switch) into the command's
+ * context; it returns 0, or non-zero for a bad value, and may then write
+ * its own message into err (else the parser says "bad FLAG 'VALUE'
+ * (expected EXPECT)"). */
+struct cli_flag {
+  const char *name;   /* "--output" */
+  char alias;         /* 'o' for -o, or 0 */
+  const char *value;  /* what the value is called in --help ("DIR"); NULL
+                         for a switch */
+  const char *help;   /* --help's text; '\n' starts a continuation line */
+  const char *expect; /* what a good value looks like, for errors */
+  int (*set)(void *ctx, const char *value, char *err, size_t errlen);
+};
+
+/* A subcommand's command line. */
+struct cli_syntax {
+  const char *command;          /* "run", for "see 'loom run --help'" */
+  const struct cli_flag *flags; /* ends with a {NULL} entry */
+  /* A word that is not a flag; returns 0 or non-zero with err filled. */
+  int (*positional)(void *ctx, const char *arg, char *err, size_t errlen);
+  void (*usage)(FILE *f);     /* --help: everything but the flags */
+  void (*more_help)(FILE *f); /* --help: after the flags, or NULL */
+};
+
+/* Parses argv[first..argc). Returns -1 to go on, CLI_OK after --help
+ * (printed unless quiet), or CLI_USAGE after one error line (printed
+ * unless quiet: only the launcher's rank 0 speaks). */
+int cli_parse(const struct cli_syntax *s, int argc, char **argv, int first,
+              void *ctx, int quiet);
+
+/* Prints one "loom: ..." error line, with a pointer to the command's
+ * --help. Returns CLI_USAGE. Quiet: prints nothing. */
+int cli_usage_error(const struct cli_syntax *s, int quiet, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prints --help: the usage part, the flags, the rest. */
+void cli_help(const struct cli_syntax *s, FILE *f);
+
+/* A macro's value as a string literal. */
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
+
+/* Value parsers for set() functions. Each returns 0 or -1. */
+int cli_u64(const char *s, unsigned long long min, unsigned long long max,
+            unsigned long long *out);
+int cli_seconds(const char *s, double *out); /* 90, 2.5m, 1h: >= 0 */
+
+/* The subcommands: argv is main's, argv[1] the subcommand's name. Each
+ * returns the process's exit status. quiet: this process is not the
+ * launcher's rank 0, so usage errors and --help are left to that one. */
+int loom_cli_run(int argc, char **argv, int quiet);
+int loom_cli_sim(int argc, char **argv, int quiet);
+int loom_cli_topo(int argc, char **argv, int quiet);
 
 #endif /* LOOM_CLI_H */

@@ -14,58 +14,32 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "kinds.h"
 #include "loom.h"
-#include "sim_cmd.h"
 
 #define MAX_ARGS 16
 
-static void usage(FILE *f) {
-  fprintf(
-      f,
-      "usage: loom sim [OPTIONS]\n"
-      "\n"
-      "Simulates a run offline: loom's own policy and batching code, with\n"
-      "simulated workers and message latency, deterministically. Prints\n"
-      "makespan, lower bound, imbalance and efficiency as report.json does.\n"
-      "\n"
-      "options:\n"
-      "  --workers N        simulated workers (default 16)\n"
-      "  --tasks N          tasks (default 100000)\n"
-      "  --dist D           fixed, uniform, lognormal or pareto (default "
-      "fixed)\n"
-      "  --mean S           mean task duration at speed 1, seconds (0.001)\n"
-      "  --sigma X          lognormal shape (1)\n"
-      "  --alpha X          pareto shape, > 1 (2)\n"
-      "  --min S, --max S   uniform range (0 to 2 x mean)\n"
-      "  --cap S            clip durations at S seconds (0 = none)\n"
-      "  --seed N           workload seed (1)\n"
-      "  --replay DIR       the durations of the successful attempts in\n"
-      "                     DIR/joblog.tsv (a recorded run), in order,\n"
-      "                     instead of a distribution; --tasks is then\n"
-      "                     their count\n"
-      "  --hints            tasks carry their duration as a cost hint\n"
-      "  --speeds SPEC      worker speeds: A:B (two equal halves), or\n"
-      "                     SxN,SxN,... (N workers of speed S; N sums to\n"
-      "                     --workers); default all 1\n"
-      "  --weights MODE     known: the policy is told the speeds (as a\n"
-      "                     topology would); flat: all 1, only measurement\n"
-      "                     can tell; or a SPEC as for --speeds: weights\n"
-      "                     that may be wrong (default known)\n"
-      "  --policy NAME      scheduling policy (default weighted)\n"
-      "  --latency S        one-way message latency, seconds (0.00001)\n"
-      "  --window N         batches in flight per worker (2)\n"
-      "  --lookahead N      with --hints and a longest-first policy\n"
-      "                     (weighted): tasks read ahead to hand out the\n"
-      "                     longest first, as loom run does (default 1000000;\n"
-      "                     0 = the workload's order)\n"
-      "  --json             one JSON object instead of text\n"
-      "  -h, --help         this text\n");
-}
+struct sim_cli {
+  struct loom_sim_options o;
+  struct kind_arg args[MAX_ARGS]; /* distribution flags, as a kind's args */
+  char keyval[MAX_ARGS][64];
+  size_t nargs;
+  const char *speeds;  /* SPEC, or NULL */
+  const char *weights; /* known, flat or SPEC */
+  const char *replay;
+  int json;
+};
 
-static int bad(const char *what, const char *v) {
-  fprintf(stderr, "loom: bad %s '%s' (see 'loom sim --help')\n", what, v);
-  return 2;
+static void usage(FILE *f) {
+  fprintf(f, "usage: loom sim [OPTIONS]\n"
+             "\n"
+             "Simulates a run offline: loom's own policy and batching code, "
+             "with\n"
+             "simulated workers and message latency, deterministically. "
+             "Prints\n"
+             "makespan, lower bound, imbalance and efficiency as report.json "
+             "does.\n");
 }
 
 static int number(const char *v, double min, double *out) {
@@ -79,6 +53,179 @@ static int number(const char *v, double min, double *out) {
   *out = x;
   return 0;
 }
+
+/* A whole number in [min, max]. */
+static int whole(const char *v, double min, double max, double *out) {
+  return number(v, min, out) == 0 && *out <= max && *out == floor(*out) ? 0
+                                                                        : -1;
+}
+
+/* --dist, --mean, ...: handed to dist_setup() as the kinds' key=value
+ * arguments, which checks them. The flag's name (without --) is the key. */
+static int add_dist_arg(struct sim_cli *c, const char *key, const char *v,
+                        char *err, size_t n) {
+  if (c->nargs == MAX_ARGS) {
+    snprintf(err, n, "too many distribution options");
+    return -1;
+  }
+  snprintf(c->keyval[c->nargs], sizeof(c->keyval[c->nargs]), "%s=%s", key, v);
+  c->args[c->nargs] =
+      (struct kind_arg){.key = c->keyval[c->nargs],
+                        .key_len = strlen(key),
+                        .value = c->keyval[c->nargs] + strlen(key) + 1};
+  c->nargs++;
+  return 0;
+}
+
+#define DIST_SETTER(fn, key)                                                   \
+  static int fn(void *ctx, const char *v, char *err, size_t n) {               \
+    return add_dist_arg(ctx, key, v, err, n);                                  \
+  }
+DIST_SETTER(set_dist, "dist")
+DIST_SETTER(set_mean, "mean")
+DIST_SETTER(set_sigma, "sigma")
+DIST_SETTER(set_alpha, "alpha")
+DIST_SETTER(set_min, "min")
+DIST_SETTER(set_max, "max")
+DIST_SETTER(set_cap, "cap")
+DIST_SETTER(set_seed, "seed")
+#undef DIST_SETTER
+
+static int set_workers(void *ctx, const char *v, char *err, size_t n) {
+  double x;
+  (void)err, (void)n;
+  if (whole(v, 1, 10000000, &x) != 0)
+    return -1;
+  ((struct sim_cli *)ctx)->o.workers = (int)x;
+  return 0;
+}
+
+static int set_tasks(void *ctx, const char *v, char *err, size_t n) {
+  double x;
+  (void)err, (void)n;
+  if (whole(v, 1, 1e12, &x) != 0)
+    return -1;
+  ((struct sim_cli *)ctx)->o.tasks = (uint64_t)x;
+  return 0;
+}
+
+static int set_replay(void *ctx, const char *v, char *err, size_t n) {
+  (void)err, (void)n;
+  ((struct sim_cli *)ctx)->replay = v;
+  return 0;
+}
+
+static int set_hints(void *ctx, const char *v, char *err, size_t n) {
+  (void)v, (void)err, (void)n;
+  ((struct sim_cli *)ctx)->o.hints = 1;
+  return 0;
+}
+
+static int set_speeds(void *ctx, const char *v, char *err, size_t n) {
+  (void)err, (void)n;
+  ((struct sim_cli *)ctx)->speeds = v;
+  return 0;
+}
+
+static int set_weights(void *ctx, const char *v, char *err, size_t n) {
+  (void)err, (void)n;
+  ((struct sim_cli *)ctx)->weights = v;
+  return 0;
+}
+
+static int set_policy(void *ctx, const char *v, char *err, size_t n) {
+  (void)err, (void)n;
+  if (!loom_policy_exists(v))
+    return -1;
+  ((struct sim_cli *)ctx)->o.policy = v;
+  return 0;
+}
+
+static int set_latency(void *ctx, const char *v, char *err, size_t n) {
+  (void)err, (void)n;
+  return number(v, 0, &((struct sim_cli *)ctx)->o.latency);
+}
+
+static int set_window(void *ctx, const char *v, char *err, size_t n) {
+  double x;
+  (void)err, (void)n;
+  if (whole(v, 1, LOOM_WINDOW_MAX, &x) != 0)
+    return -1;
+  ((struct sim_cli *)ctx)->o.window = (int)x;
+  return 0;
+}
+
+static int set_lookahead(void *ctx, const char *v, char *err, size_t n) {
+  double x;
+  (void)err, (void)n;
+  if (whole(v, 0, (double)LOOM_LOOKAHEAD_MAX, &x) != 0)
+    return -1;
+  ((struct sim_cli *)ctx)->o.lookahead = (uint64_t)x;
+  return 0;
+}
+
+static int set_json(void *ctx, const char *v, char *err, size_t n) {
+  (void)v, (void)err, (void)n;
+  ((struct sim_cli *)ctx)->json = 1;
+  return 0;
+}
+
+static const struct cli_flag sim_flags[] = {
+    {"--workers", 0, "N", "simulated workers (default 16)", "1 to 10000000",
+     set_workers},
+    {"--tasks", 0, "N", "tasks (default 100000)", "an integer >= 1", set_tasks},
+    {"--dist", 0, "D", "fixed, uniform, lognormal or pareto (default fixed)",
+     NULL, set_dist},
+    {"--mean", 0, "S", "mean task duration at speed 1, seconds (0.001)", NULL,
+     set_mean},
+    {"--sigma", 0, "X", "lognormal shape (1)", NULL, set_sigma},
+    {"--alpha", 0, "X", "pareto shape, > 1 (2)", NULL, set_alpha},
+    {"--min", 0, "S", "uniform range: lower end (0)", NULL, set_min},
+    {"--max", 0, "S", "uniform range: upper end (2 x mean)", NULL, set_max},
+    {"--cap", 0, "S", "clip durations at S seconds (0 = none)", NULL, set_cap},
+    {"--seed", 0, "N", "workload seed (1)", NULL, set_seed},
+    {"--replay", 0, "DIR",
+     "the durations of the successful attempts in\n"
+     "DIR/joblog.tsv (a recorded run), in order,\n"
+     "instead of a distribution; --tasks is then\n"
+     "their count",
+     NULL, set_replay},
+    {"--hints", 0, NULL, "tasks carry their duration as a cost hint", NULL,
+     set_hints},
+    {"--speeds", 0, "SPEC",
+     "worker speeds: A:B (two equal halves), or\n"
+     "SxN,SxN,... (N workers of speed S; N sums to\n"
+     "--workers); default all 1",
+     NULL, set_speeds},
+    {"--weights", 0, "MODE",
+     "known: the policy is told the speeds (as a\n"
+     "topology would); flat: all 1, only measurement\n"
+     "can tell; or a SPEC as for --speeds: weights\n"
+     "that may be wrong (default known)",
+     NULL, set_weights},
+    {"--policy", 0, "NAME", "scheduling policy (default weighted)",
+     "a policy of loom run --help", set_policy},
+    {"--latency", 0, "S", "one-way message latency, seconds (0.00001)",
+     "seconds >= 0", set_latency},
+    {"--window", 0, "N", "batches in flight per worker (2)",
+     "1 to " CLI_STR(LOOM_WINDOW_MAX), set_window},
+    {"--lookahead", 0, "N",
+     "with --hints and a longest-first policy\n"
+     "(weighted): tasks read ahead to hand out the\n"
+     "longest first, as loom run does (default 1000000;\n"
+     "0 = the workload's order)",
+     "0 to 1073741824", set_lookahead},
+    {"--json", 0, NULL, "one JSON object instead of text", NULL, set_json},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
+static int no_positional(void *ctx, const char *a, char *err, size_t n) {
+  (void)ctx;
+  snprintf(err, n, "unexpected argument '%s'", a);
+  return -1;
+}
+
+static const struct cli_syntax sim_syntax = {"sim", sim_flags, no_positional,
+                                             usage, NULL};
 
 /* Parses SPEC into speeds[workers]. */
 static int parse_speeds(const char *spec, double *speeds, int workers) {
@@ -129,141 +276,78 @@ static double replayed(void *arg, uint64_t i) {
   return ((const double *)arg)[i];
 }
 
-int loom_cli_sim(int argc, char **argv) {
+int loom_cli_sim(int argc, char **argv, int quiet) {
+  struct sim_cli c;
   struct loom_sim_options o;
   struct loom_sim_result r;
-  struct kind_arg args[MAX_ARGS] = {{0}};
-  char keyval[MAX_ARGS][64];
   struct dist d;
-  const char *speeds_spec = NULL, *weights = "known", *replay = NULL;
-  double *speeds = NULL, *wspec = NULL, *recorded = NULL, x, t0, t1;
+  double *speeds = NULL, *wspec = NULL, *recorded = NULL, t0, t1;
   size_t nrecorded = 0;
   char err[256];
-  size_t nargs = 0;
-  int json = 0, rc = 2;
+  int rc = CLI_USAGE;
   struct timespec ts;
 
-  memset(&o, 0, sizeof(o));
-  o.workers = 16;
-  o.tasks = 100000;
-  o.latency = 1e-5;
-  o.lookahead = LOOM_LOOKAHEAD_DEFAULT;
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    static const char *dist_flags[] = {"--dist", "--mean", "--sigma", "--alpha",
-                                       "--min",  "--max",  "--cap",   "--seed"};
-    int is_dist = 0;
-
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      usage(stdout);
-      return 0;
-    }
-    if (strcmp(a, "--json") == 0) {
-      json = 1;
-      continue;
-    }
-    if (strcmp(a, "--hints") == 0) {
-      o.hints = 1;
-      continue;
-    }
-    if (!v) {
-      fprintf(stderr,
-              "loom: option '%s' needs a value (see 'loom sim --help')\n", a);
-      return 2;
-    }
-    i++;
-    for (size_t k = 0; k < sizeof(dist_flags) / sizeof(dist_flags[0]); k++)
-      if (strcmp(a, dist_flags[k]) == 0)
-        is_dist = 1;
-    if (is_dist) {
-      /* Handed to dist_setup() as the kinds' key=value arguments. */
-      if (nargs == MAX_ARGS)
-        return bad("option", a);
-      snprintf(keyval[nargs], sizeof(keyval[nargs]), "%s=%s", a + 2, v);
-      args[nargs] =
-          (struct kind_arg){.key = keyval[nargs],
-                            .key_len = strlen(a + 2),
-                            .value = keyval[nargs] + strlen(a + 2) + 1};
-      nargs++;
-    } else if (strcmp(a, "--workers") == 0) {
-      if (number(v, 1, &x) != 0 || x > 10000000 || x != floor(x))
-        return bad("--workers", v);
-      o.workers = (int)x;
-    } else if (strcmp(a, "--tasks") == 0) {
-      if (number(v, 1, &x) != 0 || x > 1e12 || x != floor(x))
-        return bad("--tasks", v);
-      o.tasks = (uint64_t)x;
-    } else if (strcmp(a, "--replay") == 0) {
-      replay = v;
-    } else if (strcmp(a, "--speeds") == 0) {
-      speeds_spec = v;
-    } else if (strcmp(a, "--weights") == 0) {
-      weights = v;
-    } else if (strcmp(a, "--policy") == 0) {
-      if (!loom_policy_exists(v))
-        return bad("--policy", v);
-      o.policy = v;
-    } else if (strcmp(a, "--latency") == 0) {
-      if (number(v, 0, &o.latency) != 0)
-        return bad("--latency", v);
-    } else if (strcmp(a, "--lookahead") == 0) {
-      if (number(v, 0, &x) != 0 || x > 1073741824 || x != floor(x))
-        return bad("--lookahead", v);
-      o.lookahead = (uint64_t)x;
-    } else if (strcmp(a, "--window") == 0) {
-      if (number(v, 1, &x) != 0 || x > 1024 || x != floor(x))
-        return bad("--window", v);
-      o.window = (int)x;
-    } else {
-      fprintf(stderr, "loom: unknown option '%s' (see 'loom sim --help')\n", a);
-      return 2;
-    }
-  }
-  if (dist_setup(&d, args, nargs, "sim", err, sizeof(err)) != 0) {
+  memset(&c, 0, sizeof(c));
+  c.o.workers = 16;
+  c.o.tasks = 100000;
+  c.o.latency = 1e-5;
+  c.o.lookahead = LOOM_LOOKAHEAD_DEFAULT;
+  c.weights = "known";
+  rc = cli_parse(&sim_syntax, argc, argv, 2, &c, quiet);
+  /* No MPI: every rank may run it, but only the launcher's rank 0 prints
+   * and fails. */
+  if (quiet)
+    return CLI_OK;
+  if (rc >= 0)
+    return rc;
+  rc = CLI_USAGE;
+  o = c.o;
+  if (dist_setup(&d, c.args, c.nargs, "sim", err, sizeof(err)) != 0) {
     fprintf(stderr, "loom: %s\n", err);
-    return 2;
+    return CLI_USAGE;
   }
-  if (speeds_spec) {
+  if (c.speeds) {
     speeds = calloc((size_t)o.workers, sizeof(double));
     if (!speeds) {
       fprintf(stderr, "loom: out of memory\n");
-      return 3;
+      return CLI_INTERNAL;
     }
-    if (parse_speeds(speeds_spec, speeds, o.workers) != 0) {
-      rc = bad("--speeds", speeds_spec);
+    if (parse_speeds(c.speeds, speeds, o.workers) != 0) {
+      rc = cli_usage_error(&sim_syntax, 0, "bad --speeds '%s'", c.speeds);
       goto out;
     }
     o.speeds = speeds;
-    if (strcmp(weights, "known") == 0)
+    if (strcmp(c.weights, "known") == 0)
       o.weights = speeds;
   }
-  if (strcmp(weights, "known") != 0 && strcmp(weights, "flat") != 0) {
+  if (strcmp(c.weights, "known") != 0 && strcmp(c.weights, "flat") != 0) {
     wspec = calloc((size_t)o.workers, sizeof(double));
     if (!wspec) {
       fprintf(stderr, "loom: out of memory\n");
-      rc = 3;
+      rc = CLI_INTERNAL;
       goto out;
     }
-    if (parse_speeds(weights, wspec, o.workers) != 0) {
-      rc = bad("--weights", weights);
+    if (parse_speeds(c.weights, wspec, o.workers) != 0) {
+      rc = cli_usage_error(&sim_syntax, 0, "bad --weights '%s'", c.weights);
       goto out;
     }
     o.weights = wspec;
   }
   o.duration = draw;
   o.arg = &d;
-  if (replay) {
-    if (nargs > 0) {
+  if (c.replay) {
+    if (c.nargs > 0) {
       fprintf(stderr, "loom: --replay takes the durations from the joblog: "
                       "no distribution options (see 'loom sim --help')\n");
-      rc = 2;
+      rc = CLI_USAGE;
       goto out;
     }
-    rc = loom_joblog_durations(replay, &recorded, &nrecorded, err, sizeof(err));
+    rc = loom_joblog_durations(c.replay, &recorded, &nrecorded, err,
+                               sizeof(err));
     if (rc != 0 || nrecorded == 0) {
       fprintf(stderr, "loom: %s\n",
               rc != 0 ? err : "--replay: the joblog has no successful task");
-      rc = 2;
+      rc = CLI_USAGE;
       goto out;
     }
     o.duration = replayed;
@@ -277,10 +361,10 @@ int loom_cli_sim(int argc, char **argv) {
   t1 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
   if (rc != 0) {
     fprintf(stderr, "loom: simulation failed: %s\n", loom_strerror(rc));
-    rc = 3;
+    rc = CLI_INTERNAL;
     goto out;
   }
-  if (json)
+  if (c.json)
     printf("{\"workers\": %d, \"tasks\": %" PRIu64
            ", \"policy\": \"%s\", \"hints\": %s, \"makespan_s\": %.9g, "
            "\"balance\": {\"imbalance\": %.6f, \"efficiency\": %.6f, "

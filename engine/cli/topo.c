@@ -12,61 +12,67 @@
 #include "cli.h"
 #include "loom.h"
 
-enum { TOPO_OK = 0, TOPO_USAGE = 2, TOPO_INTERNAL = 3 };
-
 static void usage_topo(FILE *f) {
-  fprintf(f,
-          "usage: mpirun -np N loom topo [--json]\n"
-          "\n"
-          "Prints one row per rank: its host, binding (cpuset), cores, "
-          "hardware\n"
-          "threads, NUMA nodes and their memory, L2 and L3 sizes, CPU kind "
-          "and the\n"
-          "capacity weight loom gives it, with notes on what hwloc could "
-          "not tell.\n"
-          "\n"
-          "options:\n"
-          "  --json         a JSON array of objects, one per rank\n"
-          "  -h, --help     this text\n"
-          "\n"
-          "environment (per rank, e.g. mpirun -x VAR=VALUE):\n"
-          "  LOOM_TOPOLOGY  xml:PATH or synthetic:DESCRIPTION, a fake machine "
-          "to\n"
-          "                 probe instead of this one (hwloc syntax)\n"
-          "  LOOM_CPUSET    a PU list (0-3,8) to use as the binding\n"
-          "\n"
-          "exit status: 0 ok, 2 usage error or a rank could not probe its "
-          "hardware,\n"
-          "3 internal or MPI error.\n");
+  fprintf(f, "usage: mpirun -np N loom topo [--json]\n"
+             "\n"
+             "Prints one row per rank: its host, binding (cpuset), cores, "
+             "hardware\n"
+             "threads, NUMA nodes and their memory, L2 and L3 sizes, CPU kind "
+             "and the\n"
+             "capacity weight loom gives it, with notes on what hwloc could "
+             "not tell.\n");
 }
 
-int loom_cli_topo(int argc, char **argv, int quiet_rank) {
+static void more_help_topo(FILE *f) {
+  fprintf(f, "\n"
+             "environment (per rank, e.g. mpirun -x VAR=VALUE):\n"
+             "  LOOM_TOPOLOGY  xml:PATH or synthetic:DESCRIPTION, a fake "
+             "machine to\n"
+             "                 probe instead of this one (hwloc syntax)\n"
+             "  LOOM_CPUSET    a PU list (0-3,8) to use as the binding\n"
+             "\n"
+             "exit status: 0 ok, 2 usage error or a rank could not probe its "
+             "hardware,\n"
+             "3 internal or MPI error.\n");
+}
+
+static int set_json(void *ctx, const char *v, char *err, size_t n) {
+  (void)v, (void)err, (void)n;
+  *(int *)ctx = 1;
+  return 0;
+}
+
+static int no_positional(void *ctx, const char *a, char *err, size_t n) {
+  (void)ctx;
+  snprintf(err, n, "unexpected argument '%s'", a);
+  return -1;
+}
+
+static const struct cli_flag topo_flags[] = {
+    {"--json", 0, NULL, "a JSON array of objects, one per rank", NULL,
+     set_json},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
+static const struct cli_syntax topo_syntax = {"topo", topo_flags, no_positional,
+                                              usage_topo, more_help_topo};
+
+int loom_cli_topo(int argc, char **argv, int quiet) {
   struct loom_profile mine, *all = NULL;
   char err[512];
   int json = 0, rank = 0, size = 1, failed, provided, rc;
-  int status = TOPO_OK;
+  int status = CLI_OK;
 
-  for (int i = 2; i < argc; i++) {
-    if (strcmp(argv[i], "--json") == 0) {
-      json = 1;
-    } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      if (!quiet_rank)
-        usage_topo(stdout);
-      return TOPO_OK;
-    } else {
-      /* Only rank 0 speaks and fails; the others leave quietly so the
-       * launcher does not tear the job down before rank 0 has spoken. */
-      if (!quiet_rank)
-        fprintf(stderr, "loom: unknown option '%s' (see 'loom topo --help')\n",
-                argv[i]);
-      return quiet_rank ? TOPO_OK : TOPO_USAGE;
-    }
-  }
+  /* Only rank 0 speaks and fails; the others leave quietly so the
+   * launcher does not tear the job down before rank 0 has spoken. */
+  status = cli_parse(&topo_syntax, argc, argv, 2, &json, quiet);
+  if (status >= 0)
+    return quiet ? CLI_OK : status;
+  status = CLI_OK;
 
   if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) !=
       MPI_SUCCESS) {
     fprintf(stderr, "loom: MPI_Init_thread failed\n");
-    return TOPO_INTERNAL;
+    return CLI_INTERNAL;
   }
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -79,7 +85,7 @@ int loom_cli_topo(int argc, char **argv, int quiet_rank) {
   failed = rc != 0;
   MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (failed) {
-    status = TOPO_USAGE;
+    status = CLI_USAGE;
     goto out;
   }
 
@@ -88,7 +94,7 @@ int loom_cli_topo(int argc, char **argv, int quiet_rank) {
     if (rank == 0)
       fprintf(stderr, "loom: rank 0: gathering %d profiles failed: %s\n", size,
               loom_strerror(rc));
-    status = TOPO_INTERNAL;
+    status = CLI_INTERNAL;
     goto out;
   }
   if (rank == 0) {
