@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "farm.h"
 #include "sched/batch.h"
 #include "sched/policy.h"
 
@@ -56,24 +57,6 @@ static int s_take(void *arg, int w, double *cost, int *fresh) {
 }
 
 static const struct loom__batch_src src = {s_peek, s_take};
-
-struct farm {
-  struct loom__sched s;
-  const struct loom__policy_ops *ops;
-  void *state;
-};
-
-static void farm_init(struct farm *f, const char *policy, int n, int window) {
-  assert_int_equal(loom__sched_init(&f->s, n, window, 4096, 0.0005), 0);
-  f->ops = loom__policy_find(policy);
-  assert_non_null(f->ops);
-  assert_int_equal(f->ops->init(&f->s, &f->state), 0);
-}
-
-static void farm_fini(struct farm *f) {
-  f->ops->fini(f->state);
-  loom__sched_fini(&f->s);
-}
 
 static void test_batch_first_batches_hold_one_task_each(void **st) {
   (void)st;

@@ -18,27 +18,8 @@
 #include <string.h>
 
 #include "dispatch/engine.h"
+#include "farm.h"
 #include "sched/policy.h"
-
-/* A scheduler and one policy over it. */
-struct farm {
-  struct loom__sched s;
-  const struct loom__policy_ops *ops;
-  void *state;
-};
-
-static void farm_init(struct farm *f, const char *policy, int n, int window) {
-  assert_int_equal(loom__sched_init(&f->s, n, window, 4096, 0.0005), 0);
-  f->ops = loom__policy_find(policy);
-  assert_non_null(f->ops);
-  f->state = NULL;
-  assert_int_equal(f->ops->init(&f->s, &f->state), 0);
-}
-
-static void farm_fini(struct farm *f) {
-  f->ops->fini(f->state);
-  loom__sched_fini(&f->s);
-}
 
 static int pick(struct farm *f) { return f->ops->pick(f->state, &f->s); }
 

@@ -79,11 +79,10 @@ int loom_task_reply(struct loom_task *task, const void *data, size_t len) {
   if (len > LOOM_RESULT_MAX)
     return LOOM_ETOOBIG;
   if (len > task->reply_cap) {
-    unsigned char *p = realloc(task->reply, len);
+    unsigned char *p = loom__array_grow(task->reply, &task->reply_cap, len, 1);
     if (!p)
       return LOOM_ENOMEM;
     task->reply = p;
-    task->reply_cap = len;
   }
   if (len)
     memcpy(task->reply, data, len);
@@ -367,14 +366,13 @@ static void run_shell(struct loom__exec *x, const struct loom__wire_task *t,
   d->start = loom__wall();
   memset(k, 0, sizeof(k));
   k[0].rd = k[0].file = k[1].rd = k[1].file = -1;
-  if ((size_t)t->len + 1 > x->cmd_cap) {
-    char *p = realloc(x->cmd, (size_t)t->len + 1);
+  {
+    char *p = loom__array_grow(x->cmd, &x->cmd_cap, (size_t)t->len + 1, 1);
     if (!p) {
       rc = LOOM_ENOMEM;
       goto out;
     }
     x->cmd = p;
-    x->cmd_cap = (size_t)t->len + 1;
   }
   memcpy(x->cmd, t->payload, t->len);
   x->cmd[t->len] = '\0';

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/common.h"
 
 #define LINE_MAX_BYTES (1u << 20)
@@ -72,15 +73,6 @@ static int fail(struct loom_taskfile *tf, const char *fmt, ...) {
   return LOOM_ESYNTAX;
 }
 
-static char *dup_str(const char *s, size_t n) {
-  char *p = malloc(n + 1);
-  if (p) {
-    memcpy(p, s, n);
-    p[n] = '\0';
-  }
-  return p;
-}
-
 int loom_taskfile_open(const char *path, struct loom_taskfile **out, char *err,
                        size_t errlen) {
   struct loom_taskfile *tf;
@@ -95,8 +87,8 @@ int loom_taskfile_open(const char *path, struct loom_taskfile **out, char *err,
   if (!tf)
     return LOOM_ENOMEM;
   tf->is_stdin = strcmp(path, "-") == 0;
-  tf->name = dup_str(tf->is_stdin ? "stdin" : path,
-                     strlen(tf->is_stdin ? "stdin" : path));
+  tf->name = loom__str_dup(tf->is_stdin ? "stdin" : path,
+                           strlen(tf->is_stdin ? "stdin" : path));
   tf->defaults.cost = -1;
   if (!tf->name) {
     free(tf);
@@ -271,7 +263,7 @@ static int split_hints(struct loom_taskfile *tf, const char *s, size_t *cmdlen,
 
 static int set_text(char **dst, const char *s, size_t n) {
   char *p = NULL;
-  if (n > 0 && !(p = dup_str(s, n)))
+  if (n > 0 && !(p = loom__str_dup(s, n)))
     return LOOM_ENOMEM;
   free(*dst);
   *dst = p;
@@ -356,18 +348,12 @@ static int directive(struct loom_taskfile *tf, const char *s) {
               (int)strcspn(s, " \t"), s);
 }
 
+/* Makes room for need bytes in *buf. */
 static int grow(char **buf, size_t *cap, size_t need) {
-  char *p;
-  size_t c = *cap ? *cap : 256;
-  if (need <= *cap)
-    return 0;
-  while (c < need)
-    c *= 2;
-  p = realloc(*buf, c);
+  char *p = loom__array_grow(*buf, cap, need, 1);
   if (!p)
     return LOOM_ENOMEM;
   *buf = p;
-  *cap = c;
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/common.h"
 #include "journal/joblog.h"
 
@@ -268,13 +269,11 @@ static int on_duration(void *arg, const struct loom__joblog_entry *e) {
 
   if (!e->ok)
     return 0;
-  if (v->n == v->cap) {
-    size_t cap = v->cap ? 2 * v->cap : 1024;
-    double *p = realloc(v->d, cap * sizeof(*p));
+  {
+    double *p = loom__array_grow(v->d, &v->cap, v->n + 1, sizeof(*p));
     if (!p)
       return LOOM_ENOMEM;
     v->d = p;
-    v->cap = cap;
   }
   v->d[v->n++] = e->elapsed > 0 ? e->elapsed : 0;
   return 0;
