@@ -29,6 +29,7 @@ struct sim_cli {
   const char *weights; /* known, flat or SPEC */
   const char *replay;
   int json;
+  int durations; /* print the workload instead of simulating it */
 };
 
 static void usage(FILE *f) {
@@ -170,6 +171,12 @@ static int set_json(void *ctx, const char *v, char *err, size_t n) {
   return 0;
 }
 
+static int set_durations(void *ctx, const char *v, char *err, size_t n) {
+  (void)v, (void)err, (void)n;
+  ((struct sim_cli *)ctx)->durations = 1;
+  return 0;
+}
+
 static const struct cli_flag sim_flags[] = {
     {"--workers", 0, "N", "simulated workers (default 16)", "1 to 10000000",
      set_workers},
@@ -216,6 +223,12 @@ static const struct cli_flag sim_flags[] = {
      "0 = the workload's order)",
      "0 to 1073741824", set_lookahead},
     {"--json", 0, NULL, "one JSON object instead of text", NULL, set_json},
+    {"--durations", 0, NULL,
+     "print the workload instead: each task's duration\n"
+     "at speed 1, in seconds, one a line, in order (the\n"
+     "draws of the spin and sleep kinds with the same\n"
+     "arguments)",
+     NULL, set_durations},
     {NULL, 0, NULL, NULL, NULL, NULL}};
 
 static int no_positional(void *ctx, const char *a, char *err, size_t n) {
@@ -353,6 +366,12 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
     o.duration = replayed;
     o.arg = recorded;
     o.tasks = nrecorded;
+  }
+  if (c.durations) {
+    for (uint64_t i = 0; i < o.tasks; i++)
+      printf("%.9g\n", o.duration(o.arg, i));
+    rc = fflush(stdout) == 0 && !ferror(stdout) ? CLI_OK : CLI_INTERNAL;
+    goto out;
   }
   clock_gettime(CLOCK_MONOTONIC, &ts);
   t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;

@@ -77,6 +77,33 @@ class SimTest(loomtest.LoomTestCase):
                        "16", "--hints")
         self.assertLess(out["balance"]["makespan_over_lower_bound"], 1.02)
 
+    def test_durations_print_the_workload_the_kinds_run(self):
+        args = ["--tasks", "30", "--dist", "uniform", "--mean", "0.02",
+                "--seed", "3"]
+        r = self.loom(["sim", "--durations"] + args)
+        self.assertEqual(r.rc, 0, r.describe())
+        d = [float(x) for x in r.stdout.split()]
+        self.assertEqual(len(d), 30)
+        self.assertTrue(all(0 <= x <= 0.04 for x in d), d)
+        self.assertEqual(len(set(d)), 30, "uniform draws are all different")
+        # The simulator's own workload: with one worker the lower bound is
+        # the sum of the durations.
+        out = self.sim("--workers", "1", *args)
+        self.assertAlmostEqual(out["balance"]["lower_bound_s"], sum(d),
+                               places=6)
+        # The sleep kind draws the same durations: task i (line i + 1)
+        # sleeps at least d[i].
+        run = self.path("run")
+        r = self.loom(["run", "-q", "-o", run, "--kind", "sleep", "--count",
+                       "30", "-a", "dist=uniform", "-a", "mean=0.02", "-a",
+                       "seed=3"])
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = loomtest.read_joblog(run)
+        self.assertEqual(len(rows), 30)
+        for row in rows:
+            self.assertGreaterEqual(float(row["elapsed"]) + 1e-6,
+                                    d[int(row["line"]) - 1], row)
+
     def test_bad_options_are_usage_errors(self):
         for bad in (["--policy", "nope"], ["--workers", "0"],
                     ["--workers", "4", "--speeds", "1x3"],
