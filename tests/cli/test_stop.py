@@ -27,7 +27,8 @@ def leftovers():
     return [p for p in out.split() if p]
 
 
-class StopTest(loomtest.LoomTestCase):
+class StopBase(loomtest.LoomTestCase):
+    """Starting a run in its own session, signalling it, collecting it."""
 
     def start(self, args, np):
         argv = loomtest.command(args, np)
@@ -58,6 +59,9 @@ class StopTest(loomtest.LoomTestCase):
                 pass
             time.sleep(0.05)
         self.fail("the run never recorded %d rows" % n)
+
+
+class StopTest(StopBase):
 
     def stop_run(self, np, sig, grace, signals=1):
         """Runs 4 quick tasks then long ones and stops it; returns rc, the
@@ -144,9 +148,83 @@ class StopTest(loomtest.LoomTestCase):
         rc, out, err = self.finish(proc)
         self.assertEqual(rc, 4, err)
         rows = read_joblog(rundir)
-        self.assertTrue(all(r["status"] == "ok" for r in rows),
-                        "a task that could finish in the grace was killed")
-        self.assertLess(len(rows), 30, "the stop handed out every task")
+        # What ran finished; what was queued behind it never started (a
+        # cancelled row with no signal and no time), nothing was killed.
+        for r in rows:
+            self.assertTrue(
+                r["status"] == "ok" or
+                (r["status"] == "cancelled" and r["signal"] == 0 and
+                 float(r["elapsed"]) == 0),
+                "a task that could finish in the grace was killed: %s" % r)
+        self.assertTrue(any(r["status"] == "ok" for r in rows))
+        self.assertLess(len([r for r in rows if r["status"] == "ok"]), 30,
+                        "the stop let every task run")
+
+
+class StopCTasksTest(StopBase):
+    """C tasks run on an executor thread: a stop reaches them too. Queued
+    ones never start; a running one that does not return within the grace
+    (and the few seconds a shell task's kill takes) is recorded as
+    cancelled and the run ends without it."""
+
+    def check_all_cancelled(self, rc, err, rundir, n, secs, longest):
+        self.assertEqual(rc, 4, err)
+        self.assertLess(secs, longest,
+                        "the run waited for C tasks that would not return")
+        rows = read_joblog(rundir)
+        self.assertEqual(len(rows), n, rows)
+        self.assertTrue(all(r["status"] == "cancelled" for r in rows), rows)
+        rep = read_report(rundir)
+        self.assertFalse(rep["complete"])
+
+    def test_sigterm_ends_a_single_rank_run_of_long_c_tasks(self):
+        rundir = self.path("run")
+        t0 = time.monotonic()
+        proc = self.start(["run", "-q", "-o", rundir, "--grace", "1",
+                           "--kind", "sleep", "--count", "2", "-a",
+                           "mean=20"], None)
+        time.sleep(1.5)  # the first task runs
+        os.kill(proc.pid, signal.SIGTERM)
+        rc, out, err = self.finish(proc)
+        # Grace 1 s, then 3 s for the task to return: far less than the
+        # 40 s the two tasks would take.
+        self.check_all_cancelled(rc, err, rundir, 2, time.monotonic() - t0,
+                                 20)
+
+    def test_two_signals_end_it_at_once(self):
+        rundir = self.path("run")
+        t0 = time.monotonic()
+        proc = self.start(["run", "-q", "-o", rundir, "--grace", "60",
+                           "--kind", "sleep", "--count", "2", "-a",
+                           "mean=20"], None)
+        time.sleep(1.5)
+        os.kill(proc.pid, signal.SIGTERM)
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGTERM)
+        rc, out, err = self.finish(proc)
+        self.check_all_cancelled(rc, err, rundir, 2, time.monotonic() - t0,
+                                 20)
+
+    def test_sigusr1_under_mpirun_starts_no_queued_c_task(self):
+        rundir = self.path("run")
+        t0 = time.monotonic()
+        # One worker with a window of 2: a task runs, another is queued.
+        proc = self.start(["run", "-q", "-o", rundir, "--grace", "1",
+                           "--kind", "sleep", "--count", "6", "-a",
+                           "mean=10"], 2)
+        time.sleep(2)
+        os.kill(proc.pid, signal.SIGUSR1)
+        rc, out, err = self.finish(proc)
+        secs = time.monotonic() - t0
+        self.assertEqual(rc, 4, err)
+        self.assertLess(secs, 25)
+        rows = read_joblog(rundir)
+        self.assertGreater(len(rows), 0)
+        # Nothing ran to its end, and no task started after the signal
+        # (a queued one has no elapsed time).
+        self.assertTrue(all(r["status"] == "cancelled" for r in rows), rows)
+        ran = [r for r in rows if float(r["elapsed"]) > 0]
+        self.assertLessEqual(len(ran), 1, rows)
 
 
 class RetryTest(loomtest.LoomTestCase):

@@ -11,6 +11,13 @@
  *    The PONG must come back while the task still runs (before the release
  *    and before the DONE). When tasks ran on the loop thread, no PONG came
  *    until the task gave up, and the task's exit code said so.
+ * 4. A batch whose replies pass the part size comes back in several DONE
+ *    messages, only the last one FINAL, every task answered once.
+ * 5. DRAIN while a batch runs: the running task finishes, the queued ones
+ *    are answered as cancelled without starting.
+ * 6. CANCEL while a C task blocks: after LOOM__ABANDON_AFTER the worker
+ *    answers for the batch itself (the stuck task cancelled, with the time
+ *    it ran) and leaves when told, its task thread left behind.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +30,7 @@
 
 #include "comm/comm.h"
 #include "dispatch/engine.h"
+#include "dispatch/executor.h"
 #include "dispatch/wire.h"
 #include "loom.h"
 #include "mpicheck.h"
@@ -169,7 +177,7 @@ static void test_blocking_c_task_does_not_block_messages(struct loom *l) {
     CHECK_RC(loom__comm_init(&c, l->comm), 0);
     loom__comm_on(&c, LOOM__TAG_PONG, m_pong, &v);
     loom__comm_on(&c, LOOM__TAG_DONE, m_done, &v);
-    CHECK_RC(loom__wire_begin(&b), 0);
+    CHECK_RC(loom__wire_begin(&b, 0), 0);
     CHECK_RC(loom__wire_put_task(&b, &t), 0);
     CHECK_RC(loom__comm_send(&c, 1, LOOM__TAG_TASKS, &b), 0);
     usleep(200000); /* the task is running by now */
@@ -200,6 +208,173 @@ static void test_blocking_c_task_does_not_block_messages(struct loom *l) {
   }
 }
 
+/* ---- 4-6: a master by hand ---------------------------------------- */
+
+/* Rank 0's side of a scenario: every DONE part from rank 1, kept. */
+struct parts {
+  int n;            /* parts received */
+  int finals;       /* of them FINAL */
+  int last_final;   /* the FINAL one came last */
+  int answered[16]; /* per slot */
+  int status[16];   /* 0 ok, 1 cancelled, 2 other */
+  double elapsed[16];
+  int bad_reply;
+  size_t largest; /* bytes of the largest part */
+};
+
+static int p_done(void *arg, int src, struct loom__buf *msg) {
+  struct parts *p = arg;
+  struct loom__reader r;
+  struct loom__wire_done d;
+  int got;
+
+  if (src != 1 || loom__wire_open(&r, msg->data, msg->len) != 0)
+    return LOOM_EPROTO;
+  p->n++;
+  p->largest = msg->len > p->largest ? msg->len : p->largest;
+  if (r.flags & LOOM__WIRE_FINAL)
+    p->finals++;
+  p->last_final = (r.flags & LOOM__WIRE_FINAL) != 0;
+  while ((got = loom__wire_get_done(&r, &d)) == 1) {
+    if (d.slot >= 16)
+      return LOOM_EPROTO;
+    p->answered[d.slot]++;
+    p->status[d.slot] = d.flags & LOOM__DONE_CANCEL ? 1
+                        : d.exit_code == 0          ? 0
+                                                    : 2;
+    p->elapsed[d.slot] = d.elapsed;
+    if (d.len > 0) {
+      const unsigned char *b = d.data;
+      for (uint32_t k = 0; k < d.len; k++)
+        p->bad_reply += b[k] != (unsigned char)(d.slot + k);
+    }
+  }
+  return got < 0 ? got : 0;
+}
+
+/* Starts a hand-made master on rank 0: the worker's hello, the layer. */
+static void hand_begin(struct loom *l, struct loom__comm *c, struct parts *p) {
+  struct loom_profile *all = NULL;
+  CHECK_RC(loom_profile_gather(l->comm, &l->profile, &all), 0);
+  free(all);
+  CHECK_RC(loom__comm_init(c, l->comm), 0);
+  memset(p, 0, sizeof(*p));
+  loom__comm_on(c, LOOM__TAG_DONE, p_done, p);
+}
+
+/* Sends rank 1 a batch of n tasks of kind `kind`. */
+static void hand_batch(struct loom__comm *c, uint16_t kind, uint32_t n) {
+  struct loom__buf b = {0};
+  CHECK_RC(loom__wire_begin(&b, 0), 0);
+  for (uint32_t i = 0; i < n; i++) {
+    struct loom__wire_task t = {
+        .slot = i, .kind = kind, .attempt = 1, .id = 100 + i};
+    CHECK_RC(loom__wire_put_task(&b, &t), 0);
+  }
+  CHECK_RC(loom__comm_send(c, 1, LOOM__TAG_TASKS, &b), 0);
+  loom__buf_fini(&b);
+}
+
+/* Polls until the FINAL part came or limit seconds passed. */
+static void hand_wait(struct loom__comm *c, struct parts *p, double limit) {
+  double t0 = now();
+  while (p->finals == 0 && now() - t0 < limit)
+    CHECK_RC(loom__comm_poll(c, NULL), 0);
+}
+
+static void hand_end(struct loom__comm *c) {
+  for (int r = 1; r < world_size; r++)
+    CHECK_RC(loom__comm_send_bytes(c, r, LOOM__TAG_STOP, NULL, 0), 0);
+  CHECK_RC(loom__comm_fini(c), 0);
+}
+
+/* "big": replies 1000 bytes, byte k = slot + k (the slot is the id - 100). */
+static int big_fn(struct loom_task *task, const void *payload, size_t len,
+                  void *arg) {
+  unsigned char b[1000];
+  uint64_t slot = loom_task_id(task) - 100;
+  (void)payload, (void)len, (void)arg;
+  for (int k = 0; k < 1000; k++)
+    b[k] = (unsigned char)(slot + (uint64_t)k);
+  return loom_task_reply(task, b, sizeof(b)) == 0 ? 0 : 9;
+}
+
+static void test_big_replies_come_back_in_parts(struct loom *l, uint16_t big) {
+  if (world_rank == 0) {
+    struct loom__comm c;
+    struct parts p;
+    hand_begin(l, &c, &p);
+    hand_batch(&c, big, 10);
+    hand_wait(&c, &p, 20);
+    CHECK(p.finals == 1);
+    CHECK(p.last_final);
+    CHECK(p.n >= 3); /* 10 x 1 KB against parts of 2.5 KB */
+    CHECK(p.largest <= 2500 + 1100);
+    for (int i = 0; i < 10; i++)
+      CHECK(p.answered[i] == 1 && p.status[i] == 0);
+    CHECK(p.bad_reply == 0);
+    hand_end(&c);
+  } else {
+    l->part_max = 2500;
+    CHECK_RC(loom__worker_run(l), 0);
+    l->part_max = LOOM__WIRE_PART_MAX;
+  }
+}
+
+static void test_drain_starts_no_queued_task(struct loom *l, uint16_t block) {
+  if (world_rank == 0) {
+    struct loom__comm c;
+    struct parts p;
+    hand_begin(l, &c, &p);
+    hand_batch(&c, block, 3);
+    usleep(300000); /* the first task blocks by now */
+    CHECK_RC(loom__comm_send_bytes(&c, 1, LOOM__TAG_DRAIN, NULL, 0), 0);
+    usleep(100000);
+    fclose(fopen(release_path, "w")); /* the running one may end */
+    hand_wait(&c, &p, BLOCK_MAX);
+    CHECK(p.finals == 1);
+    CHECK(p.answered[0] == 1 && p.status[0] == 0);
+    CHECK(p.answered[1] == 1 && p.status[1] == 1 && p.elapsed[1] == 0);
+    CHECK(p.answered[2] == 1 && p.status[2] == 1 && p.elapsed[2] == 0);
+    hand_end(&c);
+    unlink(release_path);
+  } else {
+    CHECK_RC(loom__worker_run(l), 0);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+static void test_cancel_abandons_a_stuck_c_task(struct loom *l,
+                                                uint16_t block) {
+  if (world_rank == 0) {
+    struct loom__comm c;
+    struct parts p;
+    double t0;
+    hand_begin(l, &c, &p);
+    hand_batch(&c, block, 2);
+    usleep(300000);
+    t0 = now();
+    CHECK_RC(loom__comm_send_bytes(&c, 1, LOOM__TAG_CANCEL, NULL, 0), 0);
+    hand_wait(&c, &p, BLOCK_MAX - 5);
+    /* Answered while the task still blocks (it is never released here
+     * before the answer), after the abandon delay. */
+    CHECK(p.finals == 1);
+    CHECK(now() - t0 >= LOOM__ABANDON_AFTER - 0.5);
+    CHECK(p.answered[0] == 1 && p.status[0] == 1 && p.elapsed[0] > 0.2);
+    CHECK(p.answered[1] == 1 && p.status[1] == 1 && p.elapsed[1] == 0);
+    hand_end(&c);
+  } else {
+    CHECK_RC(loom__worker_run(l), 0);
+  }
+  /* Let the thread left behind return, and free what it holds. */
+  if (world_rank == 0)
+    fclose(fopen(release_path, "w"));
+  MPI_Barrier(MPI_COMM_WORLD);
+  usleep(50000);
+  if (world_rank == 0)
+    unlink(release_path);
+}
+
 int main(int argc, char **argv) {
   struct loom *l = NULL;
   int provided;
@@ -222,8 +397,17 @@ int main(int argc, char **argv) {
   unlink(release_path);
   CHECK_RC(loom_new(MPI_COMM_WORLD, NULL, &l), 0);
   CHECK_RC(loom_register(l, "block", block_fn, NULL), 0);
-  if (l)
+  CHECK_RC(loom_register(l, "big", big_fn, NULL), 0);
+  if (l) {
+    /* Kind indexes: 0 is "sh", then the order registered. */
     test_blocking_c_task_does_not_block_messages(l);
+    if (world_rank == 0)
+      unlink(release_path);
+    MPI_Barrier(MPI_COMM_WORLD);
+    test_big_replies_come_back_in_parts(l, 2);
+    test_drain_starts_no_queued_task(l, 1);
+    test_cancel_abandons_a_stuck_c_task(l, 1);
+  }
   loom_free(l);
   if (world_rank == 0)
     unlink(release_path);

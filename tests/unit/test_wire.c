@@ -60,7 +60,7 @@ static void put_three_tasks(struct loom__buf *b) {
        .len = sizeof big},
   };
   fill_big();
-  assert_int_equal(loom__wire_begin(b), 0);
+  assert_int_equal(loom__wire_begin(b, 0), 0);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(loom__wire_put_task(b, &t[i]), 0);
     assert_int_equal(loom__wire_count(b), i + 1);
@@ -95,7 +95,7 @@ static void put_three_dones(struct loom__buf *b) {
        .len = sizeof big},
   };
   fill_big();
-  assert_int_equal(loom__wire_begin(b), 0);
+  assert_int_equal(loom__wire_begin(b, 0), 0);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(loom__wire_put_done(b, &d[i]), 0);
     assert_int_equal(loom__wire_count(b), i + 1);
@@ -109,7 +109,7 @@ static void test_wire_tasks_round_trip_with_0_1_and_1000_bytes(void **st) {
   struct loom__wire_task t;
 
   put_three_tasks(&b);
-  assert_int_equal(b.len, 8 + 3 * TASK_FIXED + 0 + 1 + 1000);
+  assert_int_equal(b.len, LOOM__WIRE_HEADER + 3 * TASK_FIXED + 0 + 1 + 1000);
   unsigned char *msg = exact_copy(b.data, b.len);
   assert_int_equal(loom__wire_open(&r, msg, b.len), 0);
   assert_int_equal(r.left, 3);
@@ -157,7 +157,7 @@ static void test_wire_dones_round_trip_with_0_1_and_1000_bytes(void **st) {
   struct loom__wire_done d;
 
   put_three_dones(&b);
-  assert_int_equal(b.len, 8 + 3 * DONE_FIXED + 0 + 1 + 1000);
+  assert_int_equal(b.len, LOOM__WIRE_HEADER + 3 * DONE_FIXED + 0 + 1 + 1000);
   unsigned char *msg = exact_copy(b.data, b.len);
   assert_int_equal(loom__wire_open(&r, msg, b.len), 0);
 
@@ -203,7 +203,7 @@ static void test_wire_empty_message_has_a_zero_count_header(void **st) {
   uint32_t magic, count;
 
   assert_int_equal(loom__wire_count(&b), 0); /* no header yet */
-  assert_int_equal(loom__wire_begin(&b), 0);
+  assert_int_equal(loom__wire_begin(&b, 0), 0);
   assert_int_equal(b.len, LOOM__WIRE_HEADER);
   memcpy(&magic, b.data, 4);
   memcpy(&count, b.data + 4, 4);
@@ -227,7 +227,7 @@ static void test_wire_count_header_counts_records_written(void **st) {
   memcpy(&count, b.data + 4, 4);
   assert_int_equal(count, 3);
   /* A new message on the same buffer starts over. */
-  assert_int_equal(loom__wire_begin(&b), 0);
+  assert_int_equal(loom__wire_begin(&b, 0), 0);
   assert_int_equal(b.len, LOOM__WIRE_HEADER);
   assert_int_equal(loom__wire_count(&b), 0);
   put_three_dones(&b);
@@ -338,14 +338,14 @@ static void test_wire_payload_length_past_the_end_is_rejected(void **st) {
   struct loom__wire_task in = {
       .slot = 1, .attempt = 1, .payload = "x", .len = 1};
 
-  assert_int_equal(loom__wire_begin(&b), 0);
+  assert_int_equal(loom__wire_begin(&b, 0), 0);
   assert_int_equal(loom__wire_put_task(&b, &in), 0);
   for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
     struct loom__reader r;
     struct loom__wire_task t;
     unsigned char *msg = exact_copy(b.data, b.len);
     /* The length field is the last fixed field of the record. */
-    memcpy(msg + 8 + TASK_FIXED - 4, &lies[i], 4);
+    memcpy(msg + LOOM__WIRE_HEADER + TASK_FIXED - 4, &lies[i], 4);
     assert_int_equal(loom__wire_open(&r, msg, b.len), 0);
     assert_int_equal(loom__wire_get_task(&r, &t), LOOM_EPROTO);
     free(msg);
@@ -361,7 +361,7 @@ static void test_wire_put_refuses_payloads_over_the_maximum(void **st) {
                               .len = LOOM__WIRE_PAYLOAD_MAX + 1};
   struct loom__wire_done d = {.data = big, .len = UINT32_MAX};
 
-  assert_int_equal(loom__wire_begin(&b), 0);
+  assert_int_equal(loom__wire_begin(&b, 0), 0);
   assert_int_equal(loom__wire_put_task(&b, &t), LOOM_ETOOBIG);
   assert_int_equal(loom__wire_put_done(&b, &d), LOOM_ETOOBIG);
   assert_int_equal(b.len, LOOM__WIRE_HEADER);
@@ -423,8 +423,36 @@ static void test_wire_done_set_times_rewrites_records_after_offset(void **st) {
   loom__buf_fini(&b);
 }
 
+static void test_wire_flags_travel_and_unknown_ones_are_refused(void **st) {
+  (void)st;
+  struct loom__buf b = {0};
+  struct loom__reader r;
+  struct loom__wire_done d;
+  uint32_t bad = 0x80;
+
+  put_three_dones(&b); /* begun without flags */
+  assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+  assert_int_equal(r.flags, 0);
+  loom__wire_set_flags(&b, LOOM__WIRE_FINAL);
+  assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+  assert_int_equal(r.flags, LOOM__WIRE_FINAL);
+  loom__wire_set_flags(&b, 0);
+  assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+  assert_int_equal(r.flags, 0);
+  /* A prefix copied with its count rewritten reads as that many. */
+  loom__wire_set_count(&b, 2);
+  assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+  assert_int_equal(loom__wire_get_done(&r, &d), 1);
+  assert_int_equal(loom__wire_get_done(&r, &d), 1);
+  assert_int_equal(loom__wire_get_done(&r, &d), LOOM_EPROTO); /* bytes left */
+  memcpy(b.data + 8, &bad, 4);
+  assert_int_equal(loom__wire_open(&r, b.data, b.len), LOOM_EPROTO);
+  loom__buf_fini(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_wire_flags_travel_and_unknown_ones_are_refused),
       cmocka_unit_test(test_wire_tasks_round_trip_with_0_1_and_1000_bytes),
       cmocka_unit_test(test_wire_dones_round_trip_with_0_1_and_1000_bytes),
       cmocka_unit_test(test_wire_empty_message_has_a_zero_count_header),

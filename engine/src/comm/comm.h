@@ -30,6 +30,7 @@ enum {
   LOOM__TAG_PING = 5,   /* any -> any: answered at once with PONG, the same
                            bytes (liveness; tests) */
   LOOM__TAG_PONG = 6,
+  LOOM__TAG_DRAIN = 7, /* master -> worker: start no queued task (a stop) */
   LOOM__TAG_MAX = 32
 };
 

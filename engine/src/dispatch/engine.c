@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "dispatch/engine.h"
 #include "dispatch/feed.h"
+#include "dispatch/wire.h"
 #include "sched/policy.h"
 #include "sched/weights.h"
 
@@ -185,6 +186,7 @@ int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
   MPI_Comm_rank(l->comm, &l->rank);
   MPI_Comm_size(l->comm, &l->size);
   l->nworkers = l->size > 1 ? l->size - 1 : 1;
+  l->part_max = LOOM__WIRE_PART_MAX;
   rc = copy_options(l, opt);
   if (rc == 0) {
     l->kinds = loom__array_grow(NULL, &l->kinds_cap, 8, sizeof(*l->kinds));

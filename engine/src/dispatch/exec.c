@@ -6,9 +6,6 @@
  * The wait is a poll on a pidfd and the pipes that wakes at least every
  * TICK to heed a cancel and enforce the timeout (TERM to the whole group,
  * KILL two seconds later).
- * Timing: tasks are timed one by one, except that when the first task of a
- * batch takes under 2 us the rest are timed together and share the mean:
- * two clock reads cost more than such a task.
  */
 #define _GNU_SOURCE /* pipe2, splice */
 #include <errno.h>
@@ -29,7 +26,6 @@
 
 extern char **environ;
 
-#define TINY_TASK 2e-6
 #define KILL_GRACE 2.0
 #define TICK_MS 10
 
@@ -356,7 +352,7 @@ static void wait_child(struct loom__exec *x, pid_t pid, double timeout,
   }
 }
 
-static void run_shell(struct loom__exec *x, const struct loom__wire_task *t,
+void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
                       struct loom__wire_done *d) {
   struct sink k[2];
   int child[2] = {-1, -1}, rc = 0;
@@ -399,90 +395,13 @@ out:
   d->elapsed = loom__now() - t0;
 }
 
-/* ---- the batch ---------------------------------------------------------- */
+/* ---- C tasks ------------------------------------------------------------ */
 
-static int run_c(struct loom__exec *x, const struct loom__kind *k,
+int loom__exec_c(struct loom__exec *x, const struct loom__kind *k,
                  const struct loom__wire_task *t) {
   int rc;
   x->task.id = t->id;
   x->task.reply_len = 0;
   rc = k->fn(&x->task, t->payload, t->len, k->arg);
   return rc == 0 ? 0 : (rc >= 1 && rc <= 255 ? rc : 1);
-}
-
-/* Tasks timed as a group: records from offset `from` of out, started at
- * monotonic time t0 (wall time w0 + t0 - m0). */
-struct group {
-  int on;
-  size_t from;
-  uint32_t n;
-  double t0;
-};
-
-static void group_close(struct group *g, struct loom__buf *out, double w0,
-                        double m0) {
-  double now = loom__now();
-  if (g->on && g->n > 0)
-    loom__wire_done_set_times(out, g->from, w0 + (g->t0 - m0),
-                              (now - g->t0) / g->n);
-  g->on = 0;
-  g->n = 0;
-}
-
-int loom__exec_batch(struct loom__exec *x, const void *msg, size_t len,
-                     struct loom__buf *out) {
-  struct loom__reader r;
-  struct loom__wire_task t;
-  struct loom__wire_done d;
-  struct group g = {0};
-  int rc, got;
-  uint32_t ntasks;
-  double w0 = loom__wall(), m0 = loom__now();
-
-  rc = loom__wire_open(&r, msg, len);
-  if (rc != 0)
-    return rc;
-  ntasks = r.left;
-  for (uint32_t i = 0; (got = loom__wire_get_task(&r, &t)) == 1; i++) {
-    const struct loom__kind *k;
-
-    if (t.kind >= x->l->nkinds)
-      return LOOM_EPROTO;
-    k = &x->l->kinds[t.kind];
-    memset(&d, 0, sizeof(d));
-    d.slot = t.slot;
-    if (atomic_load_explicit(&x->cancel, memory_order_relaxed)) {
-      /* A stop came: answer for the task without running it. */
-      group_close(&g, out, w0, m0);
-      d.start = loom__wall();
-      d.flags = LOOM__DONE_CANCEL;
-    } else if (!k->fn) {
-      group_close(&g, out, w0, m0);
-      run_shell(x, &t, &d);
-    } else if (g.on) {
-      d.exit_code = run_c(x, k, &t);
-      g.n++;
-    } else {
-      double ta = loom__now(), tb;
-      d.exit_code = run_c(x, k, &t);
-      tb = loom__now();
-      d.start = w0 + (ta - m0);
-      d.elapsed = tb - ta;
-      if (i == 0 && d.elapsed < TINY_TASK && ntasks > 2) {
-        g.on = 1;
-        g.t0 = tb;
-      }
-    }
-    if (k->fn && x->task.reply_len) {
-      d.data = x->task.reply;
-      d.len = (uint32_t)x->task.reply_len;
-    }
-    rc = loom__wire_put_done(out, &d);
-    if (rc != 0)
-      return rc;
-    if (g.on && g.n == 0)
-      g.from = out->len;
-  }
-  group_close(&g, out, w0, m0);
-  return got < 0 ? got : 0;
 }

@@ -26,18 +26,21 @@ struct loom__exec {
   size_t cmd_cap;
   unsigned char shard_made[32]; /* out/XX directories already created */
 
-  atomic_int cancel; /* set on a stop (by the loop thread): kill what runs,
-                        start nothing */
+  atomic_int cancel; /* set on a stop (by the loop thread): kill what runs */
 };
 
 int loom__exec_init(struct loom__exec *x, struct loom *l);
 void loom__exec_fini(struct loom__exec *x);
 
-/* Runs every task of the TASKS message msg in order and appends one
- * completion per task to out (a DONE message the caller began).
- * Returns 0, LOOM_EPROTO (malformed message, unknown kind) or LOOM_ENOMEM. */
-int loom__exec_batch(struct loom__exec *x, const void *msg, size_t len,
-                     struct loom__buf *out);
+/* Runs shell task t to its end, its timeout or a cancel, capturing its
+ * output; fills d's exit code, signal, flags, start and elapsed. */
+void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
+                      struct loom__wire_done *d);
+
+/* Runs C task t of kind k in this thread and returns its exit code (0-255);
+ * its reply, if any, is in x->task. */
+int loom__exec_c(struct loom__exec *x, const struct loom__kind *k,
+                 const struct loom__wire_task *t);
 
 /* Where a shell task's captured output goes: RUNDIR/out/XX/ID.ATTEMPT.EXT. */
 int loom__exec_output_path(char *buf, size_t buflen, const char *run_dir,

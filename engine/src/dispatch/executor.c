@@ -1,23 +1,66 @@
 /* executor.c - the task thread (executor.h).
  *
- * Jobs move through three lists under one mutex: todo (submitted), done
- * (finished, waiting for the loop thread) and spare (taken back; kept with
- * their buffers so a run allocates no memory per batch). The thread sleeps
- * on a condition variable while todo is empty. It blocks every signal: the
- * stop signals belong to the loop thread, and a signal that interrupted a
- * task's wait here would be noise.
+ * The core is shared between the loop thread and the task thread, under one
+ * mutex. Jobs move through three lists: todo (submitted), done (DONE parts
+ * waiting for the loop thread) and spare (taken back; kept with their
+ * buffers so a run allocates no memory per batch). The thread sleeps on a
+ * condition variable while todo is empty. It blocks every signal: the stop
+ * signals belong to the loop thread.
+ * While a batch runs, the thread publishes after every task how many
+ * records of the current DONE part are whole (`progress`), and grows the
+ * part's buffer only under the mutex, so the loop thread can copy a
+ * consistent prefix of a stuck batch under the same mutex (abandon).
+ * Timing: tasks are timed one by one, except that when the first task of a
+ * batch takes under TINY_TASK the next ones are timed in groups of up to
+ * GROUP_MAX and share the group's mean: two clock reads cost more than such
+ * a task.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch/exec.h"
 #include "dispatch/executor.h"
+#include "dispatch/wire.h"
 
 #define SPIN 50 /* yields before the thread sleeps for want of work */
+#define TINY_TASK 2e-6
+#define GROUP_MAX 256
+#define RECORDS_SHIFT 40 /* progress = records << 40 | bytes */
 
-static void push(struct loom__job **head, struct loom__job **tail,
-                 struct loom__job *j) {
+struct job {
+  struct loom__buf in;  /* TASKS: read-only once submitted */
+  struct loom__buf out; /* DONE part: the thread's until it is handed over */
+  int final;            /* out closes the batch */
+  int rc;
+  uint32_t ntasks;
+  uint32_t base;             /* tasks answered in earlier parts */
+  _Atomic uint64_t progress; /* whole records in out, and their bytes */
+  _Atomic double started;    /* wall clock when the running task began */
+  struct job *next;
+};
+
+struct loom__executor_core {
+  struct loom__exec exec; /* the thread's */
+  struct loom__waker *waker;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  /* Under mu: */
+  struct job *todo, *todo_tail; /* waiting, in order */
+  struct job *done, *done_tail; /* DONE parts, in order */
+  struct job *spare;            /* taken back, buffers kept */
+  struct job *running;          /* the batch the thread runs */
+  int quit;
+  int orphaned;      /* the loop thread has given the thread up */
+  int refs;          /* the loop thread and the task thread: the last frees */
+  atomic_uint ready; /* DONE parts in done: read without the lock */
+  atomic_int drain;
+};
+
+static void push(struct job **head, struct job **tail, struct job *j) {
   j->next = NULL;
   if (*tail)
     (*tail)->next = j;
@@ -26,8 +69,8 @@ static void push(struct loom__job **head, struct loom__job **tail,
   *tail = j;
 }
 
-static struct loom__job *pop(struct loom__job **head, struct loom__job **tail) {
-  struct loom__job *j = *head;
+static struct job *pop(struct job **head, struct job **tail) {
+  struct job *j = *head;
   if (j) {
     *head = j->next;
     if (!*head)
@@ -36,68 +79,9 @@ static struct loom__job *pop(struct loom__job **head, struct loom__job **tail) {
   return j;
 }
 
-static void *thread_main(void *arg) {
-  struct loom__executor *e = arg;
-  sigset_t all;
-
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
-  pthread_mutex_lock(&e->mu);
-  for (;;) {
-    struct loom__job *j;
-    /* The next batch usually comes within microseconds: yield a while
-     * before sleeping, which costs a wakeup on both sides. */
-    for (int i = 0; i < SPIN && !e->todo && !e->quit; i++) {
-      pthread_mutex_unlock(&e->mu);
-      sched_yield();
-      pthread_mutex_lock(&e->mu);
-    }
-    while (!e->todo && !e->quit)
-      pthread_cond_wait(&e->cv, &e->mu);
-    j = pop(&e->todo, &e->todo_tail);
-    if (!j)
-      break; /* quit, and nothing left */
-    pthread_mutex_unlock(&e->mu);
-    j->rc = loom__wire_begin(&j->out);
-    if (j->rc == 0)
-      j->rc = loom__exec_batch(&e->exec, j->in.data, j->in.len, &j->out);
-    pthread_mutex_lock(&e->mu);
-    push(&e->done, &e->done_tail, j);
-    atomic_fetch_add_explicit(&e->finished, 1, memory_order_release);
-    loom__waker_poke(e->waker);
-  }
-  pthread_mutex_unlock(&e->mu);
-  return NULL;
-}
-
-int loom__executor_start(struct loom__executor *e, struct loom *l,
-                         struct loom__waker *waker) {
-  int rc;
-
-  memset(e, 0, sizeof(*e));
-  atomic_init(&e->finished, 0);
-  e->waker = waker;
-  rc = loom__exec_init(&e->exec, l);
-  if (rc != 0)
-    return rc;
-  if (pthread_mutex_init(&e->mu, NULL) != 0)
-    return LOOM_ESYS;
-  if (pthread_cond_init(&e->cv, NULL) != 0) {
-    pthread_mutex_destroy(&e->mu);
-    return LOOM_ESYS;
-  }
-  if (pthread_create(&e->thread, NULL, thread_main, e) != 0) {
-    pthread_cond_destroy(&e->cv);
-    pthread_mutex_destroy(&e->mu);
-    return LOOM_ESYS;
-  }
-  e->started = 1;
-  return 0;
-}
-
-static void free_list(struct loom__job *j) {
+static void free_list(struct job *j) {
   while (j) {
-    struct loom__job *next = j->next;
+    struct job *next = j->next;
     loom__buf_fini(&j->in);
     loom__buf_fini(&j->out);
     free(j);
@@ -105,69 +89,467 @@ static void free_list(struct loom__job *j) {
   }
 }
 
-void loom__executor_stop(struct loom__executor *e) {
-  if (e->started) {
-    /* Work left only on an error path: do not wait for it to run. */
-    if (e->pending)
-      loom__executor_cancel(e);
-    pthread_mutex_lock(&e->mu);
-    e->quit = 1;
-    pthread_cond_signal(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-    pthread_join(e->thread, NULL);
-    pthread_cond_destroy(&e->cv);
-    pthread_mutex_destroy(&e->mu);
-    e->started = 0;
+/* A job from the spare list, or a new one. Under mu. */
+static struct job *spare_job(struct loom__executor_core *c) {
+  struct job *j = c->spare;
+  if (j) {
+    c->spare = j->next;
+    return j;
   }
-  free_list(e->todo);
-  free_list(e->done);
-  free_list(e->spare);
-  e->todo = e->todo_tail = e->done = e->done_tail = e->spare = NULL;
-  loom__exec_fini(&e->exec);
+  return calloc(1, sizeof(*j));
+}
+
+/* Files a DONE part and wakes the loop thread. Under mu. */
+static void hand_over(struct loom__executor_core *c, struct job *part) {
+  push(&c->done, &c->done_tail, part);
+  atomic_fetch_add_explicit(&c->ready, 1, memory_order_release);
+  loom__waker_poke(c->waker);
+}
+
+static void publish(struct job *j, uint32_t records) {
+  atomic_store_explicit(&j->progress,
+                        ((uint64_t)records << RECORDS_SHIFT) | j->out.len,
+                        memory_order_release);
+}
+
+/* ---- the thread ----------------------------------------------------------
+ */
+
+/* Tasks timed as a group: records from byte offset `from` of out, started
+ * at monotonic time t0. */
+struct group {
+  int on;
+  size_t from;
+  uint32_t n;
+  double t0;
+};
+
+/* Gives every record of the group the group's mean time. Under mu: the
+ * records are published, and an abandon may be copying them. */
+static void group_close(struct loom__executor_core *c, struct group *g,
+                        struct job *j, double w0, double m0) {
+  double now = loom__now();
+
+  if (g->on && g->n > 0) {
+    pthread_mutex_lock(&c->mu);
+    loom__wire_done_set_times(&j->out, g->from, w0 + (g->t0 - m0),
+                              (now - g->t0) / g->n);
+    pthread_mutex_unlock(&c->mu);
+    g->t0 = now;
+  }
+  g->n = 0;
+  g->from = j->out.len;
+}
+
+/* Appends a completion record; grows the buffer under mu. */
+static int put(struct loom__executor_core *c, struct job *j,
+               const struct loom__wire_done *d) {
+  if (j->out.cap - j->out.len < LOOM__WIRE_DONE_SIZE(d->len)) {
+    int rc;
+    pthread_mutex_lock(&c->mu);
+    rc = loom__buf_reserve(&j->out, LOOM__WIRE_DONE_SIZE(d->len));
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0)
+      return rc;
+  }
+  return loom__wire_put_done(&j->out, d);
+}
+
+/* Starts a DONE part for the tasks from j->base on, with room for a record
+ * of each without growing. */
+static int begin_part(struct job *j) {
+  int rc = loom__wire_begin(&j->out, 0);
+  if (rc == 0)
+    rc = loom__buf_reserve(&j->out, (size_t)(j->ntasks - j->base) *
+                                        LOOM__WIRE_DONE_SIZE(0));
+  atomic_store_explicit(&j->progress, (uint64_t)j->out.len,
+                        memory_order_release);
+  return rc;
+}
+
+/* Hands the part in j->out over to the loop thread (not FINAL) and starts
+ * the next one. Returns 0, LOOM_ENOMEM, or 1 when the job was abandoned. */
+static int split(struct loom__executor_core *c, struct job *j,
+                 uint32_t records) {
+  struct job *part;
+  int rc = 0;
+
+  /* All under mu: an abandon must see the old part or the new one, whole. */
+  pthread_mutex_lock(&c->mu);
+  if (c->orphaned) {
+    pthread_mutex_unlock(&c->mu);
+    return 1;
+  }
+  part = spare_job(c);
+  if (part) {
+    loom__buf_swap(&part->out, &j->out);
+    part->final = 0;
+    part->rc = 0;
+    hand_over(c, part);
+    j->base += records;
+    rc = begin_part(j);
+  } else {
+    rc = LOOM_ENOMEM;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+/* Runs every task of job j in order, publishing as it goes. Returns 0, an
+ * error for the job, or 1 when the job was abandoned meanwhile. */
+static int run_job(struct loom__executor_core *c, struct job *j) {
+  struct loom__exec *x = &c->exec;
+  struct loom__reader r;
+  struct loom__wire_task t;
+  struct loom__wire_done d;
+  struct group g = {0};
+  uint32_t records = 0;
+  int rc, got;
+  double w0 = loom__wall(), m0 = loom__now();
+
+  rc = loom__wire_open(&r, j->in.data, j->in.len);
+  if (rc != 0)
+    return rc;
+  j->ntasks = r.left;
+  pthread_mutex_lock(&c->mu);
+  rc = begin_part(j);
+  pthread_mutex_unlock(&c->mu);
+  if (rc != 0)
+    return rc;
+  for (uint32_t i = 0; (got = loom__wire_get_task(&r, &t)) == 1; i++) {
+    const struct loom__kind *k = NULL;
+
+    memset(&d, 0, sizeof(d));
+    d.slot = t.slot;
+    /* Drained (and so after an abandon): the engine is not touched. */
+    if (atomic_load_explicit(&c->drain, memory_order_relaxed)) {
+      /* A stop came: answer for the task without running it. */
+      group_close(c, &g, j, w0, m0);
+      g.on = 0;
+      d.start = loom__wall();
+      d.flags = LOOM__DONE_CANCEL;
+    } else if (t.kind >= x->l->nkinds) {
+      return LOOM_EPROTO;
+    } else if (!(k = &x->l->kinds[t.kind])->fn) {
+      group_close(c, &g, j, w0, m0);
+      g.on = 0;
+      atomic_store_explicit(&j->started, loom__wall(), memory_order_relaxed);
+      loom__exec_shell(x, &t, &d);
+    } else if (g.on) {
+      d.exit_code = loom__exec_c(x, k, &t);
+      g.n++;
+    } else {
+      double ta = loom__now(), tb;
+      atomic_store_explicit(&j->started, w0 + (ta - m0), memory_order_relaxed);
+      d.exit_code = loom__exec_c(x, k, &t);
+      tb = loom__now();
+      d.start = w0 + (ta - m0);
+      d.elapsed = tb - ta;
+      if (i == 0 && d.elapsed < TINY_TASK && j->ntasks > 2) {
+        g.on = 1;
+        g.t0 = tb;
+        g.from = 0; /* set after this record */
+      }
+    }
+    if (k && k->fn && x->task.reply_len) {
+      d.data = x->task.reply;
+      d.len = (uint32_t)x->task.reply_len;
+    }
+    rc = put(c, j, &d);
+    if (rc != 0)
+      return rc;
+    records++;
+    if (g.on && g.n == 0)
+      g.from = j->out.len;
+    else if (g.on && g.n == GROUP_MAX)
+      group_close(c, &g, j, w0, m0);
+    publish(j, records);
+    /* A part that grew past the cap goes now, while others follow. */
+    if (j->out.len > x->l->part_max && i + 1 < j->ntasks) {
+      group_close(c, &g, j, w0, m0);
+      rc = split(c, j, records);
+      if (rc != 0)
+        return rc;
+      records = 0;
+      g.from = j->out.len;
+    }
+  }
+  group_close(c, &g, j, w0, m0);
+  return got < 0 ? got : 0;
+}
+
+/* Frees the core: by whichever of the two threads lets go of it last. */
+static void core_free(struct loom__executor_core *c) {
+  free_list(c->todo);
+  free_list(c->done);
+  free_list(c->spare);
+  loom__exec_fini(&c->exec);
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+/* Lets go of the core; mu is held and released here. */
+static void core_release(struct loom__executor_core *c) {
+  int last = --c->refs == 0;
+  pthread_mutex_unlock(&c->mu);
+  if (last)
+    core_free(c);
+}
+
+static void *thread_main(void *arg) {
+  struct loom__executor_core *c = arg;
+  sigset_t all;
+
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    struct job *j;
+    int rc;
+    /* The next batch usually comes within microseconds: yield a while
+     * before sleeping, which costs a wakeup on both sides. */
+    for (int i = 0; i < SPIN && !c->todo && !c->quit; i++) {
+      pthread_mutex_unlock(&c->mu);
+      sched_yield();
+      pthread_mutex_lock(&c->mu);
+    }
+    while (!c->todo && !c->quit)
+      pthread_cond_wait(&c->cv, &c->mu);
+    j = pop(&c->todo, &c->todo_tail);
+    if (!j)
+      break; /* quit, and nothing left */
+    atomic_store_explicit(&j->progress, 0, memory_order_relaxed);
+    atomic_store_explicit(&j->started, 0, memory_order_relaxed);
+    j->base = 0;
+    c->running = j;
+    pthread_mutex_unlock(&c->mu);
+    rc = run_job(c, j);
+    pthread_mutex_lock(&c->mu);
+    c->running = NULL;
+    if (c->orphaned) {
+      /* Answered for by the loop thread already. */
+      j->next = NULL;
+      free_list(j);
+      break;
+    }
+    j->rc = rc;
+    j->final = 1;
+    loom__wire_set_flags(&j->out, LOOM__WIRE_FINAL);
+    hand_over(c, j);
+  }
+  core_release(c);
+  return NULL;
+}
+
+/* ---- the loop thread's side ---------------------------------------------
+ */
+
+int loom__executor_start(struct loom__executor *e, struct loom *l,
+                         struct loom__waker *waker) {
+  struct loom__executor_core *c;
+  int rc;
+
+  memset(e, 0, sizeof(*e));
+  c = calloc(1, sizeof(*c));
+  if (!c)
+    return LOOM_ENOMEM;
+  atomic_init(&c->ready, 0);
+  atomic_init(&c->drain, 0);
+  c->waker = waker;
+  c->refs = 2;
+  rc = loom__exec_init(&c->exec, l);
+  if (rc == 0 && pthread_mutex_init(&c->mu, NULL) != 0)
+    rc = LOOM_ESYS;
+  if (rc == 0 && pthread_cond_init(&c->cv, NULL) != 0) {
+    pthread_mutex_destroy(&c->mu);
+    rc = LOOM_ESYS;
+  }
+  if (rc == 0 && pthread_create(&c->thread, NULL, thread_main, c) != 0) {
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    rc = LOOM_ESYS;
+  }
+  if (rc != 0) {
+    loom__exec_fini(&c->exec);
+    free(c);
+    return rc;
+  }
+  e->core = c;
+  return 0;
+}
+
+void loom__executor_stop(struct loom__executor *e) {
+  struct loom__executor_core *c = e->core;
+  int join;
+
+  if (!c)
+    return;
+  e->core = NULL;
+  /* Work left only on an error path: do not wait for it to run. */
+  if (e->pending)
+    loom__executor_cancel(e);
+  pthread_mutex_lock(&c->mu);
+  c->quit = 1;
+  pthread_cond_signal(&c->cv);
+  /* A task still running here (an error path, or an abandoned C task)
+   * would make a join wait for it: leave the thread to finish alone. */
+  if (c->running) {
+    c->orphaned = 1;
+    atomic_store(&c->drain, 1);
+  }
+  join = !c->orphaned;
+  if (!join)
+    pthread_detach(c->thread);
+  if (join) {
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_mutex_lock(&c->mu);
+  }
+  core_release(c);
 }
 
 int loom__executor_submit(struct loom__executor *e, struct loom__buf *batch) {
-  struct loom__job *j;
+  struct loom__executor_core *c = e->core;
+  struct job *j;
 
-  pthread_mutex_lock(&e->mu);
-  j = e->spare;
-  if (j)
-    e->spare = j->next;
-  pthread_mutex_unlock(&e->mu);
-  if (!j && !(j = calloc(1, sizeof(*j))))
+  pthread_mutex_lock(&c->mu);
+  j = spare_job(c);
+  pthread_mutex_unlock(&c->mu);
+  if (!j)
     return LOOM_ENOMEM;
   loom__buf_swap(&j->in, batch);
   batch->len = 0;
-  pthread_mutex_lock(&e->mu);
-  push(&e->todo, &e->todo_tail, j);
-  pthread_cond_signal(&e->cv);
-  pthread_mutex_unlock(&e->mu);
+  j->rc = 0;
+  j->final = 0;
+  pthread_mutex_lock(&c->mu);
+  push(&c->todo, &c->todo_tail, j);
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
   e->pending++;
   return 0;
 }
 
+int loom__executor_ready(const struct loom__executor *e) {
+  return e->core &&
+         atomic_load_explicit(&e->core->ready, memory_order_acquire) > 0;
+}
+
 int loom__executor_take(struct loom__executor *e, struct loom__buf *out,
                         int *rc) {
-  struct loom__job *j;
+  struct loom__executor_core *c = e->core;
+  struct job *j;
+  int final = 0;
 
   if (!loom__executor_ready(e))
     return 0;
-  pthread_mutex_lock(&e->mu);
-  j = pop(&e->done, &e->done_tail);
+  pthread_mutex_lock(&c->mu);
+  j = pop(&c->done, &c->done_tail);
   if (j) {
-    atomic_fetch_sub_explicit(&e->finished, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->ready, 1, memory_order_relaxed);
     loom__buf_swap(&j->out, out);
     *rc = j->rc;
-    j->next = e->spare;
-    e->spare = j;
+    final = j->final;
+    j->next = c->spare;
+    c->spare = j;
   }
-  pthread_mutex_unlock(&e->mu);
+  pthread_mutex_unlock(&c->mu);
   if (!j)
     return 0;
-  e->pending--;
+  if (final)
+    e->pending--;
   return 1;
 }
 
+void loom__executor_drain(struct loom__executor *e) {
+  if (e->core)
+    atomic_store(&e->core->drain, 1);
+}
+
 void loom__executor_cancel(struct loom__executor *e) {
-  atomic_store(&e->exec.cancel, 1);
+  if (!e->core)
+    return;
+  atomic_store(&e->core->drain, 1);
+  atomic_store(&e->core->exec.cancel, 1);
+  if (e->cancelled_at == 0)
+    e->cancelled_at = loom__now();
+}
+
+/* Appends a cancelled record for every task of the TASKS message in from
+ * the from-th on; the first of them ran from `started` (wall clock; 0: it
+ * never started). Returns 0 or a negative code. */
+static int cancel_rest(const struct job *j, uint32_t from, double started,
+                       struct loom__buf *out) {
+  struct loom__reader r;
+  struct loom__wire_task t;
+  int rc, got;
+
+  rc = loom__wire_open(&r, j->in.data, j->in.len);
+  for (uint32_t i = 0; rc == 0 && (got = loom__wire_get_task(&r, &t)) == 1;
+       i++) {
+    struct loom__wire_done d = {
+        .slot = t.slot, .flags = LOOM__DONE_CANCEL, .start = loom__wall()};
+    if (i == from && started > 0) {
+      d.elapsed = d.start - started;
+      d.start = started;
+    }
+    if (i >= from)
+      rc = loom__wire_put_done(out, &d);
+  }
+  return rc != 0 ? rc : (got < 0 ? got : 0);
+}
+
+int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
+  struct loom__executor_core *c = e->core;
+  struct job *j, *rest;
+
+  if (!c || e->cancelled_at == 0 || now - e->cancelled_at < LOOM__ABANDON_AFTER)
+    return 0;
+  pthread_mutex_lock(&c->mu);
+  j = c->running;
+  if (!j) {
+    pthread_mutex_unlock(&c->mu);
+    return 0; /* nothing stuck: the thread answers for the rest itself */
+  }
+  /* The running batch: the records published in its current part, then
+   * every task from the first unanswered one (the stuck one) cancelled. */
+  {
+    uint64_t p = atomic_load_explicit(&j->progress, memory_order_acquire);
+    uint32_t records = (uint32_t)(p >> RECORDS_SHIFT);
+    size_t bytes = (size_t)(p & ((UINT64_C(1) << RECORDS_SHIFT) - 1));
+    struct job *part = spare_job(c);
+    int rc =
+        part ? loom__wire_begin(&part->out, LOOM__WIRE_FINAL) : LOOM_ENOMEM;
+    if (rc == 0 && bytes > LOOM__WIRE_HEADER)
+      rc = loom__buf_append(&part->out, j->out.data + LOOM__WIRE_HEADER,
+                            bytes - LOOM__WIRE_HEADER);
+    if (rc == 0) {
+      loom__wire_set_count(&part->out, records);
+      rc = cancel_rest(j, j->base + records,
+                       atomic_load_explicit(&j->started, memory_order_relaxed),
+                       &part->out);
+    }
+    if (part) {
+      part->rc = rc;
+      part->final = 1;
+      hand_over(c, part);
+    }
+  }
+  /* Batches not started: every task cancelled. */
+  while ((rest = pop(&c->todo, &c->todo_tail))) {
+    int rc = loom__wire_begin(&rest->out, LOOM__WIRE_FINAL);
+    if (rc == 0)
+      rc = cancel_rest(rest, 0, 0, &rest->out);
+    rest->rc = rc;
+    rest->final = 1;
+    hand_over(c, rest);
+  }
+  c->orphaned = 1;
+  c->running = NULL; /* answered for: the thread drops it when it returns */
+  atomic_store(&c->drain, 1);
+  pthread_mutex_unlock(&c->mu);
+  loom__log("a C task has not returned %.0f s after the cancel: its batch is "
+            "recorded as cancelled and its thread left behind",
+            now - e->cancelled_at);
+  return 1;
 }

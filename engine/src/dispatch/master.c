@@ -215,12 +215,14 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   struct loom__wire_done d;
   uint32_t n, k = 0;
   double busy = 0, hinted = 0; /* sum of cost hints, -1 once one is missing */
-  int rc, got;
+  int rc, got, final;
 
   rc = loom__wire_open(&r, msg, len);
   if (rc != 0)
     return rc;
   n = r.left;
+  /* Only the last part of a batch's answer closes the batch. */
+  final = (r.flags & LOOM__WIRE_FINAL) != 0;
   while ((got = loom__wire_get_done(&r, &d)) == 1) {
     const struct loom__slot *s;
     int failed =
@@ -236,14 +238,15 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
       hinted += s->cost;
     else
       hinted = -1;
-    loom__sched_task_done(&m->sched, w, d.elapsed, s->cost, failed, k == n);
+    loom__sched_task_done(&m->sched, w, d.elapsed, s->cost, failed,
+                          final && k == n);
     record(m, w, d.slot, &d, failed);
     settle(m, w, d.slot, failed);
   }
   if (got < 0)
     return got;
   if (k == 0)
-    return LOOM_EPROTO; /* every DONE closes a batch */
+    return LOOM_EPROTO; /* every part answers for at least one task */
   loom__sched_observe(&m->sched, n, busy);
   loom__sched_measure(&m->sched, w, n, busy, hinted);
   m->pol->done(m->pol_state, &m->sched, w);
@@ -408,7 +411,7 @@ static int send_batch(struct master *m, int w) {
 static int dispatch(struct master *m) {
   for (;;) {
     struct loom__batch b;
-    int rc = loom__wire_begin(&m->out);
+    int rc = loom__wire_begin(&m->out, 0);
 
     if (rc == 0)
       rc = loom__batch_build(&m->sched, m->pol, m->pol_state, &master_src, m,
@@ -463,6 +466,7 @@ static int receive(struct master *m) {
       stop_reason(m, "%s", m->comm.err);
     return rc != 0 ? rc : n;
   }
+  loom__executor_abandon_stuck(&m->ex, loom__now());
   while (loom__executor_take(&m->ex, &m->local_done, &job_rc)) {
     rc = job_rc != 0 ? job_rc
                      : handle_done(m, 0, m->local_done.data, m->local_done.len);
@@ -506,6 +510,14 @@ static int check_stop(struct master *m) {
                 "stopped on request (a signal): %" PRIu64
                 " tasks in flight were given %g s to finish",
                 m->fl.count, m->l->opt.grace);
+    /* Queued tasks never start: the workers answer them as cancelled. */
+    if (m->local)
+      loom__executor_drain(&m->ex);
+    for (int w = 0; !m->local && w < m->sched.n && rc == 0; w++)
+      if (m->sched.w[w].batches > 0)
+        rc = loom__comm_send_bytes(&m->comm, w + 1, LOOM__TAG_DRAIN, NULL, 0);
+    if (rc != 0)
+      return rc;
   }
   if (requests < 2 && now - m->stop_at < m->l->opt.grace)
     return 0;

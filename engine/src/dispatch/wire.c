@@ -12,6 +12,7 @@
 
 #define TASK_FIXED (4 + 2 + 2 + 8 + 8 + 4)
 #define DONE_FIXED (4 + 4 + 4 + 4 + 8 + 8 + 4)
+_Static_assert(DONE_FIXED == LOOM__WIRE_DONE_SIZE(0), "DONE record size");
 
 /* Field writers and readers work on a local cursor: going through b->len
  * or r->p for every field would reload it after each memcpy. */
@@ -25,7 +26,7 @@ static const unsigned char *get(const unsigned char *p, void *v, size_t n) {
   return p + n;
 }
 
-int loom__wire_begin(struct loom__buf *b) {
+int loom__wire_begin(struct loom__buf *b, uint32_t flags) {
   uint32_t magic = LOOM__WIRE_MAGIC, zero = 0;
   int rc;
 
@@ -33,9 +34,19 @@ int loom__wire_begin(struct loom__buf *b) {
   rc = loom__buf_reserve(b, LOOM__WIRE_HEADER);
   if (rc != 0)
     return rc;
-  put(put(b->data, &magic, 4), &zero, 4);
+  put(put(put(b->data, &magic, 4), &zero, 4), &flags, 4);
   b->len = LOOM__WIRE_HEADER;
   return 0;
+}
+
+void loom__wire_set_flags(struct loom__buf *b, uint32_t flags) {
+  if (b->len >= LOOM__WIRE_HEADER)
+    memcpy(b->data + 8, &flags, 4);
+}
+
+void loom__wire_set_count(struct loom__buf *b, uint32_t count) {
+  if (b->len >= LOOM__WIRE_HEADER)
+    memcpy(b->data + 4, &count, 4);
 }
 
 uint32_t loom__wire_count(const struct loom__buf *b) {
@@ -102,12 +113,14 @@ int loom__wire_open(struct loom__reader *r, const void *msg, size_t len) {
 
   r->p = r->end = msg;
   r->left = 0;
+  r->flags = 0;
   if (!msg || len < LOOM__WIRE_HEADER)
     return LOOM_EPROTO;
   r->end = r->p + len;
   memcpy(&magic, r->p, 4);
   memcpy(&r->left, r->p + 4, 4);
-  if (magic != LOOM__WIRE_MAGIC)
+  memcpy(&r->flags, r->p + 8, 4);
+  if (magic != LOOM__WIRE_MAGIC || (r->flags & ~(uint32_t)LOOM__WIRE_FINAL))
     return LOOM_EPROTO;
   r->p += LOOM__WIRE_HEADER;
   return 0;

@@ -1,7 +1,10 @@
 /* wire.h - the byte format of dispatch messages.
  *
- * A TASKS message is a batch: a header (magic, record count) and one task
- * record per task; a DONE message is the same with completion records. All
+ * A TASKS message is a batch: a header (magic, record count, flags) and one
+ * task record per task; a DONE message is the same with completion
+ * records. A batch's completions may come back in several DONE messages
+ * (so that no message grows past LOOM__WIRE_PART_MAX however large the
+ * replies): every one but the last lacks the FINAL flag. All
  * ranks run the same build on one byte order, so fields are copied in host
  * order, but every length is checked on decode: a short or oversized message
  * is LOOM_EPROTO, never a read past the buffer.
@@ -14,9 +17,14 @@
 
 #include "common/buf.h"
 
-#define LOOM__WIRE_MAGIC 0x4c4d0001u /* "LM" + format version 1 */
-#define LOOM__WIRE_HEADER 8u         /* magic, count */
+#define LOOM__WIRE_MAGIC 0x4c4d0002u /* "LM" + format version 2 */
+#define LOOM__WIRE_HEADER 12u        /* magic, count, flags */
 #define LOOM__WIRE_PAYLOAD_MAX (64u << 20)
+#define LOOM__WIRE_PART_MAX (64u << 20) /* a DONE part is closed past this */
+
+enum {
+  LOOM__WIRE_FINAL = 1u << 0 /* DONE: the last part of its batch's answer */
+};
 
 /* One task in a TASKS message. payload points into the message on decode. */
 struct loom__wire_task {
@@ -47,13 +55,24 @@ enum {
   LOOM__DONE_CANCEL = 1u << 2   /* killed, or never started, on a stop */
 };
 
-/* Starts a message: clears b and writes the header with count 0. */
-int loom__wire_begin(struct loom__buf *b);
+/* Starts a message: clears b and writes the header with count 0 and
+ * flags (LOOM__WIRE_*). */
+int loom__wire_begin(struct loom__buf *b, uint32_t flags);
+
+/* Sets or clears flags in a message begun with loom__wire_begin(). */
+void loom__wire_set_flags(struct loom__buf *b, uint32_t flags);
+
+/* Rewrites the record count of a message (a copy of a prefix of records
+ * says how many it holds). */
+void loom__wire_set_count(struct loom__buf *b, uint32_t count);
 /* Number of records written since loom__wire_begin(). */
 uint32_t loom__wire_count(const struct loom__buf *b);
 
 int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t);
 int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d);
+
+/* Bytes a DONE record takes on the wire, with len bytes of data. */
+#define LOOM__WIRE_DONE_SIZE(len) (36u + (size_t)(len))
 
 /* Rewrites start and elapsed of every DONE record from byte offset `from`
  * of b: the k-th gets start + k * each and elapsed = each. */
@@ -64,7 +83,8 @@ void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
 struct loom__reader {
   const unsigned char *p;
   const unsigned char *end;
-  uint32_t left; /* records not yet read */
+  uint32_t left;  /* records not yet read */
+  uint32_t flags; /* the header's LOOM__WIRE_* flags */
 };
 
 /* Checks the header. Returns 0 or LOOM_EPROTO. */

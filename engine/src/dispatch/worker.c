@@ -5,9 +5,11 @@
  *     `window` are ever in flight, so the queue stays short).
  *  2. Each finished batch goes back to the master as exactly one DONE
  *     message, in order.
- *  3. CANCEL asks the executor to kill what runs and answer the rest as
- *     cancelled; STOP, which the master sends only when nothing is in
- *     flight, ends the loop.
+ *  3. DRAIN (a stop request) makes the executor start no queued task,
+ *     answering each as cancelled; CANCEL (the grace is over) also kills
+ *     what runs, and a C task that does not return is answered for and
+ *     left behind (executor.h); STOP, which the master sends only when
+ *     nothing is in flight, ends the loop.
  * Tasks never run on this thread, so a message to this rank waits at most
  * one back-off step (BUSY_MAX at most), however long a task runs.
  */
@@ -47,6 +49,15 @@ static int on_stop(void *arg, int src, struct loom__buf *msg) {
   if (src != 0)
     return LOOM_EPROTO;
   wk->stop = 1;
+  return 0;
+}
+
+static int on_drain(void *arg, int src, struct loom__buf *msg) {
+  struct worker *wk = arg;
+  (void)msg;
+  if (src != 0)
+    return LOOM_EPROTO;
+  loom__executor_drain(&wk->ex);
   return 0;
 }
 
@@ -127,6 +138,7 @@ int loom__worker_run(struct loom *l) {
   loom__comm_on(&wk->comm, LOOM__TAG_TASKS, on_tasks, wk);
   loom__comm_on(&wk->comm, LOOM__TAG_STOP, on_stop, wk);
   loom__comm_on(&wk->comm, LOOM__TAG_CANCEL, on_cancel, wk);
+  loom__comm_on(&wk->comm, LOOM__TAG_DRAIN, on_drain, wk);
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   while (rc == 0 && !wk->stop) {
     int got = 0, sent;
@@ -135,6 +147,7 @@ int loom__worker_run(struct loom *l) {
       loom__log("%s", wk->comm.err);
       break;
     }
+    loom__executor_abandon_stuck(&wk->ex, loom__now());
     sent = send_done(wk);
     if (sent < 0) {
       rc = sent;
