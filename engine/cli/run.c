@@ -115,6 +115,11 @@ static int set_grace(void *ctx, const char *v, char *err, size_t n) {
   return cli_seconds(v, &((struct run_cli *)ctx)->opt.grace);
 }
 
+static int set_lock_wait(void *ctx, const char *v, char *err, size_t n) {
+  (void)err, (void)n;
+  return cli_seconds(v, &((struct run_cli *)ctx)->opt.lock_wait);
+}
+
 static int set_kind(void *ctx, const char *v, char *err, size_t n) {
   (void)err, (void)n;
   ((struct run_cli *)ctx)->kind = v;
@@ -298,6 +303,10 @@ static const struct cli_flag run_flags[] = {
      "on SIGINT/SIGTERM/SIGUSR1, let running tasks go on\n"
      "this long before killing them (default 30; exit 4)",
      "seconds >= 0", set_grace},
+    {"--lock-wait", 0, "SEC",
+     "when another loom owns the run directory, wait this\n"
+     "long for it to end, then refuse (default 10; exit 2)",
+     "seconds >= 0", set_lock_wait},
     {"--kind", 0, "NAME", "run a built-in kind instead of a task file", NULL,
      set_kind},
     {"--count", 0, "N", "number of tasks of the kind (>= 1)", "an integer >= 1",
@@ -627,6 +636,11 @@ static int conclude(struct run_cli *c, struct loom *l, int rc,
   int status = CLI_OK;
 
   loom_summary_get(l, &sum);
+  if (rc == LOOM_EBUSY) {
+    /* Another loom owns the directory: leave everything of it alone. */
+    fprintf(stderr, "loom: %s\n", loom_error_text(l));
+    return CLI_USAGE;
+  }
   if (fs->failed) {
     fprintf(stderr, "loom: %s\n", loom_taskfile_error(fs->tf));
     status = CLI_USAGE;

@@ -39,7 +39,8 @@ extern "C" {
   X(LOOM_ESYNTAX, -9, "malformed input")                                       \
   X(LOOM_ETOOBIG, -10, "too large")                                            \
   X(LOOM_ESYS, -11, "system call failed")                                      \
-  X(LOOM_EMISMATCH, -12, "ranks disagree")
+  X(LOOM_EMISMATCH, -12, "ranks disagree")                                    \
+  X(LOOM_EBUSY, -13, "in use by another process")
 
 enum loom_error {
 #define LOOM_ERROR_ENUM(name, code, text) name = code,
@@ -98,6 +99,9 @@ struct loom_options {
   double deadline;     /* wall clock (seconds since the epoch): a task whose
                           expected time (cost hint, else the measured mean)
                           would end past it is not started; 0 = none */
+  double lock_wait;    /* seconds a run waits for another process that
+                          holds the run directory's lock to end (then
+                          LOOM_EBUSY); default 10 */
   uint64_t lookahead;  /* with a policy that hands out the longest hinted
                           tasks first (weighted): how many tasks the master
                           may read ahead of dispatch to find them; each
@@ -117,7 +121,8 @@ struct loom_options {
 #define LOOM_BATCH_MAX (1 << 20)
 
 /* Fills *opt with the defaults: all zero but grace (30 seconds),
- * quarantine (3) and lookahead (LOOM_LOOKAHEAD_DEFAULT). Local. */
+ * quarantine (3), lock_wait (10 seconds) and lookahead
+ * (LOOM_LOOKAHEAD_DEFAULT). Local. */
 void loom_options_init(struct loom_options *opt);
 
 /* Checks every field of *opt as loom_new() does: a value out of range, an
@@ -244,7 +249,8 @@ int loom_submit(struct loom *l, const struct loom_task_spec *spec);
  * when the master is done. on_result (may be NULL) runs on the master once
  * per finished attempt, in completion order.
  * Returns 0 when the run went through (tasks may still have failed: see
- * loom_summary()), the source's error, LOOM_EMISMATCH (ranks registered
+ * loom_summary()), the source's error, LOOM_EBUSY (another process owns the
+ * run directory: loom_error_text() names it), LOOM_EMISMATCH (ranks registered
  * different kinds), LOOM_ENOENT (a task names an unknown kind), LOOM_EIO
  * (run directory), LOOM_EMPI or LOOM_EPROTO. Every rank returns the same
  * code when the failure is known collectively; an MPI failure may leave

@@ -534,6 +534,68 @@ class ChaosTest(ResumeTestCase):
         self.assertGreaterEqual(kills, 3)
 
 
+class OwnerTest(ResumeTestCase):
+    """One process writes a run directory at a time (its lock dies with
+    it): a second run pointed at it waits a bounded time for the first to
+    end, then refuses with one line and exit 2, touching nothing. Before
+    the lock, a resume started while the first run went on ran every task
+    a second time and the joblog lost rows."""
+
+    def start_first(self, n, seconds):
+        lines = ["sleep %g; echo t%d >> $LOGFILE" % (seconds, i)
+                 for i in range(n)]
+        self.write_lines("t.txt", lines)
+        rundir = self.path("run")
+        argv = loomtest.command(["run", "-q", "-o", rundir, "t.txt"], None)
+        env = loomtest.test_env()
+        env.update(self.env)
+        proc = subprocess.Popen(argv, cwd=self.tmp, env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(rundir, "joblog.tsv")):
+            self.assertLess(time.monotonic(), deadline, "no joblog")
+            time.sleep(0.02)
+        return proc, rundir
+
+    def check_first(self, proc, rundir, n):
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        rows = read_joblog(rundir)
+        self.assertEqual(len(rows), n, "one row per task, none lost")
+        self.assertEqual(sorted(r["line"] for r in rows),
+                         list(range(1, n + 1)))
+        self.assertEqual(set(log_counts(self.logfile).values()), {1},
+                         "every task ran exactly once")
+
+    def test_a_second_run_is_refused_while_the_first_writes(self):
+        proc, rundir = self.start_first(20, 0.25)  # about 5 s
+        r = self.run_loom(["run", "-q", "--lock-wait", "1", "--resume",
+                           rundir, "t.txt"], expect_rc=2)
+        lines = [l for l in loomtest.without_mpi_noise(r.stderr)
+                 if l.startswith("loom: ")]
+        self.assertEqual(len(lines), 1, r.describe())
+        self.assertIn("in use by another loom (pid %d" % proc.pid, lines[0])
+        # The same under mpirun, and for a new run into the same place.
+        r = self.run_loom(["run", "-q", "--lock-wait", "0", "--resume",
+                           rundir, "t.txt"], np=3, expect_rc=2)
+        self.assertIn("in use by another loom", r.stderr)
+        self.check_first(proc, rundir, 20)
+        rep = read_report(rundir)
+        self.assertTrue(rep["complete"])
+        self.assertIs(rep["resumed"], False, "the refused run wrote it")
+
+    def test_a_second_run_waits_for_a_first_that_ends(self):
+        proc, rundir = self.start_first(8, 0.25)  # about 2 s
+        r = self.run_loom(["run", "--lock-wait", "30", "--resume", rundir,
+                           "t.txt"], expect_rc=0)
+        self.assertIn("waiting up to 30 s", r.stderr)
+        self.check_first(proc, rundir, 8)
+        rep = read_report(rundir)
+        self.assertIs(rep["resumed"], True)
+        self.assertEqual(rep["skipped"], 8, "nothing ran twice")
+
+
 class ResumeBadInputTest(ResumeTestCase):
 
     def assertRefused(self, args, names, files=()):

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "dispatch/engine.h"
+#include "journal/rundir.h"
 
 static char base[64];
 static char old_cwd[PATH_MAX];
@@ -284,15 +285,21 @@ static void test_rundir_fails_for_a_path_that_is_a_regular_file(void **st) {
   assert_non_null(strstr(err, "exists and is not a directory"));
 }
 
-static void test_rundir_fails_for_a_path_under_a_missing_parent(void **st) {
+static void test_rundir_makes_missing_parents_as_mkdir_p(void **st) {
   (void)st;
   char buf[PATH_MAX] = "", err[256] = "";
   assert_int_equal(
-      loom_rundir_create("missing/sub", buf, sizeof buf, err, sizeof err),
+      loom_rundir_create("missing/sub/run", buf, sizeof buf, err, sizeof err),
+      0);
+  assert_string_equal(buf, "missing/sub/run");
+  assert_true(exists("missing/sub/run/out"));
+  /* A parent that is a file cannot be made: one error naming the path. */
+  touch("afile");
+  assert_int_equal(
+      loom_rundir_create("afile/sub/run", buf, sizeof buf, err, sizeof err),
       LOOM_EIO);
-  assert_non_null(strstr(err, "'missing/sub'"));
-  assert_non_null(strstr(err, "No such file or directory"));
-  assert_false(exists("missing"));
+  assert_non_null(strstr(err, "'afile/sub/run'"));
+  assert_non_null(strstr(err, "Not a directory"));
 }
 
 static void test_rundir_refuses_a_path_longer_than_the_buffer(void **st) {
@@ -359,6 +366,33 @@ static void test_rundir_discard_of_nothing_does_nothing(void **st) {
   assert_int_equal(count_entries(), 1);
 }
 
+static void test_rundir_lock_has_one_owner_at_a_time(void **st) {
+  (void)st;
+  char buf[PATH_MAX] = "", err[256] = "", who[64];
+  int a = -1, b = -1;
+
+  assert_int_equal(loom_rundir_create("run", buf, sizeof buf, err, sizeof err),
+                   0);
+  assert_int_equal(loom__rundir_lock("run", 0, 1, &a, err, sizeof err), 0);
+  assert_true(a >= 0);
+  /* A second owner (a descriptor of its own, as another process has) is
+   * refused, and told who holds it. */
+  assert_int_equal(loom__rundir_lock("run", 0.3, 1, &b, err, sizeof err),
+                   LOOM_EBUSY);
+  assert_int_equal(b, -1);
+  snprintf(who, sizeof(who), "in use by another loom (pid %ld on ",
+           (long)getpid());
+  assert_non_null(strstr(err, who));
+  /* Once the first lets go, the lock is free again. */
+  loom__rundir_unlock(a);
+  assert_int_equal(loom__rundir_lock("run", 0, 1, &b, err, sizeof err), 0);
+  loom__rundir_unlock(b);
+  /* An empty run directory that only ever held the lock is discarded
+   * whole. */
+  loom_rundir_discard("run");
+  assert_false(exists("run"));
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, enter_base, leave_base)
 
 int main(void) {
@@ -373,7 +407,8 @@ int main(void) {
       TEST(test_rundir_refuses_a_dir_it_created_before),
       TEST(test_rundir_fails_for_a_path_under_a_regular_file),
       TEST(test_rundir_fails_for_a_path_that_is_a_regular_file),
-      TEST(test_rundir_fails_for_a_path_under_a_missing_parent),
+      TEST(test_rundir_makes_missing_parents_as_mkdir_p),
+      TEST(test_rundir_lock_has_one_owner_at_a_time),
       TEST(test_rundir_refuses_a_path_longer_than_the_buffer),
       TEST(test_rundir_errors_need_no_err_buffer),
       TEST(test_rundir_discard_removes_an_unused_run_dir),

@@ -19,6 +19,7 @@
 #include "dispatch/engine.h"
 #include "dispatch/feed.h"
 #include "dispatch/wire.h"
+#include "journal/rundir.h"
 #include "sched/policy.h"
 #include "sched/weights.h"
 
@@ -31,6 +32,7 @@ void loom_options_init(struct loom_options *opt) {
   memset(opt, 0, sizeof(*opt));
   opt->grace = 30;
   opt->quarantine = 3;
+  opt->lock_wait = LOOM__LOCK_WAIT;
   opt->lookahead = LOOM_LOOKAHEAD_DEFAULT;
 }
 
@@ -90,6 +92,9 @@ int loom_options_check(const struct loom_options *opt, char *err,
                    "progress_interval %g: expected seconds > 0 (0 = the "
                    "default)",
                    opt->progress_interval);
+  if (!isfinite(opt->lock_wait) || opt->lock_wait < 0)
+    return invalid(err, errlen, "lock_wait %g: expected seconds >= 0",
+                   opt->lock_wait);
   if (!isfinite(opt->grace) || opt->grace < 0)
     return invalid(err, errlen, "grace %g: expected seconds >= 0", opt->grace);
   if (opt->quarantine < 0)

@@ -35,6 +35,7 @@
 #include "journal/progress.h"
 #include "journal/report.h"
 #include "journal/resume.h"
+#include "journal/rundir.h"
 #include "sched/batch.h"
 #include "sched/policy.h"
 #include "sched/weights.h"
@@ -63,6 +64,7 @@ struct master {
   int local;
   int told_local; /* the one-rank notice is out */
 
+  int lock_fd; /* the run directory's lock (journal/rundir.h) */
   struct loom__joblog joblog;
   int joblog_err;
   struct loom__report rep; /* every figure of the run, and only here */
@@ -596,7 +598,7 @@ static void finish_report(struct master *m, int rc) {
   if (m->rep.error)
     snprintf(l->error, sizeof(l->error), "%s", m->rep.error);
   loom__progress_end(&m->prog);
-  if (l->run_dir) {
+  if (l->run_dir && m->lock_fd >= 0) { /* never into another's directory */
     snprintf(path, sizeof(path), "%s/report.json", l->run_dir);
     if (loom__report_write(&m->rep, path) != 0)
       loom__log("cannot write %s", path);
@@ -615,6 +617,7 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
 
   m->local = l->size == 1;
   m->waker.fd = -1;
+  m->lock_fd = -1;
   loom__inflight_init(&m->fl);
   m->pol = loom__policy_find(l->opt.policy);
   rc = loom__sched_init(&m->sched, l->nworkers, l->opt.window,
@@ -649,6 +652,10 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
   if (rc == 0 && m->local)
     rc = loom__executor_start(&m->ex, l, &m->waker);
   loom__comm_on(&m->comm, LOOM__TAG_DONE, on_done, m);
+  /* Nothing is read or written in the run directory before it is ours. */
+  if (rc == 0 && l->run_dir)
+    rc = loom__rundir_lock(l->run_dir, l->opt.lock_wait, l->opt.quiet,
+                           &m->lock_fd, m->errbuf, sizeof(m->errbuf));
   if (rc == 0 && l->run_dir && l->opt.resume) {
     rc = loom__resume_load(&m->resume, l->run_dir, l->opt.skip_failed,
                            m->errbuf, sizeof(m->errbuf));
@@ -729,6 +736,7 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
   if (loom__joblog_close(&m->joblog) != 0 && rc == 0)
     rc = LOOM_EIO;
   finish_report(m, rc);
+  loom__rundir_unlock(m->lock_fd); /* the journal and report are whole */
 
   if (m->pol_state)
     m->pol->fini(m->pol_state);

@@ -3,19 +3,24 @@
  * The default name is loom-run-YYYYMMDD-HHMMSS, then -1, -2, ... : mkdir()
  * is atomic, so two runs started in the same second still get two names. An
  * explicit path may be new or an empty directory; one holding a joblog.tsv
- * or report.json is an earlier run and is refused.
+ * or report.json is an earlier run and is refused. Missing parent folders
+ * are created (mkdir -p). The lock (rundir.h) says which process owns a run
+ * directory.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/common.h"
 #include "journal/joblog.h"
+#include "journal/rundir.h"
 
 static int make_out(const char *dir, char *err, size_t errlen) {
   char path[PATH_MAX];
@@ -24,6 +29,26 @@ static int make_out(const char *dir, char *err, size_t errlen) {
     if (err)
       snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
     return LOOM_EIO;
+  }
+  return 0;
+}
+
+/* Creates every missing folder above path (not path itself), as mkdir -p
+ * does. Returns 0, or -1 with errno set. */
+static int make_parents(const char *path) {
+  char p[PATH_MAX];
+  size_t n = strlen(path);
+
+  if (n >= sizeof(p))
+    return errno = ENAMETOOLONG, -1;
+  memcpy(p, path, n + 1);
+  for (char *s = p + 1; *s; s++) {
+    if (*s != '/')
+      continue;
+    *s = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+      return -1;
+    *s = '/';
   }
   return 0;
 }
@@ -52,6 +77,12 @@ int loom_rundir_create(const char *path, char *buf, size_t buflen, char *err,
     if (strlen(path) + 1 > buflen || strlen(path) + 64 > PATH_MAX) {
       if (err)
         snprintf(err, errlen, "output directory name too long: '%s'", path);
+      return LOOM_EIO;
+    }
+    if (make_parents(path) != 0) {
+      if (err)
+        snprintf(err, errlen, "cannot create output directory '%s': %s", path,
+                 strerror(errno));
       return LOOM_EIO;
     }
     if (mkdir(path, 0777) != 0) {
@@ -125,7 +156,82 @@ void loom_rundir_discard(const char *path) {
     return;
   snprintf(sub, sizeof(sub), "%s/out", path);
   rmdir(sub); /* only if empty: never delete results */
+  snprintf(sub, sizeof(sub), "%s/" LOOM__LOCK_NAME, path);
+  unlink(sub);
   rmdir(path);
+}
+
+/* ---- the lock ------------------------------------------------------------
+ */
+
+int loom__rundir_lock(const char *dir, double wait, int quiet, int *fd,
+                      char *err, size_t errlen) {
+  char path[PATH_MAX], owner[256] = "", me[256], host[64];
+  double t0 = loom__now();
+  int said = 0;
+
+  *fd = -1;
+  snprintf(path, sizeof(path), "%s/" LOOM__LOCK_NAME, dir);
+  *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (*fd < 0) {
+    if (err)
+      snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return LOOM_EIO;
+  }
+  for (;;) {
+    ssize_t n;
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+      break;
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      if (err)
+        snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+      close(*fd);
+      *fd = -1;
+      return LOOM_EIO;
+    }
+    n = pread(*fd, owner, sizeof(owner) - 1, 0);
+    owner[n > 0 ? n : 0] = '\0';
+    owner[strcspn(owner, "\n")] = '\0';
+    if (!owner[0])
+      snprintf(owner, sizeof(owner), "another process");
+    if (loom__now() - t0 >= wait) {
+      if (err)
+        snprintf(err, errlen,
+                 "run directory '%s' is in use by another loom (%s): two runs "
+                 "must not write one journal",
+                 dir, owner);
+      close(*fd);
+      *fd = -1;
+      return LOOM_EBUSY;
+    }
+    if (!said && !quiet)
+      loom__log("run directory '%s' is in use by another loom (%s); waiting "
+                "up to %g s for it to end",
+                dir, owner, wait);
+    said = 1;
+    usleep(100000);
+  }
+  if (gethostname(host, sizeof(host)) != 0)
+    snprintf(host, sizeof(host), "unknown");
+  host[sizeof(host) - 1] = '\0';
+  {
+    time_t now = time(NULL);
+    struct tm tm;
+    char when[32];
+    localtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(me, sizeof(me), "pid %ld on %s since %s\n", (long)getpid(), host,
+             when);
+  }
+  if (ftruncate(*fd, 0) != 0 || pwrite(*fd, me, strlen(me), 0) < 0) {
+    /* The lock holds without the note: only a message loses detail. */
+  }
+  return 0;
+}
+
+void loom__rundir_unlock(int fd) {
+  if (fd >= 0)
+    close(fd); /* drops the flock */
 }
 
 int loom_rundir_check_resumable(const char *path, char *err, size_t errlen) {
