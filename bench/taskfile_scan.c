@@ -1,7 +1,7 @@
 /* taskfile_scan.c - streams a task file through loom's reader and reports
  * how long it took and the most memory the process held.
  *
- * scripts/bench_bigfile.sh runs it on files of 10k to 10M lines: the reader
+ * bench/loombench.py bigfile runs it on files of 10k to 10M lines: the reader
  * keeps one line at a time, so maxrss should stay flat as the file grows.
  * Prints one CSV row "tasks,seconds,maxrss_kib". No MPI: the reader needs
  * none.

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""test_bench.py - bench/loombench.py, the benchmarks' one program.
+
+Imports it as a module and checks its pure parts on hand-made rows: the
+medians and summaries, the row formatters, the lower bound, the CSV
+headers (against the committed results in bench/results/) and each
+subcommand's --help. Then a smoke run of `balance-sim` and of `dispatch`
+(a few seconds each) into a temporary results directory, with the
+binaries of the build that LOOM_BIN lies in (LOOM_BIN=BUILD/engine/loom),
+and their plots where gnuplot is installed. Speed is never asserted.
+"""
+
+import contextlib
+import csv
+import importlib.util
+import io
+import json
+import os
+import shutil
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import loomtest  # noqa: E402
+
+BENCH = os.path.join(loomtest.SOURCE_ROOT, "bench", "loombench.py")
+RESULTS = os.path.join(loomtest.SOURCE_ROOT, "bench", "results")
+BUILD = os.path.dirname(os.path.dirname(os.path.abspath(loomtest.LOOM)))
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("loombench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+lb = load_bench()
+SUBCOMMANDS = ["dispatch", "balance-sim", "balance-real", "slowdown",
+               "bigfile", "plot"]
+
+
+def raw(impl, ranks, work, seconds, tps, over, eff, task_s="0", tasks="100"):
+    """A raw dispatch.csv row as a list of fields."""
+    return [impl, str(ranks), str(ranks - 1), work, task_s, tasks,
+            str(seconds), str(tps), str(over), str(eff)]
+
+
+class PureTest(loomtest.LoomTestCase):
+
+    def test_median(self):
+        self.assertEqual(lb.median(["3", "1", "2"]), 2)
+        self.assertEqual(lb.median([4, 1, 2, 3]), 2.5)
+        self.assertIsNone(lb.median([]))
+        self.assertIsNone(lb.median(["1", ""]))
+
+    def test_dispatch_row(self):
+        self.assertEqual(
+            lb.dispatch_row("sh-loop-true", 1, 1, "bin-true", 2000, 2.0),
+            "sh-loop-true,1,1,bin-true,0,2000,2.000000,1000.0,1000.000,")
+        self.assertEqual(
+            lb.dispatch_row("loom-run-true", 3, 2, "sh-c-true", 10, 0.5),
+            "loom-run-true,3,2,sh-c-true,0,10,0.500000,20.0,100000.000,")
+        # A clock step: zero seconds still gives a finite row.
+        self.assertIn(",1000000000000.0,",
+                      lb.dispatch_row("x", 1, 1, "w", 1000, 0))
+
+    def test_dispatch_summary_medians_and_ratios(self):
+        rows = [
+            raw("textbook", 2, "none", 2.0, 100, 20, ""),
+            raw("batched", 2, "none", 0.5, 400, 2, ""),
+            raw("loom", 2, "none", 1.0, 200, 5, ""),
+            raw("textbook", 2, "none", 4.0, 50, 40, ""),
+            raw("batched", 2, "none", 0.25, 800, 1, ""),
+            raw("loom", 2, "none", 3.0, 100, 15, ""),
+            raw("textbook", 2, "none", 3.0, 80, 30, ""),
+            raw("batched", 2, "none", 1.0, 200, 4, ""),
+            raw("loom", 2, "none", 2.0, 150, 10, ""),
+            raw("loom", 3, "spin", 1.0, 90, 7, 0.9, task_s="0.001"),
+            raw("loom", 3, "spin", 2.0, 70, 9, 0.7, task_s="0.001"),
+            ["sh-loop-true", "1", "1", "bin-true", "0", "100", "0.1",
+             "1000.0", "100.0", ""],
+        ]
+        out = lb.dispatch_summary(rows)
+        self.assertEqual(out[0], lb.DISPATCH_SUMMARY_HEADER)
+        got = {tuple(r[:4]): r for r in csv.reader(out[1:])}
+        self.assertEqual([r[0] for r in csv.reader(out[1:])],
+                         ["textbook", "batched", "loom", "loom",
+                          "sh-loop-true"])  # the order of first rows
+        t = got["textbook", "2", "1", "none"]
+        self.assertEqual(t[6:], ["3", "3.000000", "80.0", "30.000", "", "",
+                                 ""])
+        b = got["batched", "2", "1", "none"]
+        self.assertEqual(b[6:11], ["3", "0.500000", "400.0", "2.000", ""])
+        lo = got["loom", "2", "1", "none"]
+        # loom 150/s against batched 400/s and textbook 80/s.
+        self.assertEqual(lo[6:], ["3", "2.000000", "150.0", "10.000", "",
+                                  "0.375", "1.875"])
+        spin = got["loom", "3", "2", "spin"]
+        # Two runs: the median is the mean of the middle two; no baseline
+        # at 3 ranks, so no ratios.
+        self.assertEqual(spin[4:], ["0.001", "100", "2", "1.500000", "80.0",
+                                    "8.000", "0.8000", "", ""])
+        self.assertEqual(got["sh-loop-true", "1", "1", "bin-true"][10], "")
+
+    def test_dispatch_summary_of_the_committed_rows(self):
+        # The committed summary was written by the shell version from the
+        # committed rows; the port must give it byte for byte.
+        raw_path = os.path.join(RESULTS, "dispatch.csv")
+        summary = os.path.join(RESULTS, "dispatch_summary.csv")
+        if not (os.path.exists(raw_path) and os.path.exists(summary)):
+            self.skipTest("no committed dispatch results")
+        with open(summary) as f:
+            want = f.read().splitlines()
+        self.assertEqual(lb.dispatch_summary(lb.read_csv_lists(raw_path)),
+                         want)
+
+    def test_lower_bound(self):
+        # All the work at the combined speed...
+        self.assertAlmostEqual(lb.lower_bound([1, 1, 1, 1], [1, 1]), 2)
+        self.assertAlmostEqual(lb.lower_bound([1, 1, 1], [1, 0.5]), 2)
+        # ... or the longest task on the fastest worker.
+        self.assertAlmostEqual(lb.lower_bound([10, 1, 1], [1, 0.5]), 10)
+        self.assertAlmostEqual(lb.lower_bound([4], [1, 1, 2]), 2)
+
+    def test_durations_come_from_loom(self):
+        # The sleep files' durations are loom's own draws: their lower
+        # bound is the one `loom sim` computes on the same workload.
+        us = lb.durations_us(loomtest.LOOM, "pareto", 80)
+        self.assertEqual(len(us), 80)
+        self.assertTrue(all(isinstance(u, int) and u >= 0 for u in us))
+        self.assertLessEqual(max(us), 4000000)  # capped at 100 x 40 ms
+        args = ["sim", "--json", "--workers", "2", "--tasks", "80", "--seed",
+                "6", "--speeds", "1x2"]
+        for k, v in lb.dist_args("pareto", 0.04).items():
+            args += ["--" + k, v]
+        r = self.loom(args, expect_rc=0)
+        bound = json.loads(r.stdout)["balance"]["lower_bound_s"]
+        self.assertAlmostEqual(lb.lower_bound([u / 1e6 for u in us], [1, 1]),
+                               bound, delta=1e-4)
+        lb.write_real_taskfiles(self.path("pareto-80"), "pareto", 6, us)
+        with open(self.path("pareto-80-h.txt")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], "# pareto, 80 tasks, seed 6, cost hints")
+        self.assertEqual(lines[1], "sleep $((%d*${SLOW:-1}))e-6  #loom "
+                         "cost=%.6f" % (us[0], us[0] / 1e6))
+        with open(self.path("pareto-80.base")) as f:
+            self.assertEqual([int(x) for x in f], us)
+
+    def test_balance_real_cases(self):
+        quick = lb.balance_real_cases("quick")
+        self.assertIn(["fake", 5, "1:4", 16, ["lognormal+h"]], quick)
+        every = lb.balance_real_cases("quick", all_variants=True)
+        self.assertEqual(len(every), len(quick))
+        self.assertTrue(all(c[4] == lb.ALL_VARIANTS for c in every))
+        apps, slow, expect, told = lb.real_apps("loom", ["t.txt"], "fake", 5,
+                                                4)
+        self.assertEqual((slow, expect, told), ("1/1/4/4", "4/4/1/1", "yes"))
+        self.assertEqual(apps.count(":"), 4)
+        self.assertIn("LOOM_CPUSET=0", apps)
+
+    def test_balance_real_summary(self):
+        def row(rep, policy, ratio, overhead="3.00", sim="1.0100"):
+            return dict(zip(lb.REAL_HEADER.split(","), [
+                str(rep), "homog", "sleep", "3", "2", "fixed", "no", "1:1",
+                "yes", "2", policy, "80", "2.0", "1.6", ratio, "0.01", "0.99",
+                "1.0", "2/2", "1.0/1.0", "40/40", overhead, sim, "2.5"]))
+
+        rows = [row(1, "rr", "1.2"), row(2, "rr", "1.1", overhead=""),
+                row(3, "rr", "1.5", sim=""), row(1, "static", "1.05")]
+        lines, table = lb.balance_real_summary(rows)
+        self.assertEqual(lines[0], lb.REAL_SUMMARY_HEADER)
+        got = [dict(zip(lines[0].split(","), l.split(",")))
+               for l in lines[1:]]
+        self.assertEqual(len(got), 2)
+        rr = got[0]
+        self.assertEqual((rr["policy"], rr["reps"], rr["ratio"],
+                          rr["ratio_min"], rr["ratio_max"]),
+                         ("rr", "3", "1.2000", "1.1000", "1.5000"))
+        self.assertEqual(rr["overhead_ms"], "3.0000")  # empties left out
+        self.assertEqual(rr["sim_ratio"], "1.0100")
+        self.assertIn("median of 3 repetition(s)", table[1])
+        self.assertIn("static", table[-1])  # the best policy
+
+    def test_slowdown_row_and_summary(self):
+        def task(rank, start, elapsed):
+            return {"rank": str(rank), "start": str(start),
+                    "elapsed": str(elapsed), "status": "ok"}
+
+        hog = 100.0
+        rows = [task(1, 99.0, 0.5), task(2, 99.0, 0.5)]  # before the hog
+        rows += [task(1, 101.0, 0.1), task(1, 101.1, 0.1),
+                 task(2, 101.0, 0.3)]  # after: worker 2 at a third
+        line = lb.slowdown_row(rows, hog, 1, "weighted", "no", 5, 2)
+        self.assertEqual(line, "1,weighted,no,5,2,0.500,0.333,0.250,0.333,"
+                         "0.100,2.300")
+        with self.assertRaises(lb.BenchError):
+            lb.slowdown_row(rows[:4], hog, 1, "weighted", "no", 5, 2)
+        cols = lb.SLOWDOWN_HEADER.split(",")
+        rs = [dict(zip(cols, s.split(","))) for s in (
+            "1,weighted,no,5,2,0.5,0.3,0.3,0.5,0.0,2.2",
+            "2,weighted,no,5,2,0.4,0.3,0.3,0.5,0.1,2.4",
+            "1,static,no,5,2,0.5,0.5,0.3,0.5,0.4,3.0")]
+        lines, table = lb.slowdown_summary(rs)
+        self.assertEqual(lines, [
+            lb.SLOWDOWN_SUMMARY_HEADER,
+            "static,no,1,0.500,0.500,0.300,0.500,0.400,3.000",
+            "weighted,no,2,0.450,0.300,0.300,0.500,0.050,2.300"])
+        self.assertEqual(len(table), 3)
+
+    def test_balance_sim_row_and_table(self):
+        r = {"makespan_s": 1.5, "lookahead": 1600, "sim_seconds": 0.01234,
+             "balance": {"lower_bound_s": 1.25, "makespan_over_lower_bound":
+                         1.2, "greedy_s": 1.375, "makespan_over_greedy":
+                         1.0909, "imbalance": 0.05, "efficiency": 0.95}}
+        line = lb.balance_sim_row(16, 1600, "pareto", "yes", "1:4", 2,
+                                  "weighted", r)
+        self.assertEqual(line, "16,1600,pareto,yes,1:4,2,weighted,1.5,1.25,"
+                         "1.2000,1.375,1.1000,1.0909,0.0500,0.9500,1600,"
+                         "0.012")
+        self.assertEqual(
+            lb.balance_sim_args(16, 1600, "pareto", "yes", "1:4", 2,
+                                "static-unweighted"),
+            ["sim", "--json", "--workers", "16", "--tasks", "1600", "--mean",
+             "0.01", "--dist", "pareto", "--alpha", "1.5", "--cap", "1",
+             "--speeds", "1:4", "--window", "2", "--policy", "static",
+             "--weights", "flat", "--lookahead", "1600", "--hints"])
+        cols = lb.BALANCE_SIM_HEADER.split(",")
+        rows = []
+        for p, ratio in (("least-loaded", "1.3"), ("rr", "1.2"),
+                         ("static", "2.0"), ("static-unweighted", "3.0")):
+            f = line.split(",")
+            f[6], f[9] = p, ratio
+            rows.append(dict(zip(cols, f)))
+        table = lb.balance_sim_table(rows)
+        self.assertEqual(len(table), 2)
+        self.assertIn(" rr ", table[1])
+        self.assertTrue(lb.balance_sim_skip(100000, "fixed", "1:4", 2))
+        self.assertTrue(lb.balance_sim_skip(4096, "pareto", "1:4", 16))
+        self.assertFalse(lb.balance_sim_skip(100000, "pareto", "1:4", 2))
+
+    def test_headers_match_the_committed_results(self):
+        headers = {
+            "dispatch.csv": lb.DISPATCH_HEADER,
+            "dispatch_summary.csv": lb.DISPATCH_SUMMARY_HEADER,
+            "balance_sim.csv": lb.BALANCE_SIM_HEADER,
+            "balance_real.csv": lb.REAL_HEADER,
+            "balance_real_summary.csv": lb.REAL_SUMMARY_HEADER,
+            "slowdown.csv": lb.SLOWDOWN_HEADER,
+            "slowdown_summary.csv": lb.SLOWDOWN_SUMMARY_HEADER,
+            "bigfile.csv": lb.BIGFILE_HEADER,
+            "bigfile_run.csv": lb.BIGFILE_RUN_HEADER,
+        }
+        for name, header in headers.items():
+            path = os.path.join(RESULTS, name)
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                self.assertEqual(f.readline().rstrip("\n"), header, name)
+
+    def test_bigfile_lines(self):
+        p = self.path("t")
+        lb.write_bigfile(p, 100, hinted=True)
+        with open(p) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], ": task 1 #loom cost=0.002")
+        self.assertEqual(lines[98], ": task 99 #loom cost=0.100")
+        self.assertEqual(lines[99], ": task 100 #loom cost=0.001")
+        self.assertEqual(lb.human_size(120 * 1024), "120K")
+        self.assertEqual(lb.human_size(1300 * 1024), "1.3M")
+
+    def test_dispatch_plot_script(self):
+        summary = [["loom", "3", "2", "none", "0", "10", "3", "1", "3e6",
+                    "1", "", "", ""],
+                   ["loom", "2", "1", "none", "0", "10", "3", "1", "2e6",
+                    "1", "", "", ""],
+                   ["textbook", "2", "1", "spin", "0.001", "10", "3", "1",
+                    "900", "1", "0.9", "", ""]]
+        data = lb.dispatch_plot_data(summary)
+        self.assertEqual(data["loom", "empty"], ["2 2e6", "3 3e6"])
+        self.assertEqual(data["textbook", "1ms"], ["2 0.9"])
+        files = {k: "/d/%s-%s.dat" % k for k in data}
+        script, wrote = lb.dispatch_gnuplot(data, files, "png", "/o", 2)
+        self.assertEqual(wrote, ["/o/dispatch_empty.png",
+                                 "/o/dispatch_1ms.png"])
+        self.assertIn("set xrange [2 - 0.25:3 + 0.25]", script)
+        self.assertIn("bound(r) = (2 >= r - 1) ? 1 : 2.0 / (r - 1)", script)
+        self.assertNotIn("batched", script)
+
+    def test_columns(self):
+        self.assertEqual(lb.columns(["a,bb,c", "ccc,d,"]),
+                         ["a    bb  c", "ccc  d"])
+
+    def test_help_of_every_subcommand(self):
+        for sub in SUBCOMMANDS:
+            r = loomtest.run_argv([sys.executable, BENCH, sub, "--help"],
+                                  timeout=30)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertIn("usage: bench/loombench.py " + sub, r.stdout,
+                          r.describe())
+        r = loomtest.run_argv([sys.executable, BENCH, "--help"], timeout=30)
+        self.assertEqual(r.rc, 0, r.describe())
+        for sub in SUBCOMMANDS:
+            self.assertIn(sub, r.stdout)
+        r = loomtest.run_argv([sys.executable, BENCH, "dispatch", "--bogus"],
+                              timeout=30)
+        self.assertEqual(r.rc, 2, r.describe())
+
+    def test_main_in_process(self):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), self.assertRaises(SystemExit) \
+                as e:
+            lb.main(["plot", "--help"])
+        self.assertEqual(e.exception.code, 0)
+        self.assertIn("balance_sim.png", out.getvalue())
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc = lb.main(["plot", "dispatch", "--results", self.path("none")])
+        self.assertEqual(rc, 1)
+        self.assertIn("dispatch_summary.csv", err.getvalue())
+
+
+class SmokeTest(loomtest.LoomTestCase):
+    """Tiny real runs of two benchmarks into a temporary results dir."""
+
+    def bench(self, *args, timeout=120):
+        r = loomtest.run_argv([sys.executable, BENCH] + list(args) +
+                              ["--results", self.path("results")],
+                              timeout=timeout)
+        self.assertEqual(r.rc, 0, r.describe())
+        return r
+
+    def csv_rows(self, name, header):
+        path = self.path("results", name)
+        self.assertTrue(os.path.exists(path), "no " + name)
+        with open(path) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], header, name)
+        self.assertGreater(len(lines), 1, name + " has no data row")
+        return list(csv.DictReader(lines))
+
+    def plot(self, family, png):
+        if not shutil.which("gnuplot"):
+            return
+        r = loomtest.run_argv([sys.executable, BENCH, "plot", family,
+                               "--results", self.path("results")], timeout=60)
+        self.assertEqual(r.rc, 0, r.describe())
+        for p in png:
+            self.assertTrue(os.path.getsize(self.path("results", p)) > 0, p)
+
+    def test_balance_sim_smoke(self):
+        self.bench("balance-sim", "--smoke", "--no-build", BUILD)
+        rows = self.csv_rows("balance_sim.csv", lb.BALANCE_SIM_HEADER)
+        self.assertEqual(len(rows), 4 * 3 * 2 * 2 * len(lb.SIM_POLICIES))
+        self.assertTrue(all(float(r["ratio"]) >= 0.999 for r in rows))
+        self.assertFalse(os.path.exists(self.path("results",
+                                                  "balance_sim.csv.tmp")))
+        # LOOM_PLOT_SPEEDS and LOOM_PLOT_WINDOW pick the slice: default 1:4
+        # and 2, present here.
+        self.plot("balance", ["balance_sim.png"])
+
+    def test_dispatch_smoke(self):
+        for t in ("bench-textbook", "bench-batched", "bench-dispatch"):
+            if not os.path.exists(lb.target_path(BUILD, t)):
+                self.skipTest("%s not built in %s" % (t, BUILD))
+        self.bench("dispatch", "--smoke", "--no-build", BUILD)
+        rows = self.csv_rows("dispatch.csv", lb.DISPATCH_HEADER)
+        impls = {r["impl"] for r in rows}
+        self.assertLessEqual({"textbook", "batched", "loom", "sh-loop-true",
+                              "loom-run-true"}, impls)
+        summary = self.csv_rows("dispatch_summary.csv",
+                                lb.DISPATCH_SUMMARY_HEADER)
+        loom = [r for r in summary if r["impl"] == "loom"]
+        self.assertTrue(loom and all(r["loom_over_batched"] for r in loom))
+        self.plot("dispatch", ["dispatch_empty.png", "dispatch_1ms.png"])
+
+
+if __name__ == "__main__":
+    loomtest.main()
