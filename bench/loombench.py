@@ -362,6 +362,17 @@ def tail_lines(path, n):
         return ""
 
 
+def publish(raw, summary, summarize):
+    """Moves the finished raw CSV (written as RAW.tmp) into place, writes
+    the summary summarize() makes of its rows, and prints its table."""
+    os.replace(raw + ".tmp", raw)
+    lines, table = summarize(read_csv(raw))
+    with open(summary, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(table))
+    print("wrote %s and %s" % (raw, summary))
+
+
 def median(values):
     """The median of numbers (or numeric strings); None when there are none
     or one of them is empty."""
@@ -1210,12 +1221,8 @@ def run_balance_real(opts):
                     PROG, rep, reps, time.time() - start))
         finally:
             stop_hog(hog)
-    os.replace(raw + ".tmp", raw)
-    lines, table = balance_real_summary(read_csv(raw))
-    with open(summary, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(table))
-    print("wrote %s and %s (%d s)" % (raw, summary, time.time() - start))
+    publish(raw, summary, balance_real_summary)
+    say("%s balance-real: %d s" % (PROG, time.time() - start))
     return 0
 
 
@@ -1351,12 +1358,7 @@ def run_slowdown(opts):
         finally:
             stop_hog(hog)
             stop_group(job)
-    os.replace(out_path + ".tmp", out_path)
-    lines, table = slowdown_summary(read_csv(out_path))
-    with open(summary, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(table))
-    print("wrote %s and %s" % (out_path, summary))
+    publish(out_path, summary, slowdown_summary)
     return 0
 
 
