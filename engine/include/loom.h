@@ -39,7 +39,7 @@ extern "C" {
   X(LOOM_ESYNTAX, -9, "malformed input")                                       \
   X(LOOM_ETOOBIG, -10, "too large")                                            \
   X(LOOM_ESYS, -11, "system call failed")                                      \
-  X(LOOM_EMISMATCH, -12, "ranks disagree")                                    \
+  X(LOOM_EMISMATCH, -12, "ranks disagree")                                     \
   X(LOOM_EBUSY, -13, "in use by another process")
 
 enum loom_error {

@@ -51,8 +51,8 @@ struct loom {
   char error[512]; /* loom_error_text() */
   char host[LOOM__HOST_MAX];
   struct loom_profile profile; /* this rank's hardware (topo.c) */
-  size_t part_max; /* a DONE part is closed past this many bytes
-                      (LOOM__WIRE_PART_MAX; white-box tests lower it) */
+  size_t part_max;             /* a DONE part is closed past this many bytes
+                                  (LOOM__WIRE_PART_MAX; white-box tests lower it) */
 };
 
 /* A task's execution context (the opaque struct loom_task of loom.h). */
