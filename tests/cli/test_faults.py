@@ -25,6 +25,7 @@ HANG = "sleep 1000.123"
 HANG_NOTERM = "sleep 1000.124"
 ORPHAN = "sleep 30.777"
 FD_PROBE = "sleep 2.531"
+INFLIGHT = "sleep 27.1828"
 
 
 def pids_matching(pattern):
@@ -485,6 +486,69 @@ class DeadRankTest(FaultCase):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
+
+
+def parent_of(pid):
+    with open("/proc/%d/stat" % pid, encoding="utf-8",
+              errors="replace") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+class NoTaskOutlivesItsRankTest(FaultCase):
+    """However a rank dies (kill -9 of a worker, of the whole job's mpirun,
+    of a single-rank loom), the tasks it had in flight die within seconds:
+    a resume would otherwise run them again beside the old ones. Before the
+    watchdog they ran on to their end."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(kill_matching, INFLIGHT)
+
+    def start(self, np, ntasks):
+        self.write("tasks.txt", "".join("%s; : %d\n" % (INFLIGHT, i)
+                                        for i in range(ntasks)))
+        argv = loomtest.command(["run", "-q", "-o", "run", "tasks.txt"], np)
+        proc = subprocess.Popen(argv, cwd=self.tmp, env=loomtest.test_env(),
+                                start_new_session=True,
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        self.addCleanup(DeadRankTest.reap, proc)
+        want = np - 1 if np else 1
+        t0 = time.monotonic()
+        while len(pids_matching(INFLIGHT)) < want:
+            if time.monotonic() - t0 > 30:
+                self.fail("the tasks never started")
+            time.sleep(0.05)
+        return proc
+
+    def check_all_gone(self, proc):
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            self.fail("the job did not end")
+        left = wait_gone(INFLIGHT, limit=10)
+        self.assertEqual(left, [], "tasks outlived their rank")
+
+    def test_kill_9_of_a_worker_rank(self):
+        proc = self.start(3, 6)
+        task = pids_matching(INFLIGHT)[0]
+        rank = parent_of(task)
+        self.assertNotEqual(rank, proc.pid)
+        os.kill(rank, signal.SIGKILL)
+        self.check_all_gone(proc)
+
+    def test_kill_9_of_mpirun(self):
+        proc = self.start(3, 6)
+        os.kill(proc.pid, signal.SIGKILL)
+        self.check_all_gone(proc)
+
+    def test_kill_9_of_a_single_rank(self):
+        proc = self.start(None, 2)
+        os.kill(proc.pid, signal.SIGKILL)
+        self.check_all_gone(proc)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ int loom__exec_init(struct loom__exec *x, struct loom *l) {
 
   memset(x, 0, sizeof(*x));
   atomic_init(&x->cancel, 0);
+  x->watchdog.fd = -1;
+  x->watchdog.pid = -1;
   x->l = l;
   x->task.rank = l->rank;
   while (environ && environ[n])
@@ -63,6 +65,7 @@ int loom__exec_init(struct loom__exec *x, struct loom *l) {
 }
 
 void loom__exec_fini(struct loom__exec *x) {
+  loom__watchdog_stop(&x->watchdog);
   free(x->envp);
   free(x->cmd);
   free(x->task.reply);
@@ -375,6 +378,9 @@ void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
   snprintf(x->env[0], sizeof(x->env[0]), "LOOM_TASK_ID=%016" PRIx64, t->id);
   snprintf(x->env[4], sizeof(x->env[4]), "LOOM_ATTEMPT=%d", t->attempt);
 
+  /* Started once, for the first shell task: a run of C tasks needs none. */
+  if (x->watchdog.pid < 0)
+    rc = loom__watchdog_start(&x->watchdog);
   for (int i = 0; rc == 0 && i < 2; i++)
     rc = sink_open(x, t, i, &k[i], &child[i]);
   if (rc == 0)
@@ -383,8 +389,11 @@ void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
   for (int i = 0; i < 2; i++)
     if (child[i] >= 0)
       close(child[i]);
-  if (rc == 0)
+  if (rc == 0) {
+    loom__watchdog_add(&x->watchdog, pid); /* its group: setpgroup 0 */
     wait_child(x, pid, t->timeout, t0, k, t->id, d);
+    loom__watchdog_remove(&x->watchdog, pid);
+  }
 out:
   for (int i = 0; i < 2; i++)
     sink_close(&k[i], t->id);

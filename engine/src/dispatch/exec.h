@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "dispatch/engine.h"
+#include "dispatch/watchdog.h"
 #include "dispatch/wire.h"
 
 #define LOOM__ENV_SLOTS 5
@@ -27,6 +28,7 @@ struct loom__exec {
   unsigned char shard_made[32]; /* out/XX directories already created */
 
   atomic_int cancel; /* set on a stop (by the loop thread): kill what runs */
+  struct loom__watchdog watchdog; /* started with the first shell task */
 };
 
 int loom__exec_init(struct loom__exec *x, struct loom *l);
