@@ -644,6 +644,13 @@ static int conclude(struct run_cli *c, struct loom *l, int rc,
   if (fs->failed) {
     fprintf(stderr, "loom: %s\n", loom_taskfile_error(fs->tf));
     status = CLI_USAGE;
+  } else if (rc == LOOM_EIO) {
+    /* The run directory could not take more (a full disk): what is in it
+     * stands, and --resume goes on once there is room. */
+    fprintf(stderr, "loom: run stopped: %s\n",
+            *loom_error_text(l) ? loom_error_text(l) : loom_strerror(rc));
+    status = sum.attempts > 0 || sum.skipped > 0 || c->resume ? CLI_INCOMPLETE
+                                                              : CLI_USAGE;
   } else if (rc != 0) {
     fprintf(stderr, "loom: run failed: %s\n",
             *loom_error_text(l) ? loom_error_text(l) : loom_strerror(rc));

@@ -38,7 +38,8 @@ JOBLOG_COLUMNS = [
     "id", "key", "line", "rank", "host", "start", "elapsed", "exit", "signal",
     "status", "attempt", "command",
 ]
-STATUSES = {"ok", "failed", "signal", "timeout", "spawn-failed", "cancelled"}
+STATUSES = {"ok", "failed", "signal", "timeout", "spawn-failed", "cancelled",
+            "output-failed"}
 
 
 def mpiexec_preflags():

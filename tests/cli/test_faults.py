@@ -551,5 +551,91 @@ class NoTaskOutlivesItsRankTest(FaultCase):
         self.check_all_gone(proc)
 
 
+class FullDiskTest(FaultCase):
+    """A run directory on a full file system: dispatch stops at the first
+    failed write (of the journal or of a task's output), the error line
+    names the file and the cause, the exit status is 4, and no task is
+    recorded ok whose output is not whole. Once there is room, --resume
+    finishes the run. Before, all 300 tasks went out, 253 output files
+    stayed empty, 13 tasks were recorded ok with their output lost for
+    good, and the exit status was 3 with no cause named."""
+
+    OUT = 2001  # bytes each task writes
+
+    def setUp(self):
+        super().setUp()
+        self.disk = self.path("disk")
+        os.mkdir(self.disk)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k",
+                            "loomtest", self.disk], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a small tmpfs here (%s): run the "
+                          "tests as root to check full disks"
+                          % r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", self.disk])
+
+    def check_ok_rows_have_whole_output(self, rundir, rows):
+        for row in rows:
+            if row["status"] != "ok":
+                continue
+            p = output_path(rundir, row["id"], row["attempt"], "out")
+            self.assertTrue(os.path.exists(p), "ok without output: %s" % row)
+            self.assertEqual(os.path.getsize(p), self.OUT,
+                             "ok with its output cut: %s" % row)
+
+    def check(self, np):
+        n = 300
+        lines = ["head -c %d /dev/zero | tr '\\0' x; echo; : %d"
+                 % (self.OUT - 1, i) for i in range(n)]
+        self.write("tasks.txt", "\n".join(lines) + "\n")
+        rundir = os.path.join(self.disk, "run")
+        r = self.loom(["run", "-q", "-o", rundir, "tasks.txt"], np=np,
+                      expect_rc=4, timeout=120)
+        mine = [l for l in loomtest.without_mpi_noise(r.stderr)
+                if l.startswith("loom: ")]
+        self.assertTrue(any("No space left on device" in l and rundir in l
+                            for l in mine), r.describe())
+        rows = read_joblog(rundir)
+        self.assertLess(len(rows), n, "dispatch went on after the failure")
+        self.check_ok_rows_have_whole_output(rundir, rows)
+        # Room again: the resume finishes, every task exactly once ok.
+        subprocess.run(["mount", "-o", "remount,size=64m", self.disk],
+                       check=True)
+        self.loom(["run", "-q", "--resume", rundir, "tasks.txt"], np=np,
+                  expect_rc=0, timeout=120)
+        rows = read_joblog(rundir)
+        oks = sorted(r["line"] for r in rows if r["status"] == "ok")
+        self.assertEqual(oks, list(range(1, n + 1)))
+        self.check_ok_rows_have_whole_output(rundir, rows)
+
+    def test_full_disk_single_rank(self):
+        self.check(None)
+
+    def test_full_journal(self):
+        # Tasks with no output: the journal is what fills the disk.
+        subprocess.run(["mount", "-o", "remount,size=20k", self.disk],
+                       check=True)
+        n = 2000
+        self.write("tasks.txt", "true\n" * n)
+        rundir = os.path.join(self.disk, "run")
+        r = self.loom(["run", "-q", "-o", rundir, "tasks.txt"],
+                      expect_rc=4, timeout=120)
+        self.assertRegex(r.stderr, r"cannot write \S*/run/(joblog|dispatched)"
+                         r"\.tsv: No space left on device", r.describe())
+        rows = read_joblog(rundir)
+        self.assertLess(len(rows), n)
+        subprocess.run(["mount", "-o", "remount,size=64m", self.disk],
+                       check=True)
+        self.loom(["run", "-q", "--resume", rundir, "tasks.txt"],
+                  expect_rc=0, timeout=120)
+        rows = read_joblog(rundir)
+        oks = sorted(r["line"] for r in rows if r["status"] == "ok")
+        self.assertEqual(oks, list(range(1, n + 1)))
+
+    def test_full_disk_three_ranks(self):
+        self.check(3)
+
+
 if __name__ == "__main__":
     loomtest.main()

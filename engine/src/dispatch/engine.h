@@ -8,6 +8,7 @@
 #ifndef LOOM_ENGINE_H
 #define LOOM_ENGINE_H
 
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ struct loom {
   volatile sig_atomic_t stop_requests; /* loom_stop() calls */
   struct loom__subq *subq;
   struct loom_summary summary;
-  char error[512]; /* loom_error_text() */
+  char error[PATH_MAX + 256]; /* loom_error_text() */
   char host[LOOM__HOST_MAX];
   struct loom_profile profile; /* this rank's hardware (topo.c) */
   size_t part_max;             /* a DONE part is closed past this many bytes

@@ -105,6 +105,7 @@ struct sink {
   int file; /* files mode: the output file, once opened */
   int mode;
   int failed; /* the file could not be written: drain and drop */
+  int err;    /* errno of that failure */
   FILE *term; /* terminal mode: stdout or stderr */
   char path[PATH_MAX];
   char buf[4096]; /* terminal mode: a partial line */
@@ -186,6 +187,14 @@ static int write_all(int fd, const char *buf, size_t n) {
   return 0;
 }
 
+/* The output file cannot take what the task writes: from now on the
+ * stream is drained and dropped, and the attempt will say why. */
+static void sink_fail(struct sink *k) {
+  if (!k->failed)
+    k->err = errno ? errno : EIO;
+  k->failed = 1;
+}
+
 /* Moves what the pipe holds to the file. Returns 0 at EOF, 1 otherwise. */
 static int pump_file(struct loom__exec *x, struct sink *k, uint64_t id) {
   char buf[65536];
@@ -200,13 +209,8 @@ static int pump_file(struct loom__exec *x, struct sink *k, uint64_t id) {
       return errno == EAGAIN || errno == EINTR ? 1 : 0;
     if (shard_dir(x, id) == 0)
       k->file = open(k->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (k->file < 0) {
-      k->failed = 1;
-      loom__log("rank %d: cannot create %s: %s (output dropped)", x->l->rank,
-                k->path, strerror(errno));
-    } else if (write_all(k->file, buf, (size_t)n) != 0) {
-      k->failed = 1;
-    }
+    if (k->file < 0 || write_all(k->file, buf, (size_t)n) != 0)
+      sink_fail(k);
   }
   for (;;) {
     ssize_t n = -1;
@@ -228,7 +232,7 @@ static int pump_file(struct loom__exec *x, struct sink *k, uint64_t id) {
     if (n < 0)
       return errno == EAGAIN || errno == EINTR ? 1 : 0;
     if (!k->failed && write_all(k->file, buf, (size_t)n) != 0)
-      k->failed = 1;
+      sink_fail(k);
   }
 }
 
@@ -262,8 +266,9 @@ static void sink_close(struct sink *k, uint64_t id) {
     term_flush(k, id, 1);
   if (k->rd >= 0)
     close(k->rd);
-  if (k->file >= 0)
-    close(k->file);
+  /* A file system may report a failed write only here (NFS). */
+  if (k->file >= 0 && close(k->file) != 0)
+    sink_fail(k);
   k->rd = k->file = -1;
 }
 
@@ -395,8 +400,18 @@ void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
     loom__watchdog_remove(&x->watchdog, pid);
   }
 out:
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 2; i++) {
     sink_close(&k[i], t->id);
+    /* Never ok with its output lost: the record says which file and why,
+     * and the master stops the run (a full disk). */
+    if (k[i].failed && !(d->flags & LOOM__DONE_OUTPUT)) {
+      d->flags |= LOOM__DONE_OUTPUT;
+      snprintf(x->why, sizeof(x->why), "cannot write %s: %s", k[i].path,
+               strerror(k[i].err));
+      d->data = x->why;
+      d->len = (uint32_t)strlen(x->why);
+    }
+  }
   if (rc != 0) {
     d->exit_code = 127;
     d->flags |= LOOM__DONE_SPAWN;

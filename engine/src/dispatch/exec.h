@@ -29,6 +29,7 @@ struct loom__exec {
 
   atomic_int cancel; /* set on a stop (by the loop thread): kill what runs */
   struct loom__watchdog watchdog; /* started with the first shell task */
+  char why[PATH_MAX + 96];        /* why a task's output was lost */
 };
 
 int loom__exec_init(struct loom__exec *x, struct loom *l);

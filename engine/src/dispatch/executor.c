@@ -475,30 +475,6 @@ void loom__executor_cancel(struct loom__executor *e) {
     e->cancelled_at = loom__now();
 }
 
-/* Appends a cancelled record for every task of the TASKS message in from
- * the from-th on; the first of them ran from `started` (wall clock; 0: it
- * never started). Returns 0 or a negative code. */
-static int cancel_rest(const struct job *j, uint32_t from, double started,
-                       struct loom__buf *out) {
-  struct loom__reader r;
-  struct loom__wire_task t;
-  int rc, got;
-
-  rc = loom__wire_open(&r, j->in.data, j->in.len);
-  for (uint32_t i = 0; rc == 0 && (got = loom__wire_get_task(&r, &t)) == 1;
-       i++) {
-    struct loom__wire_done d = {
-        .slot = t.slot, .flags = LOOM__DONE_CANCEL, .start = loom__wall()};
-    if (i == from && started > 0) {
-      d.elapsed = d.start - started;
-      d.start = started;
-    }
-    if (i >= from)
-      rc = loom__wire_put_done(out, &d);
-  }
-  return rc != 0 ? rc : (got < 0 ? got : 0);
-}
-
 int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
   struct loom__executor_core *c = e->core;
   struct job *j, *rest;
@@ -525,9 +501,9 @@ int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
                             bytes - LOOM__WIRE_HEADER);
     if (rc == 0) {
       loom__wire_set_count(&part->out, records);
-      rc = cancel_rest(j, j->base + records,
-                       atomic_load_explicit(&j->started, memory_order_relaxed),
-                       &part->out);
+      rc = loom__wire_cancel_tasks(
+          j->in.data, j->in.len, j->base + records,
+          atomic_load_explicit(&j->started, memory_order_relaxed), &part->out);
     }
     if (part) {
       part->rc = rc;
@@ -539,7 +515,8 @@ int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
   while ((rest = pop(&c->todo, &c->todo_tail))) {
     int rc = loom__wire_begin(&rest->out, LOOM__WIRE_FINAL);
     if (rc == 0)
-      rc = cancel_rest(rest, 0, 0, &rest->out);
+      rc = loom__wire_cancel_tasks(rest->in.data, rest->in.len, 0, 0,
+                                   &rest->out);
     rest->rc = rc;
     rest->final = 1;
     hand_over(c, rest);

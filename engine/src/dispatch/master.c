@@ -15,6 +15,7 @@
  * the workers. With one rank the master hands its batches to its own
  * executor thread instead of a worker rank.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -66,12 +67,13 @@ struct master {
 
   int lock_fd; /* the run directory's lock (journal/rundir.h) */
   struct loom__joblog joblog;
-  int joblog_err;
+  int io_failed; /* the journal or a task's output could not be written:
+                    no new attempt starts, and the run ends incomplete */
   struct loom__report rep; /* every figure of the run, and only here */
   struct loom__progress prog;
   double t_start;
   double t_last_done;
-  char errbuf[512];
+  char errbuf[PATH_MAX + 256];
 };
 
 /* Sets the reason the run stopped early (the first one stands). */
@@ -87,6 +89,22 @@ static void stop_reason(struct master *m, const char *fmt, ...) {
   vsnprintf(m->errbuf, sizeof(m->errbuf), fmt, ap);
   va_end(ap);
   m->rep.error = m->errbuf;
+}
+
+/* The run directory cannot take more (a full disk, an I/O error): start
+ * nothing new, let what runs end, and say which file and why. */
+static void io_failure(struct master *m, const char *why) {
+  if (!m->io_failed && !m->l->opt.quiet)
+    loom__log("%s: no more tasks are started", why);
+  m->io_failed = 1;
+  stop_reason(m, "%s", why);
+}
+
+/* After a journal write: a failure stops the run's new work. */
+static void journal_checked(struct master *m, int rc) {
+  if (rc != 0)
+    io_failure(m,
+               m->joblog.err[0] ? m->joblog.err : "cannot write the journal");
 }
 
 /* ---- completions ------------------------------------------------------ */
@@ -118,6 +136,8 @@ static void blame(struct master *m, const struct loom__slot *s, int w,
 }
 
 static const char *status_of(const struct loom__wire_done *d) {
+  if (d->flags & LOOM__DONE_OUTPUT)
+    return "output-failed";
   if (d->flags & LOOM__DONE_CANCEL)
     return "cancelled";
   if (d->flags & LOOM__DONE_TIMEOUT)
@@ -162,8 +182,7 @@ static void record(struct master *m, int w, uint32_t si,
                                    .attempt = s->attempt,
                                    .text = c->text,
                                    .text_len = c->text_len};
-    if (loom__joblog_write(&m->joblog, &row) != 0)
-      m->joblog_err = LOOM_EIO;
+    journal_checked(m, loom__joblog_write(&m->joblog, &row));
   }
   if (m->on_result) {
     struct loom_result res = {.id = s->id,
@@ -227,9 +246,9 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   final = (r.flags & LOOM__WIRE_FINAL) != 0;
   while ((got = loom__wire_get_done(&r, &d)) == 1) {
     const struct loom__slot *s;
-    int failed =
-        d.exit_code != 0 || d.sig != 0 ||
-        (d.flags & (LOOM__DONE_TIMEOUT | LOOM__DONE_SPAWN | LOOM__DONE_CANCEL));
+    int failed = d.exit_code != 0 || d.sig != 0 ||
+                 (d.flags & (LOOM__DONE_TIMEOUT | LOOM__DONE_SPAWN |
+                             LOOM__DONE_CANCEL | LOOM__DONE_OUTPUT));
 
     if (!loom__inflight_owned(&m->fl, d.slot, w))
       return LOOM_EPROTO;
@@ -242,6 +261,14 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
       hinted = -1;
     loom__sched_task_done(&m->sched, w, d.elapsed, s->cost, failed,
                           final && k == n);
+    /* Its output could not be written: the run directory is full. The
+     * record's data says which file and why. */
+    if (d.flags & LOOM__DONE_OUTPUT) {
+      char why[PATH_MAX + 96];
+      snprintf(why, sizeof(why), "%.*s", (int)d.len,
+               d.len ? (const char *)d.data : "cannot write a task's output");
+      io_failure(m, why);
+    }
     record(m, w, d.slot, &d, failed);
     settle(m, w, d.slot, failed);
   }
@@ -253,8 +280,8 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   loom__sched_measure(&m->sched, w, n, busy, hinted);
   m->pol->done(m->pol_state, &m->sched, w);
   m->t_last_done = loom__now();
-  if (m->joblog.fp && loom__joblog_flush(&m->joblog) != 0)
-    m->joblog_err = LOOM_EIO;
+  if (m->joblog.fp)
+    journal_checked(m, loom__joblog_flush(&m->joblog));
   return 0;
 }
 
@@ -262,7 +289,7 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
 
 /* May new attempts start at all? */
 static int open_for_work(const struct master *m) {
-  return !m->rep.halted && !m->rep.stopped;
+  return !m->rep.halted && !m->rep.stopped && !m->io_failed;
 }
 
 /* Which task would worker w get next: a retry (1), unless it failed on w
@@ -388,12 +415,22 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
   m->fl.s[si].worker = w;
   m->fl.count++;
   *cost = m->fl.s[si].cost;
-  if (m->joblog.fp && loom__joblog_started(&m->joblog, t.id, m->fl.c[si].key))
-    m->joblog_err = LOOM_EIO;
+  if (m->joblog.fp)
+    journal_checked(m, loom__joblog_started(&m->joblog, t.id, m->fl.c[si].key));
   return 1;
 }
 
 static const struct loom__batch_src master_src = {src_peek, src_take};
+
+/* A batch that must not leave (its dispatched rows did not reach the
+ * journal): answered here, every task cancelled without running. */
+static int cancel_batch(struct master *m, int w) {
+  int rc = loom__wire_begin(&m->local_done, LOOM__WIRE_FINAL);
+  if (rc == 0)
+    rc = loom__wire_cancel_tasks(m->out.data, m->out.len, 0, 0, &m->local_done);
+  return rc != 0 ? rc
+                 : handle_done(m, w, m->local_done.data, m->local_done.len);
+}
 
 /* Hands the batch in m->out to worker w: to its rank, or with one rank to
  * the master's own executor. */
@@ -420,9 +457,12 @@ static int dispatch(struct master *m) {
                              &b);
     if (rc <= 0)
       return rc;
-    /* The journal knows a task was handed out before the worker does. */
-    if (m->joblog.fp && loom__joblog_flush(&m->joblog) != 0)
-      m->joblog_err = LOOM_EIO;
+    /* The journal knows a task was handed out before the worker does: a
+     * batch whose dispatched rows did not reach the file is not sent. */
+    if (m->joblog.fp)
+      journal_checked(m, loom__joblog_flush(&m->joblog));
+    if (m->io_failed)
+      return cancel_batch(m, b.worker);
     rc = send_batch(m, b.worker);
     if (rc != 0)
       return rc;
@@ -575,7 +615,9 @@ static int gather_workers(struct master *m) {
   return rc;
 }
 
-static void finish_report(struct master *m, int rc) {
+/* Totals, report.json and the summary. Returns rc, or LOOM_EIO when the
+ * report could not be written. */
+static int finish_report(struct master *m, int rc) {
   struct loom *l = m->l;
   char path[PATH_MAX];
 
@@ -600,13 +642,21 @@ static void finish_report(struct master *m, int rc) {
   loom__progress_end(&m->prog);
   if (l->run_dir && m->lock_fd >= 0) { /* never into another's directory */
     snprintf(path, sizeof(path), "%s/report.json", l->run_dir);
-    if (loom__report_write(&m->rep, path) != 0)
-      loom__log("cannot write %s", path);
+    errno = 0;
+    if (loom__report_write(&m->rep, path) != 0) {
+      /* The journal stands (a resume writes the report anew); an earlier
+       * reason for stopping stays the one given. */
+      if (rc == 0)
+        snprintf(l->error, sizeof(l->error), "cannot write %s: %s", path,
+                 strerror(errno ? errno : EIO));
+      rc = LOOM_EIO;
+    }
   }
   /* A run that failed before its first task has nothing to sum up: the
    * caller reports the error itself. */
   if (!l->opt.quiet && (m->rep.attempts > 0 || rc == 0))
     loom__report_summary(&m->rep, stderr);
+  return rc;
 }
 
 /* Everything the run needs before its first batch. Collective (the
@@ -664,8 +714,7 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
   }
   if (rc == 0 && l->run_dir &&
       loom__joblog_open(&m->joblog, l->run_dir, l->opt.resume)) {
-    snprintf(m->errbuf, sizeof(m->errbuf), "cannot write %s/joblog.tsv",
-             l->run_dir);
+    snprintf(m->errbuf, sizeof(m->errbuf), "%s", m->joblog.err);
     rc = LOOM_EIO;
   }
   m->feed.keyed = m->joblog.fp != NULL;
@@ -725,17 +774,20 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
     else
       stop_reason(m, "task source failed: %s", loom_strerror(rc));
   }
-  if (rc == 0)
-    rc = m->joblog_err;
+  if (rc == 0 && m->io_failed)
+    rc = LOOM_EIO;
   rc2 = stop_workers(m);
   if (rc == 0)
     rc = rc2;
   rc2 = loom__comm_flush(&m->comm);
   if (rc == 0)
     rc = rc2;
-  if (loom__joblog_close(&m->joblog) != 0 && rc == 0)
-    rc = LOOM_EIO;
-  finish_report(m, rc);
+  if (loom__joblog_close(&m->joblog) != 0) {
+    io_failure(m, m->joblog.err);
+    if (rc == 0)
+      rc = LOOM_EIO;
+  }
+  rc = finish_report(m, rc);
   loom__rundir_unlock(m->lock_fd); /* the journal and report are whole */
 
   if (m->pol_state)

@@ -183,3 +183,24 @@ void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
     p += DONE_FIXED + len;
   }
 }
+
+int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
+                            double started, struct loom__buf *out) {
+  struct loom__reader r;
+  struct loom__wire_task t;
+  int rc, got = 0;
+
+  rc = loom__wire_open(&r, msg, len);
+  for (uint32_t i = 0; rc == 0 && (got = loom__wire_get_task(&r, &t)) == 1;
+       i++) {
+    struct loom__wire_done d = {
+        .slot = t.slot, .flags = LOOM__DONE_CANCEL, .start = loom__wall()};
+    if (i == from && started > 0) {
+      d.elapsed = d.start - started;
+      d.start = started;
+    }
+    if (i >= from)
+      rc = loom__wire_put_done(out, &d);
+  }
+  return rc != 0 ? rc : (got < 0 ? got : 0);
+}

@@ -52,7 +52,9 @@ struct loom__wire_done {
 enum {
   LOOM__DONE_TIMEOUT = 1u << 0, /* killed for running past its timeout */
   LOOM__DONE_SPAWN = 1u << 1,   /* could not be started at all */
-  LOOM__DONE_CANCEL = 1u << 2   /* killed, or never started, on a stop */
+  LOOM__DONE_CANCEL = 1u << 2,  /* killed, or never started, on a stop */
+  LOOM__DONE_OUTPUT = 1u << 3   /* its output could not be written; the
+                                   data says which file and why */
 };
 
 /* Starts a message: clears b and writes the header with count 0 and
@@ -70,6 +72,13 @@ uint32_t loom__wire_count(const struct loom__buf *b);
 
 int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t);
 int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d);
+
+/* Appends to out (a DONE message) a cancelled record for every task of the
+ * TASKS message msg from the from-th on: tasks that never ran, but the
+ * from-th one ran since `started` (wall clock) when started > 0. Returns
+ * 0, LOOM_EPROTO or LOOM_ENOMEM. */
+int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
+                            double started, struct loom__buf *out);
 
 /* Bytes a DONE record takes on the wire, with len bytes of data. */
 #define LOOM__WIRE_DONE_SIZE(len) (36u + (size_t)(len))

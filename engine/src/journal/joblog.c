@@ -45,18 +45,29 @@ static int cut_torn_tail(FILE *f) {
   return fseeko(f, 0, SEEK_END);
 }
 
-static FILE *open_one(const char *dir, const char *name, const char *header,
-                      int append) {
-  char path[PATH_MAX];
+/* Keeps the first failure, on file i, with errno's reason. Returns
+ * LOOM_EIO. */
+static int failed(struct loom__joblog *j, int i) {
+  if (!j->err[0])
+    snprintf(j->err, sizeof(j->err), "cannot write %s: %s", j->path[i],
+             strerror(errno ? errno : EIO));
+  return LOOM_EIO;
+}
+
+static FILE *open_one(struct loom__joblog *j, int i, const char *dir,
+                      const char *name, const char *header, int append) {
   struct stat st;
   FILE *f;
 
-  if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-    return NULL;
-  f = fopen(path, append ? "a+" : "w");
+  errno = ENAMETOOLONG;
+  if (snprintf(j->path[i], sizeof(j->path[i]), "%s/%s", dir, name) >=
+      (int)sizeof(j->path[i]))
+    return failed(j, i), NULL;
+  f = fopen(j->path[i], append ? "a+" : "w");
   if (!f)
-    return NULL;
+    return failed(j, i), NULL;
   if (append && cut_torn_tail(f) != 0) {
+    failed(j, i);
     fclose(f);
     return NULL;
   }
@@ -64,6 +75,7 @@ static FILE *open_one(const char *dir, const char *name, const char *header,
   /* A new file, or one a killed run left empty, gets its header. */
   if (fstat(fileno(f), &st) != 0 || (st.st_size == 0 && fputs(header, f) < 0) ||
       fflush(f) != 0) {
+    failed(j, i);
     fclose(f);
     return NULL;
   }
@@ -71,10 +83,11 @@ static FILE *open_one(const char *dir, const char *name, const char *header,
 }
 
 int loom__joblog_open(struct loom__joblog *j, const char *dir, int append) {
-  j->fp = open_one(dir, "joblog.tsv", LOOM__JOBLOG_HEADER, append);
-  j->started =
-      j->fp ? open_one(dir, "dispatched.tsv", LOOM__STARTED_HEADER, append)
-            : NULL;
+  j->err[0] = '\0';
+  j->fp = open_one(j, 0, dir, "joblog.tsv", LOOM__JOBLOG_HEADER, append);
+  j->started = j->fp ? open_one(j, 1, dir, "dispatched.tsv",
+                                LOOM__STARTED_HEADER, append)
+                     : NULL;
   if (!j->started) {
     if (j->fp)
       fclose(j->fp);
@@ -116,46 +129,60 @@ int loom__joblog_write(struct loom__joblog *j,
                        const struct loom__joblog_row *r) {
   if (!j->fp)
     return 0;
+  if (j->err[0])
+    return LOOM_EIO;
+  errno = 0;
   fprintf(j->fp,
           "%016" PRIx64 "\t%016" PRIx64 "\t%" PRIu64
           "\t%d\t%s\t%.6f\t%.6f\t%d\t%d\t%s\t%d\t",
           r->id, r->key, r->line, r->rank, r->host, r->start, r->elapsed,
           r->exit_code, r->sig, r->status, r->attempt);
   loom__joblog_escape(j->fp, r->text, r->text_len);
-  return fputc('\n', j->fp) == EOF ? LOOM_EIO : 0;
+  return fputc('\n', j->fp) == EOF || ferror(j->fp) ? failed(j, 0) : 0;
 }
 
 int loom__joblog_started(struct loom__joblog *j, uint64_t id, uint64_t key) {
   if (!j->started)
     return 0;
+  if (j->err[0])
+    return LOOM_EIO;
+  errno = 0;
   return fprintf(j->started, "%016" PRIx64 "\t%016" PRIx64 "\n", id, key) < 0
-             ? LOOM_EIO
+             ? failed(j, 1)
              : 0;
 }
 
-static int flush_one(FILE *f) {
-  return !f || (fflush(f) == 0 && !ferror(f)) ? 0 : LOOM_EIO;
+static int flush_one(struct loom__joblog *j, FILE *f, int i) {
+  if (!f || j->err[0])
+    return j->err[0] ? LOOM_EIO : 0;
+  errno = 0;
+  return fflush(f) == 0 && !ferror(f) ? 0 : failed(j, i);
 }
 
 int loom__joblog_flush(struct loom__joblog *j) {
-  int a = flush_one(j->started), b = flush_one(j->fp);
+  /* dispatched.tsv first: a task is on record as handed out before its
+   * batch leaves. */
+  int a = flush_one(j, j->started, 1), b = flush_one(j, j->fp, 0);
   return a ? a : b;
 }
 
-static int close_one(FILE **f) {
+static int close_one(struct loom__joblog *j, FILE **f, int i) {
   int rc = 0;
   if (!*f)
     return 0;
+  errno = 0;
   if (ferror(*f))
     rc = LOOM_EIO;
+  /* After a failure fclose() tries the rest of the buffer once more: the
+   * bytes continue where the failed write stopped, so rows stay whole. */
   if (fclose(*f) != 0)
     rc = LOOM_EIO;
   *f = NULL;
-  return rc;
+  return rc != 0 ? failed(j, i) : 0;
 }
 
 int loom__joblog_close(struct loom__joblog *j) {
-  int a = close_one(&j->started), b = close_one(&j->fp);
+  int a = close_one(j, &j->started, 1), b = close_one(j, &j->fp, 0);
   return a ? a : b;
 }
 

@@ -11,13 +11,17 @@
 #ifndef LOOM_JOBLOG_H
 #define LOOM_JOBLOG_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 struct loom__joblog {
   FILE *fp;
-  FILE *started; /* dispatched.tsv */
+  FILE *started;           /* dispatched.tsv */
+  char path[2][PATH_MAX];  /* of fp and started */
+  char err[PATH_MAX + 96]; /* the first failure ("cannot write PATH: why");
+                              after it nothing more is written */
 };
 
 struct loom__joblog_row {
@@ -43,7 +47,10 @@ struct loom__joblog_row {
 
 /* Creates DIR/joblog.tsv and DIR/dispatched.tsv with their headers, or with
  * append set opens existing ones to add to them (a resumed run).
- * Returns 0 or LOOM_EIO. */
+ * Returns 0 or LOOM_EIO (j->err says which file and why).
+ * Every writer below returns 0 or LOOM_EIO; the first failure is kept in
+ * j->err, and from then on nothing more is written (a journal ends in
+ * whole rows, or in one torn row that a resume cuts off). */
 int loom__joblog_open(struct loom__joblog *j, const char *dir, int append);
 int loom__joblog_write(struct loom__joblog *j,
                        const struct loom__joblog_row *r);
