@@ -644,6 +644,12 @@ static int conclude(struct run_cli *c, struct loom *l, int rc,
   if (fs->failed) {
     fprintf(stderr, "loom: %s\n", loom_taskfile_error(fs->tf));
     status = CLI_USAGE;
+  } else if (rc == LOOM_ESYNTAX) {
+    /* The run directory's journal is not one loom wrote (a hand-edited or
+     * foreign file): an input error, named by file, line and field. */
+    fprintf(stderr, "loom: %s\n",
+            *loom_error_text(l) ? loom_error_text(l) : loom_strerror(rc));
+    status = CLI_USAGE;
   } else if (rc == LOOM_EIO) {
     /* The run directory could not take more (a full disk): what is in it
      * stands, and --resume goes on once there is room. */

@@ -383,6 +383,15 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
     rc = CLI_INTERNAL;
     goto out;
   }
+  /* Durations so large that sums overflow give no figure worth printing,
+   * and JSON has no infinity or NaN. */
+  if (!isfinite(r.makespan) || !isfinite(r.lower_bound) || !isfinite(r.ratio) ||
+      !isfinite(r.greedy) || !isfinite(r.efficiency)) {
+    rc = cli_usage_error(&sim_syntax, 0,
+                         "the simulated times overflow: durations (--mean, "
+                         "--max, --cap) are too large");
+    goto out;
+  }
   if (c.json)
     printf("{\"workers\": %d, \"tasks\": %" PRIu64
            ", \"policy\": \"%s\", \"hints\": %s, \"makespan_s\": %.9g, "

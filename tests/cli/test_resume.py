@@ -642,6 +642,26 @@ class ResumeBadInputTest(ResumeTestCase):
                                ["--halt", "'%s'" % bad])
         self.assertRefused(["run", "t.txt", "--halt"], ["--halt"])
 
+    def test_a_journal_with_a_row_loom_did_not_write_is_an_input_error(self):
+        self.write("t.txt", "echo a\necho b\n")
+        self.run_loom(["run", "-q", "-o", "run", "t.txt"], expect_rc=0)
+        path = self.path("run", "joblog.tsv")
+        rows = loomtest.read_text(path).splitlines(keepends=True)
+        f = rows[1].split("\t")
+        f[10] = "2147483647"  # the attempt, far past the wire's counter
+        rows[1] = "\t".join(f)
+        self.write("run/joblog.tsv", "".join(rows))
+        for np in (None, 3):
+            with self.subTest(np=np or 1):
+                run = self.run_loom(["run", "-q", "--resume", "run", "t.txt"],
+                                    np=np, expect_rc=2)
+                lines = loomtest.loom_lines(run.stderr)
+                self.assertEqual(len(lines), 1, run.describe())
+                self.assertIn("joblog.tsv:2: bad attempt '2147483647'",
+                              lines[0])
+        self.assertEqual(loomtest.read_text(path), "".join(rows),
+                         "the journal was changed")
+
     def test_a_real_run_directory_is_not_changed_by_a_refused_resume(self):
         self.write("t.txt", "echo a\necho b\n")
         rundir = self.path("run")

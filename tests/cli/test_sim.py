@@ -77,6 +77,12 @@ class SimTest(loomtest.LoomTestCase):
                        "16", "--hints")
         self.assertLess(out["balance"]["makespan_over_lower_bound"], 1.02)
 
+    def test_overflowing_times_are_an_error_not_bad_json(self):
+        r = self.loom(["sim", "--json", "--mean", "1e308"])
+        self.assertEqual(r.rc, 2, r.describe())
+        self.assertEqual(r.stdout, "")
+        self.assertIn("overflow", r.stderr)
+
     def test_durations_print_the_workload_the_kinds_run(self):
         args = ["--tasks", "30", "--dist", "uniform", "--mean", "0.02",
                 "--seed", "3"]

@@ -407,6 +407,96 @@ static void test_joblog_read_names_file_and_line_of_a_malformed_row(void **st) {
   }
 }
 
+/* Every field of a row is checked, so a hand-edited or foreign journal is
+ * an error naming the field, never a wrapped counter or undefined behaviour:
+ * the attempt counter is 16 bits on the wire, and 2147483647 once aborted a
+ * resume under UBSan, 65535 wrapped to 0. */
+static void test_joblog_read_checks_every_field(void **st) {
+  static const struct {
+    const char *row;
+    const char *field;
+  } bad[] = {
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t"
+       "2147483647\tx\n",
+       "bad attempt '2147483647'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t"
+       "65535\tx\n",
+       "bad attempt '65535'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t0\tx\n",
+       "bad attempt '0'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t-1\tx\n",
+       "bad attempt '-1'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1x\tx\n",
+       "bad attempt '1x'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tdone\t1\tx\n",
+       "bad status 'done'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\tnan\t0\t0\tok\t1\tx\n",
+       "bad elapsed 'nan'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t-2\t0\t0\tok\t1\tx\n",
+       "bad elapsed '-2'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t999\tok\t1\tx\n",
+       "bad signal '999'"},
+      {"0000000000000001\t0000000000000002\t-4\t1\th\t0\t0\t0\t0\tok\t1\tx\n",
+       "bad line '-4'"},
+      {"0000000000000001\t0000000000000002\t1\tr\xff\th\t0\t0\t0\t0\tok\t1\tx"
+       "\n",
+       "bad rank 'r\\xff'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t99999999999\t0\tok\t"
+       "1"
+       "\tx\n",
+       "bad exit '99999999999'"},
+  };
+  (void)st;
+
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct journal j;
+    struct seen s = {0};
+    char err[512] = "";
+
+    journal_begin(&j);
+    journal_row(&j, "echo a", 1, 1, "ok");
+    fputs(bad[i].row, j.logf);
+    journal_end(&j, NULL);
+    assert_int_equal(
+        loom__joblog_read(dir, "joblog.tsv", collect, &s, err, sizeof err),
+        LOOM_ESYNTAX);
+    if (!strstr(err, bad[i].field))
+      fail_msg("row %zu: '%s' lacks '%s'", i, err, bad[i].field);
+    assert_non_null(strstr(err, "joblog.tsv:3"));
+  }
+  /* The largest attempt a journal may hold reads back. */
+  {
+    struct journal j;
+    struct seen s = {0};
+    char err[512] = "";
+    journal_begin(&j);
+    journal_row(&j, "echo a", 1, LOOM__ATTEMPT_MAX, "ok");
+    journal_end(&j, NULL);
+    assert_int_equal(
+        loom__joblog_read(dir, "joblog.tsv", collect, &s, err, sizeof err), 0);
+    assert_int_equal(s.e[0].attempt, LOOM__ATTEMPT_MAX);
+  }
+}
+
+/* A row far longer than loom ever writes is refused without holding it
+ * all in memory. */
+static void test_joblog_read_refuses_an_endless_row(void **st) {
+  struct journal j;
+  struct seen s = {0};
+  char err[512] = "";
+  (void)st;
+
+  journal_begin(&j);
+  for (int i = 0; i < 4 << 20; i++)
+    fputc('x', j.logf);
+  fputc('\n', j.logf);
+  journal_end(&j, NULL);
+  assert_int_equal(
+      loom__joblog_read(dir, "joblog.tsv", collect, &s, err, sizeof err),
+      LOOM_ESYNTAX);
+  assert_non_null(strstr(err, "joblog.tsv:2"));
+}
+
 static void
 test_joblog_read_takes_a_missing_dispatched_tsv_as_empty(void **st) {
   struct seen s = {0};
@@ -658,6 +748,8 @@ int main(void) {
       TEST(test_joblog_read_rejects_a_bad_header),
       TEST(test_joblog_read_names_file_and_line_of_a_malformed_row),
       TEST(test_joblog_read_takes_a_missing_dispatched_tsv_as_empty),
+      TEST(test_joblog_read_checks_every_field),
+      TEST(test_joblog_read_refuses_an_endless_row),
       TEST(test_joblog_read_fails_on_a_missing_joblog_tsv),
       TEST(test_joblog_read_stops_at_a_callback_error),
       TEST(test_resume_skips_a_task_as_often_as_it_succeeded),

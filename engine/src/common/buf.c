@@ -1,5 +1,7 @@
 /* buf.c - the growable byte buffer, array and string copier (buf.h). */
+#include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,4 +101,41 @@ void *loom__mem_dup(const void *p, size_t n) {
   if (q && n)
     memcpy(q, p, n);
   return q;
+}
+
+void loom__excerpt(char *buf, size_t size, const char *s, size_t n) {
+  size_t o = 0;
+
+  for (size_t i = 0; i < n && o + 5 < size; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (i == 40) {
+      o += (size_t)snprintf(buf + o, size - o, "...");
+      break;
+    }
+    if (c < 0x80 && isprint(c) && c != '\\')
+      buf[o++] = (char)c;
+    else
+      o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+  }
+  buf[o < size ? o : size - 1] = '\0';
+}
+
+int loom__buf_getline(struct loom__buf *b, FILE *f, size_t max) {
+  int c, rc = 1;
+
+  b->len = 0;
+  while ((c = getc_unlocked(f)) != EOF) {
+    if (b->len < max) {
+      if (b->len == b->cap && loom__buf_reserve(b, 1) != 0)
+        return LOOM_ENOMEM;
+      b->data[b->len++] = (unsigned char)c;
+    } else {
+      rc = LOOM_ETOOBIG; /* keep reading to the end of the line */
+    }
+    if (c == '\n')
+      return rc;
+  }
+  if (ferror(f))
+    return LOOM_EIO;
+  return b->len > 0 || rc != 1 ? rc : 0;
 }

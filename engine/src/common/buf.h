@@ -9,6 +9,7 @@
 #define LOOM_BUF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct loom__buf {
   unsigned char *data;
@@ -53,5 +54,20 @@ char *loom__str_dup(const char *s, size_t n);
 /* A copy of n bytes (malloc'ed, at least one byte so that a copy of
  * nothing is not NULL), or NULL. */
 void *loom__mem_dup(const void *p, size_t n);
+
+/* Reads one line of f, its newline kept, into b (replacing what b held).
+ * Memory is bounded by max: a longer line is not kept. Returns 1 with a
+ * line (the last line of a file may lack its newline; NUL bytes are kept
+ * and counted in b->len), 0 at the end, LOOM_ETOOBIG for a line over max
+ * bytes (b holds its first max bytes; the rest of that line is read and
+ * dropped, so the next call reads the next line), LOOM_EIO on a read error
+ * or LOOM_ENOMEM. */
+int loom__buf_getline(struct loom__buf *b, FILE *f, size_t max);
+
+/* Writes at most 40 bytes of s[0..n) into buf (size >= 8), with every byte
+ * that is not printable ASCII (and the backslash) as \xHH and "..." when
+ * cut: what an error line quotes of a user's input, never raw bytes and
+ * never a whole line of a file. */
+void loom__excerpt(char *buf, size_t size, const char *s, size_t n);
 
 #endif /* LOOM_BUF_H */

@@ -5,9 +5,11 @@
  * so what was dispatched and what was received are on disk (in the page
  * cache) before more work is handed out.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +190,10 @@ int loom__joblog_close(struct loom__joblog *j) {
 
 /* ---- reading back ------------------------------------------------------ */
 
+/* A row is its command (at most 1 MiB, up to twice that escaped) and a few
+ * short fields: anything longer was not written by loom. */
+#define ROW_MAX (3u << 20)
+
 static int parse_hex(const char *s, size_t n, uint64_t *out) {
   char buf[17], *end;
   if (n != 16)
@@ -196,18 +202,61 @@ static int parse_hex(const char *s, size_t n, uint64_t *out) {
   buf[16] = '\0';
   errno = 0;
   *out = strtoull(buf, &end, 16);
-  return *end || errno ? -1 : 0;
+  return *end || errno || !isxdigit((unsigned char)buf[0]) ? -1 : 0;
 }
 
+/* A decimal integer in [min, max], the whole field. */
+static int parse_int(const char *s, size_t n, long long min, long long max,
+                     long long *out) {
+  char buf[32], *end;
+  long long v;
+
+  if (n == 0 || n >= sizeof(buf))
+    return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  if (!isdigit((unsigned char)buf[buf[0] == '-']))
+    return -1;
+  errno = 0;
+  v = strtoll(buf, &end, 10);
+  if (*end || errno || v < min || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* A finite number, the whole field; >= 0 when nonneg. */
+static int parse_num(const char *s, size_t n, int nonneg, double *out) {
+  char buf[64], *end;
+  double v;
+
+  if (n == 0 || n >= sizeof(buf))
+    return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  errno = 0;
+  v = strtod(buf, &end);
+  if (*end || errno || !isfinite(v) || (nonneg && v < 0) ||
+      isspace((unsigned char)buf[0]))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static const char *const statuses[] = {
+    "ok",           "failed",    "signal",       "timeout",
+    "spawn-failed", "cancelled", "output-failed"};
+
 /* Splits line into at most max tab-separated fields. */
-static size_t split(char *line, char **f, size_t *len, size_t max) {
+static size_t split(char *line, size_t total, char **f, size_t *len,
+                    size_t max) {
   size_t n = 0;
-  char *p = line;
+  char *p = line, *end = line + total;
 
   while (n < max) {
-    char *t = strchr(p, '\t');
+    char *t = memchr(p, '\t', (size_t)(end - p));
     f[n] = p;
-    len[n] = t ? (size_t)(t - p) : strlen(p);
+    len[n] = t ? (size_t)(t - p) : (size_t)(end - p);
     n++;
     if (!t)
       break;
@@ -216,17 +265,51 @@ static size_t split(char *line, char **f, size_t *len, size_t max) {
   return n;
 }
 
+/* Checks the fields of a joblog row (12 of them) into e. Returns 0, or the
+ * index of the first bad field. */
+static int check_row(char **fld, size_t *len, struct loom__joblog_entry *e) {
+  long long v;
+  double start;
+  int known = 0;
+
+  if (parse_int(fld[2], len[2], 0, INT64_MAX, &v) != 0)
+    return 2; /* line */
+  if (parse_int(fld[3], len[3], 0, INT32_MAX, &v) != 0)
+    return 3; /* rank */
+  if (parse_num(fld[5], len[5], 0, &start) != 0)
+    return 5; /* start */
+  if (parse_num(fld[6], len[6], 1, &e->elapsed) != 0)
+    return 6; /* elapsed */
+  if (parse_int(fld[7], len[7], INT32_MIN, INT32_MAX, &v) != 0)
+    return 7; /* exit */
+  if (parse_int(fld[8], len[8], 0, 128, &v) != 0)
+    return 8; /* signal */
+  for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+    known |= len[9] == strlen(statuses[i]) &&
+             memcmp(fld[9], statuses[i], len[9]) == 0;
+  if (!known)
+    return 9;
+  if (parse_int(fld[10], len[10], 1, LOOM__ATTEMPT_MAX, &v) != 0)
+    return 10; /* attempt */
+  e->attempt = (int)v;
+  e->ok = len[9] == 2 && memcmp(fld[9], "ok", 2) == 0;
+  return 0;
+}
+
+static const char *const field_names[] = {
+    "id",      "key",  "line",   "rank",   "host",    "start",
+    "elapsed", "exit", "signal", "status", "attempt", "command"};
+
 int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
                       void *arg, char *err, size_t errlen) {
   int is_joblog = strcmp(name, "joblog.tsv") == 0;
   const char *header = is_joblog ? LOOM__JOBLOG_HEADER : LOOM__STARTED_HEADER;
   size_t want = is_joblog ? 12 : 2;
-  char path[PATH_MAX], *line = NULL;
-  size_t cap = 0;
+  char path[PATH_MAX];
+  struct loom__buf line = {0};
   uint64_t lineno = 0;
-  ssize_t got;
   FILE *f;
-  int rc = 0;
+  int rc = 0, got;
 
   snprintf(path, sizeof(path), "%s/%s", dir, name);
   f = fopen(path, "r");
@@ -237,19 +320,36 @@ int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
       snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
     return LOOM_EIO;
   }
-  while ((got = getline(&line, &cap, f)) > 0) {
+  while ((got = loom__buf_getline(&line, f, ROW_MAX)) != 0) {
     struct loom__joblog_entry e = {0};
-    char *fld[12];
+    char *fld[12], ex[200];
     size_t len[12], n;
+    int bad = -1;
 
     lineno++;
-    if (line[got - 1] != '\n')
+    if (got == LOOM_EIO || got == LOOM_ENOMEM) {
+      rc = got;
+      if (err)
+        snprintf(err, errlen, "cannot read '%s': %s", path,
+                 got == LOOM_EIO ? strerror(errno ? errno : EIO)
+                                 : "out of memory");
+      break;
+    }
+    if (got == 1 && line.data[line.len - 1] != '\n')
       break; /* torn by a kill: the row never made it */
-    line[got - 1] = '\0';
+    if (got == LOOM_ETOOBIG) {
+      if (err)
+        snprintf(err, errlen,
+                 "%s:%" PRIu64 ": a row over %u bytes: not one loom wrote",
+                 path, lineno, ROW_MAX);
+      rc = LOOM_ESYNTAX;
+      break;
+    }
+    line.len--; /* the newline */
     if (lineno == 1) {
-      /* Exactly the header (the file keeps its newline stripped). */
-      if (strlen(line) != strlen(header) - 1 ||
-          strncmp(line, header, strlen(header) - 1) != 0) {
+      /* Exactly the header. */
+      if (line.len != strlen(header) - 1 ||
+          memcmp(line.data, header, line.len) != 0) {
         if (err)
           snprintf(err, errlen, "%s: not a loom %s (bad header)", path, name);
         rc = LOOM_ESYNTAX;
@@ -257,29 +357,31 @@ int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
       }
       continue;
     }
-    n = split(line, fld, len, want);
-    if (n != want || parse_hex(fld[0], len[0], &e.id) != 0 ||
-        parse_hex(fld[1], len[1], &e.key) != 0) {
+    n = split((char *)line.data, line.len, fld, len, want);
+    if (n != want)
+      bad = (int)n; /* the first missing field */
+    else if (parse_hex(fld[0], len[0], &e.id) != 0)
+      bad = 0;
+    else if (parse_hex(fld[1], len[1], &e.key) != 0)
+      bad = 1;
+    else if (is_joblog && (bad = check_row(fld, len, &e)) == 0)
+      bad = -1;
+    if (bad >= 0) {
+      if (bad < (int)n)
+        loom__excerpt(ex, sizeof(ex), fld[bad], len[bad]);
       if (err)
-        snprintf(err, errlen, "%s:%" PRIu64 ": malformed row", path, lineno);
+        snprintf(err, errlen,
+                 "%s:%" PRIu64 ": bad %s '%s' in a row loom did "
+                 "not write",
+                 path, lineno, field_names[bad], bad < (int)n ? ex : "");
       rc = LOOM_ESYNTAX;
       break;
-    }
-    if (is_joblog) {
-      e.ok = len[9] == 2 && strncmp(fld[9], "ok", 2) == 0;
-      e.attempt = (int)strtol(fld[10], NULL, 10);
-      e.elapsed = strtod(fld[6], NULL);
     }
     rc = fn(arg, &e);
     if (rc != 0)
       break;
   }
-  if (rc == 0 && ferror(f)) {
-    if (err)
-      snprintf(err, errlen, "read error on '%s'", path);
-    rc = LOOM_EIO;
-  }
-  free(line);
+  loom__buf_fini(&line);
   fclose(f);
   return rc;
 }

@@ -45,6 +45,11 @@ struct loom__joblog_row {
   "attempt\tcommand\n"
 #define LOOM__STARTED_HEADER "id\tkey\n"
 
+/* The highest attempt number a journal may hold: with at most
+ * LOOM_RETRIES_MAX retries after it, a task's attempts still fit the 16-bit
+ * counter of the wire. */
+#define LOOM__ATTEMPT_MAX 60000
+
 /* Creates DIR/joblog.tsv and DIR/dispatched.tsv with their headers, or with
  * append set opens existing ones to add to them (a resumed run).
  * Returns 0 or LOOM_EIO (j->err says which file and why).
@@ -76,8 +81,11 @@ typedef int (*loom__joblog_fn)(void *arg, const struct loom__joblog_entry *e);
 
 /* Reads DIR/NAME (joblog.tsv or dispatched.tsv), calling fn for every whole
  * row; a last line without its newline (a run killed mid-write) is skipped.
- * A missing dispatched.tsv reads as empty. Returns 0, fn's non-zero
- * return, LOOM_EIO or LOOM_ESYNTAX (err names file and line). */
+ * Every field is checked (numbers in range, a known status, an attempt of
+ * 1 to LOOM__ATTEMPT_MAX): a row loom did not write is an error naming the
+ * file, line and field, with an escaped excerpt. A missing dispatched.tsv
+ * reads as empty. Returns 0, fn's non-zero return, LOOM_EIO or
+ * LOOM_ESYNTAX (err names file and line). */
 int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
                       void *arg, char *err, size_t errlen);
 

@@ -10,28 +10,9 @@
 #include "common/common.h"
 #include "sched/weights.h"
 
-/* Writes at most 40 bytes of s[0..n) into buf, with anything that is not
- * printable ASCII as \xHH: an error line never carries raw bytes. */
-static void excerpt(char *buf, size_t size, const char *s, size_t n) {
-  size_t o = 0;
-
-  for (size_t i = 0; i < n && o + 5 < size; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (i == 40) {
-      o += (size_t)snprintf(buf + o, size - o, "...");
-      break;
-    }
-    if (isprint(c) && c != '\\')
-      buf[o++] = (char)c;
-    else
-      o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
-  }
-  buf[o < size ? o : size - 1] = '\0';
-}
-
 static int bad(const char *s, size_t n, char *err, size_t errlen) {
   char ex[200];
-  excerpt(ex, sizeof(ex), s, n);
+  loom__excerpt(ex, sizeof(ex), s, n);
   if (err)
     snprintf(err, errlen,
              "bad weight '%s' (expected RANK=W or HOST=W with W > 0)", ex);
