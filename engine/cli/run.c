@@ -428,22 +428,47 @@ static int check_flags(struct run_cli *c, int quiet) {
  * lines starting with # are skipped, spaces around an entry ignored. Read
  * on the master only (only the master weighs workers). Prints one error
  * line naming the file and line; returns 0 or CLI_USAGE. */
+/* Reads one line of f into line (size bytes, NUL-terminated, newline
+ * dropped). Returns 1, 0 at the end, -1 for a line too long, -2 for a NUL
+ * byte: an entry is short text, and anything else is not a weights file
+ * (a binary file, or /dev/zero, is refused after size bytes). */
+static int weights_line(FILE *f, char *line, size_t size) {
+  size_t n = 0;
+  int c;
+
+  while ((c = getc(f)) != EOF && c != '\n') {
+    if (c == '\0')
+      return -2;
+    if (n + 1 == size)
+      return -1;
+    line[n++] = (char)c;
+  }
+  line[n] = '\0';
+  return c == EOF && n == 0 ? 0 : 1;
+}
+
 static int read_weights_file(struct run_cli *c) {
   FILE *f = fopen(c->weights_file, "r");
-  char *line = NULL, why[256];
-  size_t cap = 0;
-  ssize_t got;
+  char line[4096], why[256];
   unsigned long no = 0;
-  int status = 0;
+  int status = 0, got;
 
   if (!f) {
     fprintf(stderr, "loom: cannot read weights file '%s': %s\n",
             c->weights_file, strerror(errno));
     return CLI_USAGE;
   }
-  while (status == 0 && (got = getline(&line, &cap, f)) >= 0) {
-    char *s = line, *e = line + got;
+  while (status == 0 && (got = weights_line(f, line, sizeof(line))) != 0) {
+    char *s = line, *e;
     no++;
+    if (got < 0) {
+      fprintf(stderr, "loom: %s:%lu: %s\n", c->weights_file, no,
+              got == -1 ? "line longer than 4095 bytes"
+                        : "NUL byte in line (is this a binary file?)");
+      status = CLI_USAGE;
+      break;
+    }
+    e = line + strlen(line);
     while (s < e && isspace((unsigned char)*s))
       s++;
     while (e > s && isspace((unsigned char)e[-1]))
@@ -459,10 +484,10 @@ static int read_weights_file(struct run_cli *c) {
     }
   }
   if (status == 0 && ferror(f)) {
-    fprintf(stderr, "loom: cannot read weights file '%s'\n", c->weights_file);
+    fprintf(stderr, "loom: cannot read weights file '%s': %s\n",
+            c->weights_file, strerror(errno));
     status = CLI_USAGE;
   }
-  free(line);
   fclose(f);
   return status;
 }
@@ -566,6 +591,10 @@ static int prepare(struct run_cli *c, struct file_source *fs,
   } else {
     struct stat st;
     int is_stdin = strcmp(c->taskfile, "-") == 0;
+    /* A pipe or FIFO (`loom run <(generate)`) can be read once only, like
+     * stdin: no pre-scan, and no look-ahead unless asked for. */
+    int regular =
+        !is_stdin && stat(c->taskfile, &st) == 0 && S_ISREG(st.st_mode);
 
     if (!is_stdin && stat(c->taskfile, &st) == 0 && S_ISDIR(st.st_mode)) {
       fprintf(stderr, "loom: task file '%s' is a directory\n", c->taskfile);
@@ -573,10 +602,9 @@ static int prepare(struct run_cli *c, struct file_source *fs,
     }
     /* Reading ahead of a pipe would wait for input that a producer may
      * only write once earlier tasks are done. */
-    if (!c->have_lookahead &&
-        (is_stdin || stat(c->taskfile, &st) != 0 || !S_ISREG(st.st_mode)))
+    if (!c->have_lookahead && !regular)
       c->opt.lookahead = 0;
-    if (!is_stdin) {
+    if (regular) {
       uint64_t n = 0;
       rc = loom_taskfile_scan(c->taskfile, &n, err, sizeof(err));
       if (rc != 0) {

@@ -212,6 +212,10 @@ struct loom_task_spec {
 
 #define LOOM_RETRIES_MAX 1000
 
+/* The longest command of the "sh" kind, in bytes: /bin/sh -c takes it as
+ * one argument, and Linux caps one argument at 128 KiB with its NUL. */
+#define LOOM_SH_COMMAND_MAX 131071
+
 /* Fills a spec with defaults: kind NULL, cost -1, timeout 0, retries 0. */
 void loom_task_spec_init(struct loom_task_spec *spec);
 
@@ -308,8 +312,10 @@ int loom_taskfile_open(const char *path, struct loom_taskfile **out, char *err,
                        size_t errlen);
 
 /* Reads the next task into *spec (kind "sh"). The spec's pointers stay
- * valid until the next call. Returns 1, 0 at the end, LOOM_ESYNTAX (with
- * loom_taskfile_error() naming file and line), LOOM_EIO, LOOM_ENOMEM. */
+ * valid until the next call. A line may hold at most 1 MiB, a command at
+ * most LOOM_SH_COMMAND_MAX bytes once prefix and suffix are applied.
+ * Returns 1, 0 at the end, LOOM_ESYNTAX (with loom_taskfile_error() naming
+ * file and line), LOOM_EIO, LOOM_ENOMEM. */
 int loom_taskfile_next(struct loom_taskfile *tf, struct loom_task_spec *spec);
 
 /* The last error as "FILE:LINE: message". Valid until the next call. */

@@ -57,6 +57,16 @@ CASES = [
     ("task file and --kind", ["--kind", "noop", "--count", "2", "good.txt"],
      {}, ["--kind"]),
     ("two task files", ["good.txt", "good.txt"], {}, ["good.txt"]),
+    # An endless line is refused after 1 MiB, not read until memory runs
+    # out (it used to end as "no tasks").
+    ("endless line", ["/dev/zero"], {}, ["/dev/zero:1:", "longer than"]),
+    ("weights file with no lines", ["--weights-file", "/dev/zero",
+                                    "good.txt"], {}, ["/dev/zero:1:"]),
+    # /bin/sh -c takes a command as one argument, capped at 128 KiB: such
+    # a command used to fail as spawn-failed with no reason.
+    ("command over the argument limit", ["long.txt"],
+     {"long.txt": "echo ok\necho " + "x" * 140000 + "\n"},
+     ["long.txt:2:", "131071"]),
 ]
 
 

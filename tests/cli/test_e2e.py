@@ -10,6 +10,7 @@ stdin as the source and the default run directory name.
 """
 
 import os
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -395,6 +396,40 @@ class SourceAndRunDirTest(loomtest.LoomTestCase):
                         read_text(output_path(rundir, r["id"], 1, "out")),
                         "in-%d\n" % (r["line"] - 1))
             self.assertReportMatchesJoblog(rundir, rows, nranks, run)
+
+    def test_a_pipe_or_fifo_as_the_task_file(self):
+        # `loom run <(generate)` and a named FIFO: read once, as they
+        # come (the pre-scan used to drain them: "no tasks", or a hang).
+        # mpirun passes no descriptor but 0-2 to its ranks, so <(...) is
+        # for a single rank; a FIFO has a name and works under mpirun.
+        n = 50
+        gen = "for i in $(seq %d); do echo \"echo p$i\"; done" % n
+        rundir = self.path("pipe")
+        argv = " ".join(loomtest.command(["run", "-q", "-o", rundir]))
+        r = subprocess.run(["bash", "-c", "%s <(%s)" % (argv, gen)],
+                           cwd=self.tmp, env=loomtest.test_env(),
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(read_joblog(rundir)), n)
+        for np in (None, 3):
+            fifo = self.path("fifo-%s" % np)
+            os.mkfifo(fifo)
+            writer = subprocess.Popen(["bash", "-c", "%s > %s" % (gen, fifo)])
+            rundir = self.path("fifo-run-%s" % np)
+            self.loom(["run", "-q", "-o", rundir, fifo], np=np, expect_rc=0,
+                      timeout=120)
+            writer.wait(timeout=30)
+            self.assertEqual(len(read_joblog(rundir)), n)
+
+    def test_a_command_of_100_kib_runs(self):
+        cmd = "echo " + "y" * (100 << 10) + " | wc -c"
+        self.write("t.txt", cmd + "\n")
+        rundir = self.path("run")
+        self.loom(["run", "-q", "-o", rundir, "t.txt"], expect_rc=0)
+        row = read_joblog(rundir)[0]
+        self.assertEqual(row["status"], "ok")
+        self.assertEqual(read_text(output_path(rundir, row["id"], 1, "out"))
+                         .strip(), str((100 << 10) + 1))
 
     def test_default_run_directory_is_new_each_time(self):
         self.write("t.txt", "echo hello\n")

@@ -121,21 +121,19 @@ void loom__excerpt(char *buf, size_t size, const char *s, size_t n) {
 }
 
 int loom__buf_getline(struct loom__buf *b, FILE *f, size_t max) {
-  int c, rc = 1;
+  int c;
 
   b->len = 0;
   while ((c = getc_unlocked(f)) != EOF) {
-    if (b->len < max) {
-      if (b->len == b->cap && loom__buf_reserve(b, 1) != 0)
-        return LOOM_ENOMEM;
-      b->data[b->len++] = (unsigned char)c;
-    } else {
-      rc = LOOM_ETOOBIG; /* keep reading to the end of the line */
-    }
+    if (b->len == max)
+      return LOOM_ETOOBIG;
+    if (b->len == b->cap && loom__buf_reserve(b, 1) != 0)
+      return LOOM_ENOMEM;
+    b->data[b->len++] = (unsigned char)c;
     if (c == '\n')
-      return rc;
+      return 1;
   }
   if (ferror(f))
     return LOOM_EIO;
-  return b->len > 0 || rc != 1 ? rc : 0;
+  return b->len > 0 ? 1 : 0;
 }

@@ -58,10 +58,10 @@ void *loom__mem_dup(const void *p, size_t n);
 /* Reads one line of f, its newline kept, into b (replacing what b held).
  * Memory is bounded by max: a longer line is not kept. Returns 1 with a
  * line (the last line of a file may lack its newline; NUL bytes are kept
- * and counted in b->len), 0 at the end, LOOM_ETOOBIG for a line over max
- * bytes (b holds its first max bytes; the rest of that line is read and
- * dropped, so the next call reads the next line), LOOM_EIO on a read error
- * or LOOM_ENOMEM. */
+ * and counted in b->len), 0 at the end, LOOM_ETOOBIG as soon as a line
+ * passes max bytes (b holds its first max; nothing more is read, so even
+ * an endless line such as /dev/zero's costs max bytes and no more time),
+ * LOOM_EIO on a read error or LOOM_ENOMEM. */
 int loom__buf_getline(struct loom__buf *b, FILE *f, size_t max);
 
 /* Writes at most 40 bytes of s[0..n) into buf (size >= 8), with every byte

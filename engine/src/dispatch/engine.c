@@ -199,6 +199,8 @@ int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
       rc = LOOM_ENOMEM;
   }
   if (rc == 0) {
+    /* The built-in shell kind: no function, no argument. */
+    memset(&l->kinds[0], 0, sizeof(l->kinds[0]));
     snprintf(l->kinds[0].name, sizeof(l->kinds[0].name), "sh");
     l->nkinds = 1;
     if (gethostname(l->host, sizeof(l->host)) != 0)

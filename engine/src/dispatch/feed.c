@@ -39,6 +39,10 @@ int loom__task_spec_check(const struct loom_task_spec *s, char *err,
     why = "a timeout that is not a number of seconds >= 0";
   else if (s->retries < 0 || s->retries > LOOM_RETRIES_MAX)
     why = "retries outside 0 to " LOOM__STR(LOOM_RETRIES_MAX);
+  else if ((!s->kind || strcmp(s->kind, "sh") == 0) &&
+           s->len > LOOM_SH_COMMAND_MAX)
+    why = "a shell command over " LOOM__STR(
+        LOOM_SH_COMMAND_MAX) " bytes, the limit of one argument to /bin/sh -c";
   if (!why)
     return 0;
   if (err)

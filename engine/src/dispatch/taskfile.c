@@ -35,8 +35,7 @@ struct loom_taskfile {
   char *name;
   uint64_t lineno;
 
-  char *line; /* getline buffer */
-  size_t line_cap;
+  struct loom__buf line; /* the line being read */
 
   char *prefix;
   char *suffix;
@@ -113,7 +112,7 @@ void loom_taskfile_close(struct loom_taskfile *tf) {
   if (tf->fp && !tf->is_stdin)
     fclose(tf->fp);
   free(tf->name);
-  free(tf->line);
+  loom__buf_fini(&tf->line);
   free(tf->prefix);
   free(tf->suffix);
   free(tf->rep_cmd);
@@ -403,6 +402,14 @@ static void fill(struct loom_taskfile *tf, struct loom_task_spec *spec,
   spec->id = loom_task_id_derive("sh", tf->cmd, spec->len, position);
 }
 
+/* /bin/sh -c takes the command as one argument, which Linux caps. */
+static int too_long(struct loom_taskfile *tf, size_t n) {
+  return fail(tf,
+              "command of %zu bytes (prefix and suffix included) is over the "
+              "%u-byte limit of one argument to /bin/sh -c",
+              n, (unsigned)LOOM_SH_COMMAND_MAX);
+}
+
 static int next_repeat(struct loom_taskfile *tf, struct loom_task_spec *spec) {
   /* No overflow: the directive checked start + (count - 1) * step. */
   int64_t value = tf->rep_start + (int64_t)tf->rep_index * tf->rep_step;
@@ -422,6 +429,8 @@ static int next_repeat(struct loom_taskfile *tf, struct loom_task_spec *spec) {
   memcpy(tf->payload + k, tf->cmd, clen + 1);
   spec->payload = tf->payload;
   spec->len = (size_t)k + clen;
+  if (spec->len > LOOM_SH_COMMAND_MAX)
+    return too_long(tf, spec->len);
 
   tf->rep_index++;
   tf->rep_left--;
@@ -430,8 +439,9 @@ static int next_repeat(struct loom_taskfile *tf, struct loom_task_spec *spec) {
 
 int loom_taskfile_next(struct loom_taskfile *tf, struct loom_task_spec *spec) {
   for (;;) {
-    ssize_t got;
+    int got;
     size_t len, cmdlen;
+    char *line;
     const char *s;
     struct hints h;
     int rc;
@@ -439,24 +449,32 @@ int loom_taskfile_next(struct loom_taskfile *tf, struct loom_task_spec *spec) {
     if (tf->rep_left > 0)
       return next_repeat(tf, spec);
     errno = 0;
-    got = getline(&tf->line, &tf->line_cap, tf->fp);
-    if (got < 0) {
-      if (ferror(tf->fp)) {
-        snprintf(tf->err, sizeof(tf->err), "%s: read error: %s", tf->name,
-                 strerror(errno ? errno : EIO));
-        return LOOM_EIO;
-      }
+    /* Nothing past the longest line allowed (its newline included) is
+     * read, so an endless "line" costs no more memory or time. */
+    got = loom__buf_getline(&tf->line, tf->fp, LINE_MAX_BYTES);
+    if (got == 0)
       return 0;
+    if (got == LOOM_EIO) {
+      snprintf(tf->err, sizeof(tf->err), "%s: read error: %s", tf->name,
+               strerror(errno ? errno : EIO));
+      return LOOM_EIO;
     }
+    if (got == LOOM_ENOMEM)
+      return LOOM_ENOMEM;
     tf->lineno++;
-    len = (size_t)got;
-    if (len > LINE_MAX_BYTES)
+    if (got == LOOM_ETOOBIG)
       return fail(tf, "line longer than %u bytes", LINE_MAX_BYTES);
-    if (memchr(tf->line, '\0', len))
+    len = tf->line.len;
+    if (memchr(tf->line.data, '\0', len))
       return fail(tf, "NUL byte in line (is this a binary file?)");
-    while (len > 0 && (tf->line[len - 1] == '\n' || tf->line[len - 1] == '\r'))
-      tf->line[--len] = '\0';
-    s = skip_space(tf->line);
+    /* Room for the NUL below: the buffer holds at most len + 1 bytes. */
+    if (loom__buf_reserve(&tf->line, 1) != 0)
+      return LOOM_ENOMEM;
+    line = (char *)tf->line.data;
+    line[len] = '\0';
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+      line[--len] = '\0';
+    s = skip_space(line);
     if (*s == '\0')
       continue;
     if (*s == '#') {
@@ -475,6 +493,8 @@ int loom_taskfile_next(struct loom_taskfile *tf, struct loom_task_spec *spec) {
     if (build(tf, s, cmdlen, 0, 0) != 0)
       return LOOM_ENOMEM;
     fill(tf, spec, &h, tf->lineno, tf->lineno << 32);
+    if (spec->len > LOOM_SH_COMMAND_MAX)
+      return too_long(tf, spec->len);
     return 1;
   }
 }
