@@ -60,6 +60,12 @@ static int set_resume(void *ctx, const char *v, char *err, size_t n) {
   return 0;
 }
 
+static int set_resume_any(void *ctx, const char *v, char *err, size_t n) {
+  (void)v, (void)err, (void)n;
+  ((struct run_cli *)ctx)->opt.resume_any = 1;
+  return 0;
+}
+
 static int set_skip_failed(void *ctx, const char *v, char *err, size_t n) {
   (void)v, (void)err, (void)n;
   ((struct run_cli *)ctx)->opt.skip_failed = 1;
@@ -285,6 +291,10 @@ static const struct cli_flag run_flags[] = {
      NULL, set_resume},
     {"--skip-failed", 0, NULL, "with --resume: tasks that failed count as done",
      NULL, set_skip_failed},
+    {"--resume-any", 0, NULL,
+     "with --resume: go on although no task of the source\n"
+     "is in DIR's journal (another task set)",
+     NULL, set_resume_any},
     {"--halt", 0, "N", "stop handing out tasks once N tasks failed (exit 4)",
      "a number of failed tasks >= 1", set_halt},
     {"--quarantine", 0, "N",
@@ -408,6 +418,8 @@ static int check_flags(struct run_cli *c, int quiet) {
                            "--resume DIR writes into DIR: no --output");
   if (c->opt.skip_failed && !c->resume)
     return cli_usage_error(s, quiet, "--skip-failed goes with --resume");
+  if (c->opt.resume_any && !c->resume)
+    return cli_usage_error(s, quiet, "--resume-any goes with --resume");
   if (c->kind && !kind_find(c->kind))
     return cli_usage_error(s, quiet, "unknown kind '%s'", c->kind);
   if (c->kind && !c->have_count)
@@ -672,7 +684,7 @@ static int conclude(struct run_cli *c, struct loom *l, int rc,
   if (fs->failed) {
     fprintf(stderr, "loom: %s\n", loom_taskfile_error(fs->tf));
     status = CLI_USAGE;
-  } else if (rc == LOOM_ESYNTAX) {
+  } else if (rc == LOOM_ESYNTAX || rc == LOOM_EMISMATCH) {
     /* The run directory's journal is not one loom wrote (a hand-edited or
      * foreign file): an input error, named by file, line and field. */
     fprintf(stderr, "loom: %s\n",

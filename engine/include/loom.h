@@ -84,6 +84,10 @@ struct loom_options {
   int quiet;                /* no notices and no summary on stderr */
   int resume;               /* run_dir holds an earlier run: skip what it did */
   int skip_failed;          /* with resume: tasks that failed count as done */
+  int resume_any;           /* with resume: go on although none of the
+                               first 100,000 tasks of the source is in the
+                               journal (else LOOM_EMISMATCH: another task
+                               set would share the directory) */
   uint64_t halt;       /* stop handing out tasks once this many tasks failed
                           for good; 0 = never */
   double grace;        /* after loom_stop(): seconds running tasks may go on

@@ -598,12 +598,12 @@ class OwnerTest(ResumeTestCase):
 
 class ResumeBadInputTest(ResumeTestCase):
 
-    def assertRefused(self, args, names, files=()):
+    def assertRefused(self, args, names, files=(), np=None):
         """Exit 2 with one 'loom: ' line holding each of names; the working
         directory and files (name -> text) as they were."""
         before = sorted(os.listdir(self.tmp))
         texts = {f: loomtest.read_text(self.path(f)) for f in files}
-        run = self.run_loom(args, expect_rc=2)
+        run = self.run_loom(args, np=np, expect_rc=2)
         lines = loomtest.loom_lines(run.stderr)
         self.assertEqual(len(lines), 1, run.describe())
         for n in names:
@@ -641,6 +641,29 @@ class ResumeBadInputTest(ResumeTestCase):
             self.assertRefused(["run", "--halt", bad, "t.txt"],
                                ["--halt", "'%s'" % bad])
         self.assertRefused(["run", "t.txt", "--halt"], ["--halt"])
+
+    def test_a_resume_from_another_source_is_refused(self):
+        self.write("t.txt", "echo a\necho b\n")
+        self.write("u.txt", "echo other\n")
+        self.run_loom(["run", "-q", "-o", "run", "t.txt"], expect_rc=0)
+        for np in (None, 3):
+            self.assertRefused(["run", "--resume", "run", "u.txt"],
+                               ["none of the first 1 tasks", "--resume-any"],
+                               files=["run/joblog.tsv"], np=np)
+        self.assertRefused(["run", "--resume", "run", "--kind", "noop",
+                            "--count", "3"], ["none of the first 3 tasks"],
+                           files=["run/joblog.tsv"])
+        # Asked for, it goes on, and says nothing of the earlier run matched.
+        r = self.run_loom(["run", "--resume", "run", "--resume-any",
+                           "u.txt"], expect_rc=0)
+        self.assertIn("none of the 2 tasks done in the earlier run matched",
+                      r.stderr)
+        # An edited copy under another name shares tasks: it goes on, and
+        # runs only its new line.
+        self.write("t2.txt", "echo new\necho a\necho b\n")
+        self.run_loom(["run", "-q", "--resume", "run", "t2.txt"], np=3,
+                      expect_rc=0)
+        self.assertEqual(len(read_joblog(self.path("run"))), 4)
 
     def test_a_journal_with_a_row_loom_did_not_write_is_an_input_error(self):
         self.write("t.txt", "echo a\necho b\n")

@@ -251,6 +251,63 @@ static void test_feed_resume_passes_over_done_tasks(void **st) {
   rig_fini(&r);
 }
 
+static void test_feed_probe_refuses_another_task_set(void **st) {
+  (void)st;
+  struct loom_task_spec s[3] = {sh("x", -1, 1), sh("y", -1, 2), sh("z", -1, 3)};
+  struct loom__resume res;
+  struct loom__mapval *v;
+  struct rig r;
+  char buf[16];
+
+  rig_init(&r, s, 3, 0);
+  memset(&res, 0, sizeof(res));
+  v = loom__map_get(&res.keys,
+                    loom__task_key(loom__kind_hash("sh"), "other", 5), 1);
+  v->a = 1;
+  res.done = 1;
+  r.f.keyed = 1;
+  r.f.resume = &res;
+  r.f.probe = 100;
+  assert_null(take(&r, buf, sizeof(buf)));
+  assert_int_equal(r.f.err, LOOM_EMISMATCH);
+  assert_non_null(strstr(r.f.errbuf, "none of the first 3 tasks"));
+  loom__resume_fini(&res);
+  rig_fini(&r);
+}
+
+static void test_feed_probe_keeps_what_it_read_in_order(void **st) {
+  (void)st;
+  /* The journal knows the third task: the two before it were read while
+   * looking, and still come first, at their places. */
+  struct loom_task_spec s[4] = {sh("p", -1, 1), sh("q", -1, 2),
+                                sh("done", -1, 3), sh("r", -1, 4)};
+  static const char *want[] = {"p", "q", "r"};
+  struct loom__resume res;
+  struct loom__mapval *v;
+  struct rig r;
+  char buf[16];
+
+  rig_init(&r, s, 4, 0);
+  memset(&res, 0, sizeof(res));
+  v = loom__map_get(&res.keys, loom__task_key(loom__kind_hash("sh"), "done", 4),
+                    1);
+  v->a = 1;
+  res.done = 1;
+  r.f.keyed = 1;
+  r.f.resume = &res;
+  r.f.probe = 100;
+  for (int i = 0; i < 3; i++) {
+    assert_non_null(take(&r, buf, sizeof(buf)));
+    assert_string_equal(buf, want[i]);
+    assert_int_equal(r.f.look.pos, (uint64_t)i + 1);
+  }
+  assert_null(take(&r, buf, sizeof(buf)));
+  assert_int_equal(r.f.err, 0);
+  assert_int_equal(res.skipped, 1);
+  loom__resume_fini(&res);
+  rig_fini(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_feed_streams_in_order_and_resolves_kinds),
@@ -261,6 +318,8 @@ int main(void) {
       cmocka_unit_test(test_feed_lookahead_is_capped),
       cmocka_unit_test(test_feed_leaves_out_what_misses_the_deadline),
       cmocka_unit_test(test_feed_resume_passes_over_done_tasks),
+      cmocka_unit_test(test_feed_probe_refuses_another_task_set),
+      cmocka_unit_test(test_feed_probe_keeps_what_it_read_in_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,7 @@ int loom__feed_init(struct loom__feed *f, const struct loom *l,
   f->src_arg = src_arg;
   f->ahead_max = lookahead;
   f->pool_free = f->pool_cur = NONE;
+  f->held = f->held_tail = NONE;
   f->kind_hash = calloc(l->nkinds, sizeof(uint64_t));
   if (!f->kind_hash)
     return LOOM_ENOMEM;
@@ -126,7 +127,7 @@ static uint64_t key_of(const struct loom__feed *f,
 /* Reads the next task from the source into f->look: checks it, resolves
  * its kind and, in a resumed run, passes over the tasks the journal holds
  * as done. Returns 1, or 0 when the source is dry or failed. */
-static int intake(struct loom__feed *f) {
+static int read_source(struct loom__feed *f) {
   struct loom__feed_task *t = &f->look;
   char why[160];
   int rc;
@@ -169,9 +170,18 @@ static int intake(struct loom__feed *f) {
   return 0;
 }
 
-/* Copies the task in f->look into a pool entry and the look-ahead heap.
- * Out of memory, it stops the feed with LOOM_ENOMEM and returns that. */
-static int store(struct loom__feed *f) {
+/* Gives back the pool entry f->look points into, now that it is taken. */
+static void release(struct loom__feed *f) {
+  if (f->pool_cur != NONE) {
+    f->pool[f->pool_cur].next = f->pool_free;
+    f->pool_free = f->pool_cur;
+    f->pool_cur = NONE;
+  }
+}
+
+/* Copies the task in f->look into a free pool entry, whose index it
+ * returns, or NONE out of memory (the feed is then stopped). */
+static uint32_t keep(struct loom__feed *f) {
   const struct loom_task_spec *s = &f->look.spec;
   size_t text_len = s->text ? s->text_len : 0;
   struct loom__feed_entry *e;
@@ -180,8 +190,10 @@ static int store(struct loom__feed *f) {
 
   if (f->pool_free == NONE) {
     e = loom__array_grow(f->pool, &f->pool_cap, f->npool + 1, sizeof(*e));
-    if (!e)
-      goto nomem;
+    if (!e) {
+      fail(f, LOOM_ENOMEM);
+      return NONE;
+    }
     f->pool = e;
     memset(&f->pool[f->npool], 0, sizeof(*e));
     f->pool[f->npool].next = NONE;
@@ -192,20 +204,88 @@ static int store(struct loom__feed *f) {
   rc = loom__buf_set(&e->mem, s->payload, s->len);
   if (rc == 0)
     rc = loom__buf_append(&e->mem, s->text, text_len);
-  if (rc != 0)
-    goto nomem;
+  if (rc != 0) {
+    fail(f, LOOM_ENOMEM);
+    return NONE;
+  }
   e->t = f->look;
   e->t.spec.payload = e->mem.data;
   e->t.spec.text = s->text ? (const char *)e->mem.data + s->len : NULL;
   e->t.spec.kind = f->l->kinds[f->look.kind].name;
-  if (loom__ahead_push(&f->ahead, loom__sched_hint(f->sched, s->cost),
-                       f->look.pos, i) != 0)
-    goto nomem;
   f->pool_free = e->next;
+  e->next = NONE;
+  return i;
+}
+
+/* The probe of a resumed run: reads tasks, keeping them in order, until
+ * one is one the journal knows (done, so skipped, or tried before), the
+ * source ends, or f->probe tasks were read. None known: another task set,
+ * and the feed stops with LOOM_EMISMATCH before anything runs. */
+static void probe(struct loom__feed *f) {
+  uint64_t n = 0, skipped = f->resume->skipped;
+  int known = 0;
+
+  while (n < f->probe && !known && read_source(f)) {
+    uint32_t i = keep(f);
+    if (i == NONE)
+      return;
+    if (f->held_tail == NONE)
+      f->held = i;
+    else
+      f->pool[f->held_tail].next = i;
+    f->held_tail = i;
+    n++;
+    known = f->look.attempt > 1;
+  }
+  known |= f->resume->skipped > skipped;
+  f->probe = 0;
+  if (!known && n > 0) {
+    snprintf(f->errbuf, sizeof(f->errbuf),
+             "none of the first %" PRIu64 " tasks of this source is in the "
+             "journal, which holds %" PRIu64 " tasks done: another task set "
+             "(give --resume-any to run it in this directory anyway)",
+             n, f->resume->done);
+    fail(f, LOOM_EMISMATCH);
+  }
+}
+
+/* The next task in f->look: one the probe kept, else the source's. */
+static int intake(struct loom__feed *f) {
+  release(f); /* the last task is taken: its entry is free again */
+  if (f->probe)
+    probe(f);
+  if (f->held != NONE && !f->err) {
+    uint32_t i = f->held;
+    f->held = f->pool[i].next;
+    if (f->held == NONE)
+      f->held_tail = NONE;
+    f->look = f->pool[i].t;
+    f->pool_cur = i;
+    return 1;
+  }
+  return f->err ? 0 : read_source(f);
+}
+
+/* Copies the task in f->look into a pool entry and the look-ahead heap.
+ * Out of memory, it stops the feed with LOOM_ENOMEM and returns that. */
+static int store(struct loom__feed *f) {
+  double cost = f->look.spec.cost;
+  uint64_t pos = f->look.pos;
+  uint32_t i;
+
+  /* A held task is already in a pool entry: it moves to the heap. */
+  if (f->pool_cur != NONE) {
+    i = f->pool_cur;
+    f->pool_cur = NONE;
+  } else if ((i = keep(f)) == NONE) {
+    return LOOM_ENOMEM;
+  }
+  if (loom__ahead_push(&f->ahead, loom__sched_hint(f->sched, cost), pos, i) !=
+      0) {
+    fail(f, LOOM_ENOMEM);
+    return LOOM_ENOMEM;
+  }
   return 0;
-nomem:
-  fail(f, LOOM_ENOMEM);
-  return LOOM_ENOMEM;
 }
 
 /* With the look-ahead on: tops the pool up from the source, then moves its
@@ -213,11 +293,7 @@ nomem:
 static int ahead_next(struct loom__feed *f) {
   uint32_t ref;
 
-  if (f->pool_cur != NONE) { /* f->look is done with it */
-    f->pool[f->pool_cur].next = f->pool_free;
-    f->pool_free = f->pool_cur;
-    f->pool_cur = NONE;
-  }
+  release(f); /* f->look is done with it */
   while (f->ahead.n < f->ahead_max && intake(f))
     if (store(f) != 0)
       return 0;

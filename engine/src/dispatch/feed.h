@@ -31,6 +31,11 @@ struct loom__feed_task {
 
 struct loom__feed_entry; /* a task waiting in the look-ahead pool */
 
+/* A resumed run reads up to this many tasks before the first one runs,
+ * looking for one the journal knows: LOOM__PROBE_MAX tasks with nothing in
+ * common with the journal are another task set (LOOM_EMISMATCH). */
+#define LOOM__PROBE_MAX 100000
+
 struct loom__feed {
   const struct loom *l;
   struct loom__sched *sched;   /* hints are noted as tasks are read */
@@ -43,6 +48,8 @@ struct loom__feed {
   char errbuf[256];
   uint64_t not_started; /* left out: past the deadline */
   uint64_t read;        /* tasks read and not skipped as done */
+  uint64_t probe;       /* > 0: before anything runs, read up to this many
+                           tasks for one the journal knows (resume) */
 
   struct loom__feed_task look;
   int have_look;
@@ -55,8 +62,9 @@ struct loom__feed {
   struct loom__heap ahead;
   struct loom__feed_entry *pool;
   size_t npool, pool_cap;
-  uint32_t pool_free; /* free list */
-  uint32_t pool_cur;  /* the entry `look` points into, or UINT32_MAX */
+  uint32_t pool_free;       /* free list */
+  uint32_t pool_cur;        /* the entry `look` points into, or UINT32_MAX */
+  uint32_t held, held_tail; /* tasks the probe read, first in first out */
 };
 
 /* Sets up a feed over src for engine l. lookahead: 0, or how many tasks may

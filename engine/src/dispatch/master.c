@@ -636,6 +636,11 @@ static int finish_report(struct master *m, int rc) {
                 "deadline: %" PRIu64 " tasks could not finish before it and "
                 "were not started",
                 m->rep.not_started);
+  if (m->rep.resumed && m->resume.done > 0 && m->rep.skipped == 0 && rc == 0 &&
+      !l->opt.quiet)
+    loom__log("resumed: none of the %" PRIu64 " tasks done in the earlier "
+              "run matched a task of this source",
+              m->resume.done);
   loom__report_totals(&m->rep, &l->summary);
   if (m->rep.error)
     snprintf(l->error, sizeof(l->error), "%s", m->rep.error);
@@ -709,8 +714,13 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
   if (rc == 0 && l->run_dir && l->opt.resume) {
     rc = loom__resume_load(&m->resume, l->run_dir, l->opt.skip_failed,
                            m->errbuf, sizeof(m->errbuf));
-    if (rc == 0)
+    if (rc == 0) {
       m->feed.resume = &m->resume;
+      /* A source that has nothing in common with the journal would mix two
+       * task sets in one directory: look before running anything. */
+      if (m->resume.done > 0 && !l->opt.resume_any)
+        m->feed.probe = LOOM__PROBE_MAX;
+    }
   }
   if (rc == 0 && l->run_dir &&
       loom__joblog_open(&m->joblog, l->run_dir, l->opt.resume)) {
