@@ -637,7 +637,10 @@ static int prepare(struct run_cli *c, struct file_source *fs,
       fprintf(stderr, "loom: %s\n", err);
       return CLI_USAGE;
     }
-    loom_taskfile_defaults(fs->tf, c->timeout, c->retries);
+    if (loom_taskfile_defaults(fs->tf, c->timeout, c->retries) != 0) {
+      fprintf(stderr, "loom: --timeout or --retries out of range\n");
+      return CLI_USAGE;
+    }
   }
   if (c->resume) {
     rc = loom_rundir_check_resumable(c->resume, err, sizeof(err));

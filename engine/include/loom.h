@@ -142,7 +142,9 @@ int loom_options_check(const struct loom_options *opt, char *err,
 struct loom;
 
 /* Creates an engine on a duplicate of comm (which stays the caller's).
- * Collective over comm. MPI must be initialised. opt may be NULL (defaults);
+ * Collective over comm. MPI must be initialised (else, or for
+ * MPI_COMM_NULL or a NULL out, LOOM_EINVAL without any MPI call). opt may
+ * be NULL (defaults);
  * it is copied, strings included. Every rank must pass the same policy name:
  * all ranks return the same code. On failure *out is NULL.
  * Returns 0, LOOM_EINVAL (an option loom_options_check() refuses: it says
@@ -153,7 +155,8 @@ int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out);
  * communicator). loom_free(NULL) does nothing. */
 void loom_free(struct loom *l);
 
-/* This rank in the engine's communicator; 0 is the master. Local. */
+/* This rank in the engine's communicator; 0 is the master (LOOM_EINVAL
+ * for a NULL engine). Local. */
 int loom_rank(const struct loom *l);
 
 /* Number of ranks that run tasks: size - 1, or 1 when running on one rank
@@ -326,10 +329,12 @@ int loom_taskfile_next(struct loom_taskfile *tf, struct loom_task_spec *spec);
 const char *loom_taskfile_error(const struct loom_taskfile *tf);
 
 /* Sets the hints every task gets unless the file says otherwise (a
- * "#loom defaults" line or the task's own hints win). timeout 0 = none.
- * Call before the first loom_taskfile_next(). */
-void loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
-                            int retries);
+ * "#loom defaults" line or the task's own hints win). timeout: seconds,
+ * 0 = none; retries: 0 to LOOM_RETRIES_MAX. Call before the first
+ * loom_taskfile_next(). Returns 0, or LOOM_EINVAL for a value out of range
+ * (nothing is set then). */
+int loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
+                           int retries);
 
 /* Parses a duration as task files and flags write it: a number of seconds
  * >= 0 with an optional s, m or h suffix ("90", "2.5m", "1h"); n bytes of v.

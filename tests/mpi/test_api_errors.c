@@ -7,6 +7,7 @@
  * must give the same answer on every rank. With one rank there is nobody to
  * disagree with, and those runs must simply work.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -195,9 +196,9 @@ static void test_register_between_runs(void) {
 
 static void test_local_functions(void) {
   static const int codes[] = {
-      LOOM_OK,      LOOM_EINVAL, LOOM_ENOMEM,   LOOM_EIO,    LOOM_EMPI,
-      LOOM_EPROTO,  LOOM_ENOENT, LOOM_EEXIST,   LOOM_ESTATE, LOOM_ESYNTAX,
-      LOOM_ETOOBIG, LOOM_ESYS,   LOOM_EMISMATCH};
+      LOOM_OK,      LOOM_EINVAL, LOOM_ENOMEM,    LOOM_EIO,    LOOM_EMPI,
+      LOOM_EPROTO,  LOOM_ENOENT, LOOM_EEXIST,    LOOM_ESTATE, LOOM_ESYNTAX,
+      LOOM_ETOOBIG, LOOM_ESYS,   LOOM_EMISMATCH, LOOM_EBUSY};
   size_t n = sizeof(codes) / sizeof(codes[0]);
 
   for (size_t i = 0; i < n; i++) {
@@ -218,6 +219,88 @@ static void test_local_functions(void) {
   loom_free(NULL);
 }
 
+/* The library checks what its caller hands it: NULL where an object is
+ * due, a null communicator, values out of a spec's range. Each is
+ * LOOM_EINVAL (or a harmless nothing), never a crash or an MPI abort. */
+static void test_null_and_bad_arguments(void) {
+  struct loom *l = NULL;
+  struct loom_taskfile *tf = NULL;
+  struct loom_task_spec spec;
+  struct loom_sim_options so;
+  uint64_t n;
+  double d;
+  char buf[64];
+
+  CHECK_RC(loom_new(MPI_COMM_WORLD, NULL, NULL), LOOM_EINVAL);
+  CHECK_RC(loom_new(MPI_COMM_NULL, NULL, &l), LOOM_EINVAL);
+  CHECK(l == NULL);
+  CHECK(loom_rank(NULL) == LOOM_EINVAL);
+  CHECK(loom_nworkers(NULL) == 0);
+  CHECK(loom_task_id(NULL) == 0);
+  CHECK(loom_task_rank(NULL) == LOOM_EINVAL);
+  CHECK(strcmp(loom_error_text(NULL), "") == 0);
+  loom_summary_get(NULL, NULL);
+  loom_options_init(NULL);
+  loom_task_spec_init(NULL);
+  loom_stop(NULL);
+  loom_policy_list(NULL);
+  CHECK(!loom_policy_exists(NULL));
+  CHECK_RC(loom_taskfile_open("/etc/hostname", NULL, buf, sizeof(buf)),
+           LOOM_EINVAL);
+  CHECK_RC(loom_taskfile_next(NULL, &spec), LOOM_EINVAL);
+  CHECK(strcmp(loom_taskfile_error(NULL), "") == 0);
+  CHECK_RC(loom_taskfile_defaults(NULL, 0, 0), LOOM_EINVAL);
+  CHECK_RC(loom_taskfile_scan("/etc/hostname", NULL, buf, sizeof(buf)),
+           LOOM_EINVAL);
+  if (loom_taskfile_open("/etc/hostname", &tf, buf, sizeof(buf)) == 0) {
+    CHECK_RC(loom_taskfile_defaults(tf, -1, 0), LOOM_EINVAL);
+    CHECK_RC(loom_taskfile_defaults(tf, 0, -1), LOOM_EINVAL);
+    CHECK_RC(loom_taskfile_defaults(tf, 0, LOOM_RETRIES_MAX + 1), LOOM_EINVAL);
+    CHECK_RC(loom_taskfile_defaults(tf, 5, 2), 0);
+    CHECK_RC(loom_taskfile_next(tf, NULL), LOOM_EINVAL);
+    loom_taskfile_close(tf);
+  }
+  CHECK_RC(loom_duration_parse(NULL, 3, &d), LOOM_EINVAL);
+  CHECK_RC(loom_rundir_create(NULL, NULL, 0, buf, sizeof(buf)), LOOM_EINVAL);
+  CHECK_RC(loom_profile_probe(NULL, buf, sizeof(buf)), LOOM_EINVAL);
+  CHECK_RC(loom_joblog_durations("/nonexistent", NULL, NULL, buf, sizeof(buf)),
+           LOOM_EINVAL);
+  memset(&so, 0, sizeof(so));
+  CHECK_RC(loom_sim_run(&so, NULL), LOOM_EINVAL);
+  (void)n;
+}
+
+/* A spec out of its documented range is refused by loom_submit(). */
+static void test_submit_refuses_bad_specs(void) {
+  struct loom *l = NULL;
+  struct loom_task_spec s;
+  static const char cmd[] = "true";
+
+  CHECK_RC(loom_new(MPI_COMM_WORLD, NULL, &l), 0);
+  if (!l || world_rank != 0) {
+    loom_free(l);
+    return;
+  }
+  loom_task_spec_init(&s);
+  s.payload = cmd;
+  s.len = 4;
+  CHECK_RC(loom_submit(l, &s), 0);
+  s.cost = NAN;
+  CHECK_RC(loom_submit(l, &s), LOOM_EINVAL);
+  s.cost = -1;
+  s.timeout = -2;
+  CHECK_RC(loom_submit(l, &s), LOOM_EINVAL);
+  s.timeout = 0;
+  s.retries = -1;
+  CHECK_RC(loom_submit(l, &s), LOOM_EINVAL);
+  s.retries = 70000; /* would have wrapped the 16-bit attempt counter */
+  CHECK_RC(loom_submit(l, &s), LOOM_EINVAL);
+  s.retries = 0;
+  s.payload = NULL; /* a length without bytes */
+  CHECK_RC(loom_submit(l, &s), LOOM_EINVAL);
+  loom_free(l);
+}
+
 int main(int argc, char **argv) {
   int provided;
 
@@ -233,6 +316,8 @@ int main(int argc, char **argv) {
   test_unknown_kind();
   test_new_with_bad_options();
   test_register_between_runs();
+  test_null_and_bad_arguments();
+  test_submit_refuses_bad_specs();
 
   return mpicheck_verdict("test_api_errors");
 }

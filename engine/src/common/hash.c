@@ -66,6 +66,8 @@ uint64_t loom__task_id(uint64_t kind_hash, const void *payload, size_t len,
 
 uint64_t loom_task_id_derive(const char *kind, const void *payload, size_t len,
                              uint64_t position) {
+  if (!payload)
+    len = 0;
   return loom__task_id(loom__kind_hash(kind), payload, len, position);
 }
 

@@ -29,6 +29,8 @@ struct loom__subq {
 };
 
 void loom_options_init(struct loom_options *opt) {
+  if (!opt)
+    return;
   memset(opt, 0, sizeof(*opt));
   opt->grace = 30;
   opt->quarantine = 3;
@@ -42,6 +44,8 @@ void loom_stop(struct loom *l) {
 }
 
 void loom_task_spec_init(struct loom_task_spec *spec) {
+  if (!spec)
+    return;
   memset(spec, 0, sizeof(*spec));
   spec->cost = -1;
 }
@@ -175,9 +179,18 @@ static void free_fields(struct loom *l) {
 
 int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
   struct loom *l;
-  int rc, worst;
+  int rc, worst, up = 0, down = 0;
 
+  if (!out)
+    return LOOM_EINVAL;
   *out = NULL;
+  /* Checked before any MPI call on comm: a null communicator, or MPI not
+   * running, would make MPI abort the process, and the library never
+   * does. */
+  MPI_Initialized(&up);
+  MPI_Finalized(&down);
+  if (!up || down || comm == MPI_COMM_NULL)
+    return LOOM_EINVAL;
   l = calloc(1, sizeof(*l));
   if (!l)
     return LOOM_ENOMEM;
@@ -236,9 +249,9 @@ void loom_free(struct loom *l) {
   free(l);
 }
 
-int loom_rank(const struct loom *l) { return l->rank; }
+int loom_rank(const struct loom *l) { return l ? l->rank : LOOM_EINVAL; }
 
-int loom_nworkers(const struct loom *l) { return l->nworkers; }
+int loom_nworkers(const struct loom *l) { return l ? l->nworkers : 0; }
 
 int loom_register(struct loom *l, const char *name, loom_task_fn fn,
                   void *arg) {
@@ -317,6 +330,8 @@ const char *loom_error_text(const struct loom *l) {
 }
 
 void loom_summary_get(const struct loom *l, struct loom_summary *out) {
+  if (!out)
+    return;
   if (l && l->rank == 0)
     *out = l->summary;
   else

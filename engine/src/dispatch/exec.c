@@ -89,9 +89,13 @@ int loom_task_reply(struct loom_task *task, const void *data, size_t len) {
   return 0;
 }
 
-uint64_t loom_task_id(const struct loom_task *task) { return task->id; }
+uint64_t loom_task_id(const struct loom_task *task) {
+  return task ? task->id : 0;
+}
 
-int loom_task_rank(const struct loom_task *task) { return task->rank; }
+int loom_task_rank(const struct loom_task *task) {
+  return task ? task->rank : LOOM_EINVAL;
+}
 
 /* ---- shell tasks ------------------------------------------------------- */
 

@@ -76,6 +76,8 @@ int loom_taskfile_open(const char *path, struct loom_taskfile **out, char *err,
                        size_t errlen) {
   struct loom_taskfile *tf;
 
+  if (!out)
+    return LOOM_EINVAL;
   *out = NULL;
   if (!path || !*path) {
     if (err)
@@ -121,10 +123,14 @@ void loom_taskfile_close(struct loom_taskfile *tf) {
   free(tf);
 }
 
-void loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
-                            int retries) {
-  tf->defaults.timeout = timeout > 0 ? timeout : 0;
-  tf->defaults.retries = retries > 0 ? retries : 0;
+int loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
+                           int retries) {
+  if (!tf || !isfinite(timeout) || timeout < 0 || retries < 0 ||
+      retries > RETRIES_MAX)
+    return LOOM_EINVAL;
+  tf->defaults.timeout = timeout;
+  tf->defaults.retries = retries;
+  return 0;
 }
 
 const char *loom_taskfile_error(const struct loom_taskfile *tf) {
@@ -438,6 +444,8 @@ static int next_repeat(struct loom_taskfile *tf, struct loom_task_spec *spec) {
 }
 
 int loom_taskfile_next(struct loom_taskfile *tf, struct loom_task_spec *spec) {
+  if (!tf || !spec)
+    return LOOM_EINVAL;
   for (;;) {
     int got;
     size_t len, cmdlen;
@@ -506,6 +514,8 @@ int loom_taskfile_scan(const char *path, uint64_t *ntasks, char *err,
   uint64_t n = 0;
   int rc;
 
+  if (!ntasks)
+    return LOOM_EINVAL;
   *ntasks = 0;
   rc = loom_taskfile_open(path, &tf, err, errlen);
   if (rc != 0)

@@ -413,6 +413,8 @@ int loom_joblog_durations(const char *dir, double **out, size_t *n, char *err,
   struct durations v = {0};
   int rc;
 
+  if (!out || !n || !dir)
+    return LOOM_EINVAL;
   *out = NULL;
   *n = 0;
   rc = loom__joblog_read(dir, "joblog.tsv", on_duration, &v, err, errlen);

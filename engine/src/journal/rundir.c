@@ -73,6 +73,8 @@ int loom_rundir_create(const char *path, char *buf, size_t buflen, char *err,
                        size_t errlen) {
   char name[PATH_MAX];
 
+  if (!buf || buflen == 0)
+    return LOOM_EINVAL;
   if (path) {
     if (strlen(path) + 1 > buflen || strlen(path) + 64 > PATH_MAX) {
       if (err)

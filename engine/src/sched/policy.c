@@ -414,6 +414,6 @@ int loom_policy_exists(const char *name) {
 }
 
 void loom_policy_list(FILE *out) {
-  for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+  for (size_t i = 0; out && i < sizeof(policies) / sizeof(policies[0]); i++)
     fprintf(out, "  %-14s %s\n", policies[i].name, policies[i].help);
 }

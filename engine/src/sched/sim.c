@@ -235,6 +235,8 @@ int loom_sim_run(const struct loom_sim_options *o,
   double now = 0;
   int rc;
 
+  if (!out)
+    return LOOM_EINVAL;
   memset(out, 0, sizeof(*out));
   if (!o || o->workers < 1 || !o->duration || !(o->latency >= 0))
     return LOOM_EINVAL;
