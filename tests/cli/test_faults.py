@@ -494,6 +494,41 @@ def parent_of(pid):
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
+class JournalFlushTest(FaultCase):
+    """A finished task's joblog row is on disk while other tasks still run:
+    a kill at that moment must not rerun a task that had finished. (The
+    rows go through a large stdio buffer; only the flush after each
+    completion message puts them in the file.)"""
+
+    def test_a_finished_row_is_in_the_file_while_another_task_runs(self):
+        release = self.path("release")
+        self.write("t.txt", "echo first\n"
+                   "t=0; while [ ! -e %s ] && [ $t -lt 300 ]; do sleep 0.1; "
+                   "t=$((t+1)); done\n" % release)
+        argv = loomtest.command(["run", "-q", "-o", "run", "t.txt"], None)
+        proc = subprocess.Popen(argv, cwd=self.tmp, env=loomtest.test_env(),
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            t0 = time.monotonic()
+            found = False
+            while time.monotonic() - t0 < 20 and not found:
+                try:
+                    found = "\techo first\n" in read_text(
+                        self.path("run", "joblog.tsv"))
+                except FileNotFoundError:
+                    pass
+                time.sleep(0.05)
+            self.assertIsNone(proc.poll(), "the second task ended early")
+            self.assertTrue(found, "the first task's row was not on disk "
+                            "while the second ran")
+        finally:
+            with open(release, "w"):
+                pass
+            proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0)
+
+
 class NoTaskOutlivesItsRankTest(FaultCase):
     """However a rank dies (kill -9 of a worker, of the whole job's mpirun,
     of a single-rank loom), the tasks it had in flight die within seconds:

@@ -161,9 +161,11 @@ class HaltTest(ResumeTestCase):
         failed1 = [r for r in rows1 if r["status"] != "ok"]
         self.assertGreaterEqual(len(failed1), 2, ctx)
         self.assertEqual(rep1["tasks"], loomtest.summarize_joblog(rows1), ctx)
-        # Stopped early: nowhere near all 40 ran (at most 4 tasks are in
-        # flight when the second failure comes back, tasks take 0.1 s).
-        self.assertLessEqual(len(rows1), 20, ctx)
+        # Stopped at the second failure: rows are written as completions
+        # come back, and after the second failure's row only the tasks
+        # already in flight then (at most IN_FLIGHT_MAX) may follow.
+        second = [i for i, r in enumerate(rows1) if r["status"] != "ok"][1]
+        self.assertLessEqual(len(rows1) - (second + 1), IN_FLIGHT_MAX, ctx)
         # What was running when it halted finished and was recorded.
         dispatched, finished = read_journal_ids(rundir)
         self.assertEqual(len(dispatched), len(set(dispatched)), ctx)
@@ -218,6 +220,22 @@ class HaltTest(ResumeTestCase):
         self.assertEqual(read_joblog(rundir), rows, run3.describe())
         rep3 = self.assertResumeReport(rundir, run3, skipped=40)
         self.assertEqual(rep3["tasks"]["attempts"], 0, run3.describe())
+
+    def test_halt_counts_the_failures_of_the_whole_run(self):
+        # Each of two workers fails exactly one task (its first): --halt 2
+        # is reached by the run, though neither worker failed twice.
+        lines = []
+        for n in range(1, 61):
+            lines.append("f=fail-$LOOM_RANK; if [ ! -e $f ]; then touch $f; "
+                         "exit 1; fi; sleep 0.05; echo ok-%d >> $LOGFILE" % n)
+        self.write_lines("t.txt", lines)
+        rundir = self.path("run")
+        run = self.run_loom(["run", "-q", "--halt", "2", "-o", rundir,
+                             "t.txt"], np=3, expect_rc=4)
+        rep = read_report(rundir)
+        self.assertIn("halt", rep["error"] or "", run.describe())
+        self.assertEqual(rep["tasks"]["failed"], 2)
+        self.assertLess(rep["tasks"]["total"], 60, run.describe())
 
     def test_halt_counts_only_tasks_that_failed_for_good(self):
         # A task that fails once and succeeds on its retry is no failure.

@@ -269,6 +269,24 @@ class QuarantineTest(loomtest.LoomTestCase):
         self.assertIn("rank 1 on", r.stderr)
         self.assertIn("quarantined", r.stderr)
 
+    def test_quarantine_n_takes_exactly_n_blames(self):
+        # One worker of two fails every task it runs (its first tries), and
+        # each task then succeeds on the other: each success blames the
+        # failing worker once. With --quarantine N it is quarantined at the
+        # N-th blame, not one later, and the line says so.
+        for n in (1, 2):
+            with self.subTest(quarantine=n):
+                self.write("q.txt", self.FILE)
+                run = self.path("run%d" % n)
+                r = self.loom(["run", "-o", run, "--quarantine", str(n),
+                               "q.txt"], np=3)
+                self.assertEqual(r.rc, 0, r.describe())
+                self.assertIn("quarantined rank 1 on", r.stderr)
+                self.assertIn("%d of its failed tasks succeeded elsewhere"
+                              % n, r.stderr)
+                rep = read_report(run)
+                self.assertEqual(rep["quarantined"], [1])
+
     def test_quarantine_0_never_quarantines(self):
         self.write("q.txt", self.FILE)
         r = self.loom(["run", "-q", "-o", "run", "--quarantine", "0",
@@ -316,6 +334,21 @@ class DeadlineTest(loomtest.LoomTestCase):
     def test_the_deadline_can_come_from_slurm(self):
         self.check(["--deadline", "slurm"],
                    env={"SLURM_JOB_END_TIME": str(int(time.time()) + 9)})
+
+    def test_a_retry_that_cannot_finish_in_time_is_not_started(self):
+        # The first attempt fits (4 s hinted, 6 s left) and fails after
+        # 3 s; its retry would end past the deadline: it is left out, and
+        # the failure stands.
+        self.write("r.txt", "sleep 3; exit 3 #loom cost=4 retries=2\ntrue\n")
+        r = self.loom(["run", "-q", "-o", "run", "--deadline", "6",
+                       "r.txt"])
+        self.assertEqual(r.rc, 4, r.describe())
+        rows = read_joblog(self.path("run"))
+        failing = [x for x in rows if x["command"] == "sleep 3; exit 3"]
+        self.assertEqual([x["attempt"] for x in failing], [1], rows)
+        rep = read_report(self.path("run"))
+        self.assertEqual(rep["not_started"], 1)
+        self.assertEqual(rep["tasks"]["failed"], 1)
 
     def test_bad_deadlines_are_usage_errors(self):
         self.write("d.txt", self.FILE)

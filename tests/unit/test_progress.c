@@ -82,6 +82,9 @@ static void test_progress_format_never_shows_zero_eta_for_far_work(void **st) {
    * so the line said "ETA 0:00:00", as if the run were about to end. */
   if (strstr(buf, "ETA 0:00:00"))
     fail_msg("'%s' claims the run is about to end", buf);
+  /* 1e10 s is 2777777 h 46 min 40 s: said whole. */
+  assert_string_equal(buf, "1/1000000001 tasks (0.0%), 0.1/s, elapsed "
+                           "0:00:10, ETA 2777777:46:40, 0 failed");
 }
 
 static void test_progress_format_truncates_to_the_buffer(void **st) {
