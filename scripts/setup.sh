@@ -9,7 +9,8 @@ build=${1:-$root/build}
 shift || true
 
 packages=(openmpi-bin libopenmpi-dev hwloc libhwloc-dev libcmocka-dev cmake
-          pkg-config gcc make python3 clang-format gnuplot-nox bsdextrautils)
+          pkg-config gcc make python3 clang-format gnuplot-nox bsdextrautils
+          clang libclang-rt-14-dev clang-tidy cppcheck valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, checks formatting, runs
-# the unit and MPI tests in an ASan+UBSan build, then builds normally and
-# runs everything through ctest. ctest's summary is the last thing printed.
+# the unit and MPI tests in an ASan+UBSan build, the static analysis and
+# valgrind (scripts/analyze.sh), then builds normally and runs everything
+# through ctest. ctest's summary is the last thing printed.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,9 @@ cmake -S "$root" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON \
 cmake --build "$asan" -j"$jobs" >/dev/null
 (cd "$asan" && ctest -L 'unit|mpi' --output-on-failure -j"$jobs" |
   grep -E "tests passed|tests failed|\*\*\*|Failed  ")
+
+echo "== static analysis (cppcheck, clang-tidy) and valgrind on the unit tests"
+"$root/scripts/analyze.sh"
 
 echo "== full suite"
 cd "$build"

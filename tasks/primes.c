@@ -16,7 +16,7 @@
 #define PRIMES_PAYLOAD (2 * sizeof(uint64_t))
 /* sqrt(1e14) = 1e7: the base-prime sieve of a task stays at 5 MB. */
 #define PRIMES_LIMIT_MAX UINT64_C(100000000000000)
-#define SEGMENT_BYTES (256u * 1024u)
+#define SEGMENT_BYTES ((size_t)256u * 1024u)
 /* The master checks limits that are not powers of ten with its own sieve
  * up to here (6 MB of bits, well under a second). */
 #define CHECK_SIEVE_MAX UINT64_C(100000000)

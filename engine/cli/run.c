@@ -461,7 +461,7 @@ static int weights_line(FILE *f, char *line, size_t size) {
 
 static int read_weights_file(struct run_cli *c) {
   FILE *f = fopen(c->weights_file, "r");
-  char line[4096], why[256];
+  char line[4096] = "", why[256];
   unsigned long no = 0;
   int status = 0, got;
 
@@ -787,6 +787,7 @@ static int run(struct run_cli *c) {
   }
 
 out:
+  c->opt.run_dir = NULL; /* it pointed at this function's rundir */
   MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
   loom_free(l);
   if (ks.k && ks.k->free && ks.state)

@@ -313,7 +313,6 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
     return CLI_OK;
   if (rc >= 0)
     return rc;
-  rc = CLI_USAGE;
   o = c.o;
   if (dist_setup(&d, c.args, c.nargs, "sim", err, sizeof(err)) != 0) {
     fprintf(stderr, "loom: %s\n", err);

@@ -43,7 +43,7 @@ extern "C" {
   X(LOOM_EBUSY, -13, "in use by another process")
 
 enum loom_error {
-#define LOOM_ERROR_ENUM(name, code, text) name = code,
+#define LOOM_ERROR_ENUM(name, code, text) name = (code),
   LOOM_ERROR_TABLE(LOOM_ERROR_ENUM)
 #undef LOOM_ERROR_ENUM
 };

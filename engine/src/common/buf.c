@@ -68,12 +68,14 @@ void *loom__array_grow(void *array, size_t *cap, size_t need, size_t size) {
 
   if (need <= *cap)
     return array;
+  if (size == 0)
+    return NULL; /* an array of nothing: a caller's mistake */
   while (n < need) {
     if (n > SIZE_MAX / 2)
       return NULL;
     n *= 2;
   }
-  if (size && n > SIZE_MAX / size)
+  if (n > SIZE_MAX / size)
     return NULL;
   p = realloc(array, n * size);
   if (!p)

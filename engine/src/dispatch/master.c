@@ -449,7 +449,7 @@ static int send_batch(struct master *m, int w) {
 /* Builds and sends batches while some worker has room and there is work. */
 static int dispatch(struct master *m) {
   for (;;) {
-    struct loom__batch b;
+    struct loom__batch b = {.worker = -1};
     int rc = loom__wire_begin(&m->out, 0);
 
     if (rc == 0)
@@ -470,7 +470,9 @@ static int dispatch(struct master *m) {
 }
 
 /* Is there anything left to do: attempts in flight, or work to hand out? */
-static int busy(struct master *m) { return m->fl.count > 0 || choose(m, -1); }
+static int work_left(struct master *m) {
+  return m->fl.count > 0 || choose(m, -1);
+}
 
 /* No worker can take the work that is left (all quarantined)? Then the
  * run ends with that work not started. */
@@ -597,6 +599,8 @@ static int gather_workers(struct master *m) {
   struct loom__weights ws;
   int rc = loom_profile_gather(l->comm, &l->profile, &all);
 
+  if (rc == 0 && !m->rep.w)
+    rc = LOOM_ENOMEM; /* gathered all the same: the call is collective */
   if (rc == 0)
     rc = loom__weights_parse(l->opt.weights, &ws, NULL, 0);
   for (int w = 0; rc == 0 && w < m->sched.n; w++) {
@@ -742,7 +746,7 @@ static int loop(struct master *m) {
   unsigned idle = 0;
   int rc = dispatch(m);
 
-  while (rc == 0 && busy(m)) {
+  while (rc == 0 && work_left(m)) {
     int got = receive(m);
     if (got < 0)
       return got;

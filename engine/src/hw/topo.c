@@ -450,7 +450,7 @@ int loom_profile_gather(MPI_Comm comm, const struct loom_profile *mine,
                            MPI_BYTE, 0, comm));
   if (rc != 0)
     goto out;
-  if (rank == 0) {
+  if (rank == 0 && buf) {
     /* Strings from other ranks end inside their fields, whatever came. */
     for (int i = 0; i < size; i++) {
       buf[i].host[sizeof(buf[i].host) - 1] = '\0';
@@ -492,8 +492,12 @@ void loom__topo_size(char *buf, size_t len, uint64_t bytes) {
 static void cell(char *buf, size_t len, const char *s, size_t max) {
   size_t i;
 
-  for (i = 0; i + 1 < len && i < max && s[i]; i++)
-    buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+  for (i = 0; i + 1 < len && i < max && s[i]; i++) {
+    unsigned char c = (unsigned char)s[i];
+    buf[i] = s[i];
+    if (c < 0x20 || c == 0x7f)
+      buf[i] = '?';
+  }
   buf[i] = '\0';
   if (i == 0)
     snprintf(buf, len, "-");

@@ -255,7 +255,8 @@ int loom_rundir_check_resumable(const char *path, char *err, size_t errlen) {
   /* A run killed before its header was whole left a prefix of it. */
   if (n < strlen(LOOM__JOBLOG_HEADER)
           ? strncmp(head, LOOM__JOBLOG_HEADER, n) != 0
-          : strncmp(head, LOOM__JOBLOG_HEADER, strlen(LOOM__JOBLOG_HEADER))) {
+          : strncmp(head, LOOM__JOBLOG_HEADER, strlen(LOOM__JOBLOG_HEADER)) !=
+                0) {
     if (err)
       snprintf(err, errlen,
                "cannot resume '%s': its joblog.tsv is not one loom wrote",
