@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, checks formatting, runs
 # the unit and MPI tests in an ASan+UBSan build, the static analysis and
-# valgrind (scripts/analyze.sh), then builds normally and runs everything
-# through ctest. ctest's summary is the last thing printed.
+# valgrind (scripts/analyze.sh), each fuzzer for a bounded time
+# (scripts/fuzz.sh; LOOM_FUZZ_SECONDS, default 30), then builds normally
+# and runs everything through ctest. ctest's summary is the last thing
+# printed.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +24,9 @@ cmake --build "$asan" -j"$jobs" >/dev/null
 
 echo "== static analysis (cppcheck, clang-tidy) and valgrind on the unit tests"
 "$root/scripts/analyze.sh"
+
+echo "== fuzzing: each target for ${LOOM_FUZZ_SECONDS:-30} s"
+"$root/scripts/fuzz.sh" "${LOOM_FUZZ_SECONDS:-30}"
 
 echo "== full suite"
 cd "$build"

@@ -72,6 +72,11 @@ int cli_seconds(const char *s, double *out); /* 90, 2.5m, 1h: >= 0 */
  * returns the process's exit status. quiet: this process is not the
  * launcher's rank 0, so usage errors and --help are left to that one. */
 int loom_cli_run(int argc, char **argv, int quiet);
+
+/* `loom run`'s flags alone, parsed and checked as loom_cli_run() does,
+ * silently, without MPI: returns -1 when the command line is good, else
+ * the exit status it would get. For the command-line fuzzer. */
+int loom_cli_run_parse(int argc, char **argv);
 int loom_cli_sim(int argc, char **argv, int quiet);
 int loom_cli_topo(int argc, char **argv, int quiet);
 

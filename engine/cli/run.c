@@ -796,22 +796,38 @@ out:
   return status;
 }
 
-int loom_cli_run(int argc, char **argv, int quiet) {
-  struct run_cli c;
+/* Parses and checks the command line into *c. Returns -1 to go on, or an
+ * exit status (the error line printed unless quiet). */
+static int parse(struct run_cli *c, int argc, char **argv, int quiet) {
   size_t used = 0;
-  int status, provided;
+  int status;
 
-  memset(&c, 0, sizeof(c));
-  loom_options_init(&c.opt);
+  memset(c, 0, sizeof(*c));
+  loom_options_init(&c->opt);
   for (int i = 0; i < argc; i++) {
-    int n = snprintf(c.command_line + used, sizeof(c.command_line) - used,
+    int n = snprintf(c->command_line + used, sizeof(c->command_line) - used,
                      "%s%s", i ? " " : "", argv[i]);
-    if (n > 0 && used + (size_t)n < sizeof(c.command_line))
+    if (n > 0 && used + (size_t)n < sizeof(c->command_line))
       used += (size_t)n;
   }
-  status = cli_parse(&run_syntax, argc, argv, 2, &c, quiet);
+  status = cli_parse(&run_syntax, argc, argv, 2, c, quiet);
   if (status < 0)
-    status = check_flags(&c, quiet);
+    status = check_flags(c, quiet);
+  return status;
+}
+
+int loom_cli_run_parse(int argc, char **argv) {
+  struct run_cli c;
+  int status = parse(&c, argc, argv, 1);
+  free(c.weights);
+  return status;
+}
+
+int loom_cli_run(int argc, char **argv, int quiet) {
+  struct run_cli c;
+  int status, provided;
+
+  status = parse(&c, argc, argv, quiet);
   if (status >= 0) {
     free(c.weights);
     /* Only the launcher's rank 0 reports; the others leave quietly with

@@ -18,6 +18,9 @@
  * 6. CANCEL while a C task blocks: after LOOM__ABANDON_AFTER the worker
  *    answers for the batch itself (the stuck task cancelled, with the time
  *    it ran) and leaves when told, its task thread left behind.
+ * 7. A rogue rank (3 ranks or more) sends the master a malformed DONE in the
+ *    middle of a run: the run ends with LOOM_EPROTO and an error that names
+ *    the sender; nothing reads past the message, and no rank hangs.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -375,6 +378,76 @@ static void test_cancel_abandons_a_stuck_c_task(struct loom *l,
     unlink(release_path);
 }
 
+/* ---- 7: a rogue rank ------------------------------------------------ */
+
+static int got_stop;
+
+static int r_stop(void *arg, int src, struct loom__buf *msg) {
+  (void)arg, (void)msg;
+  got_stop += src == 0;
+  return 0;
+}
+
+static int r_ignore(void *arg, int src, struct loom__buf *msg) {
+  (void)arg, (void)src, (void)msg;
+  return 0;
+}
+
+static int one_block_task(void *arg, struct loom_task_spec *spec) {
+  int *left = arg;
+  if (*left == 0)
+    return 0;
+  (*left)--;
+  loom_task_spec_init(spec);
+  spec->kind = "block";
+  return 1;
+}
+
+static void test_a_rogue_rank_is_named_not_trusted(struct loom *l) {
+  if (world_size < 3)
+    return;
+  if (world_rank == 0) {
+    int left = 1;
+    int rc = loom__master_run(l, one_block_task, &left, NULL, NULL);
+    CHECK_RC(rc, LOOM_EPROTO);
+    CHECK(strstr(loom_error_text(l), "from rank 2") != NULL);
+  } else if (world_rank == 1) {
+    CHECK_RC(loom__worker_run(l), 0);
+  } else if (world_rank == 2) {
+    /* Rogue: takes part in the hello, then lies. */
+    struct loom_profile *all = NULL;
+    struct loom__comm c;
+    static const unsigned char junk[] = {0x02, 0x00, 0x4d, 0x4c, 0xff,
+                                         0xff, 0xff, 0x7f, 0x01, 0x00,
+                                         0x00, 0x00, 0x09};
+    double t0;
+    CHECK_RC(loom_profile_gather(l->comm, &l->profile, &all), 0);
+    CHECK_RC(loom__comm_init(&c, l->comm), 0);
+    loom__comm_on(&c, LOOM__TAG_STOP, r_stop, NULL);
+    /* Whatever the master hands it (the policy picks rank 1 first). */
+    loom__comm_on(&c, LOOM__TAG_TASKS, r_ignore, NULL);
+    loom__comm_on(&c, LOOM__TAG_DRAIN, r_ignore, NULL);
+    loom__comm_on(&c, LOOM__TAG_CANCEL, r_ignore, NULL);
+    usleep(200000); /* the run is under way */
+    CHECK_RC(loom__comm_send_bytes(&c, 0, LOOM__TAG_DONE, junk, sizeof(junk)),
+             0);
+    t0 = now();
+    while (!got_stop && now() - t0 < 30)
+      CHECK_RC(loom__comm_poll(&c, NULL), 0);
+    CHECK(got_stop == 1);
+    CHECK_RC(loom__comm_fini(&c), 0);
+  } else {
+    CHECK_RC(loom__worker_run(l), 0);
+  }
+  /* The blocked task on rank 1 was left behind: let it go. */
+  if (world_rank == 0)
+    fclose(fopen(release_path, "w"));
+  MPI_Barrier(MPI_COMM_WORLD);
+  usleep(50000);
+  if (world_rank == 0)
+    unlink(release_path);
+}
+
 int main(int argc, char **argv) {
   struct loom *l = NULL;
   int provided;
@@ -407,6 +480,7 @@ int main(int argc, char **argv) {
     test_big_replies_come_back_in_parts(l, 2);
     test_drain_starts_no_queued_task(l, 1);
     test_cancel_abandons_a_stuck_c_task(l, 1);
+    test_a_rogue_rank_is_named_not_trusted(l);
   }
   loom_free(l);
   if (world_rank == 0)
