@@ -64,7 +64,8 @@ MUTATIONS = [
      "  if (!known && n > 0) {", "  if (0) {", "unit.test_feed|cli.resume"),
     ("hint-full-batches-never-close", "engine/src/sched/sched.c",
      "  return n > 0 && next_cost > 0 && cost + next_cost > s->batch_target;",
-     "  return 0;", "unit.test_batch|unit.test_sched"),
+     "  return n > 0 && next_cost > 0 && cost + next_cost > s->batch_target &&"
+     " 0;", "unit.test_batch|unit.test_sched"),
     ("retries-last-in-first-out", "engine/src/dispatch/inflight.c",
      "  f->retry_head = f->s[i].next;\n  if (f->retry_head == LOOM__NO_SLOT)\n    f->retry_tail = LOOM__NO_SLOT;\n  return i;",
      "  f->retry_head = f->s[i].next;\n  if (f->retry_head == LOOM__NO_SLOT)\n    f->retry_tail = LOOM__NO_SLOT;\n  return f->retry_tail != LOOM__NO_SLOT ? f->retry_tail : i;",

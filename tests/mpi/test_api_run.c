@@ -406,6 +406,82 @@ static void test_calls_while_running(struct loom *l) {
   check_summary(l, (uint64_t)n, (uint64_t)n, 0, (uint64_t)n);
 }
 
+/* ---- replies past the part size ---------------------------------------- */
+
+#define MIB_TASKS 300
+
+/* "mib": replies 1 MiB whose every byte is the task's index (mod 251). */
+static int mib_fn(struct loom_task *task, const void *payload, size_t len,
+                  void *arg) {
+  static unsigned char *buf;
+  uint64_t i;
+  (void)arg;
+  if (len != sizeof(i))
+    return 2;
+  memcpy(&i, payload, sizeof(i));
+  if (!buf && !(buf = malloc(LOOM_RESULT_MAX)))
+    return 3;
+  memset(buf, (int)(i % 251), LOOM_RESULT_MAX);
+  return loom_task_reply(task, buf, LOOM_RESULT_MAX) == 0 ? 0 : 4;
+}
+
+struct mibs {
+  unsigned char seen[MIB_TASKS];
+  int bad;
+};
+
+static void on_mib(void *arg, const struct loom_result *r) {
+  struct mibs *m = arg;
+  const unsigned char *b = r->data;
+  uint64_t i = r->line - 1;
+  if (i >= MIB_TASKS || r->len != LOOM_RESULT_MAX || r->exit_code != 0) {
+    m->bad++;
+    return;
+  }
+  m->seen[i]++;
+  m->bad += b[0] != i % 251 || b[r->len - 1] != i % 251;
+}
+
+/* Batches grow to hundreds of 1 MiB replies: their answers come back in
+ * several DONE parts (no message near MPI's 2 GiB limit), and every reply
+ * arrives once, whole, while the window's accounting stays right (a part
+ * taken for the batch's end would leave the master answering for a batch
+ * it no longer has). */
+static void test_replies_past_the_part_size(void) {
+  struct loom_options opt;
+  struct loom *l = NULL;
+  struct mibs got;
+  int rc;
+
+  loom_options_init(&opt);
+  opt.quiet = 1;
+  opt.batch_target = 10; /* seconds: batches as big as doubling allows */
+  opt.window = 1;
+  CHECK_RC(loom_new(MPI_COMM_WORLD, &opt, &l), 0);
+  if (!l)
+    return;
+  CHECK_RC(loom_register(l, "mib", mib_fn, NULL), 0);
+  memset(&got, 0, sizeof(got));
+  if (world_rank == 0)
+    for (uint64_t i = 0; i < MIB_TASKS; i++) {
+      struct loom_task_spec s;
+      loom_task_spec_init(&s);
+      s.kind = "mib";
+      s.payload = &i;
+      s.len = sizeof(i);
+      s.line = i + 1;
+      CHECK_RC(loom_submit(l, &s), 0);
+    }
+  rc = loom_run(l, NULL, NULL, on_mib, &got);
+  CHECK_RC(rc, 0);
+  if (world_rank == 0) {
+    CHECK(got.bad == 0);
+    for (int i = 0; i < MIB_TASKS; i++)
+      CHECK(got.seen[i] == 1);
+  }
+  loom_free(l);
+}
+
 int main(int argc, char **argv) {
   struct loom_options opt;
   struct loom *l = NULL;
@@ -437,6 +513,7 @@ int main(int argc, char **argv) {
   test_exit_codes(l);
   test_calls_while_running(l);
   loom_free(l);
+  test_replies_past_the_part_size();
 
   return mpicheck_verdict("test_api_run");
 }

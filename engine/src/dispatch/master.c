@@ -241,6 +241,10 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   rc = loom__wire_open(&r, msg, len);
   if (rc != 0)
     return rc;
+  /* An answer needs a question: a worker with no batch in flight has
+   * nothing to answer for (a rogue rank, or a part after the final one). */
+  if (m->sched.w[w].batches == 0)
+    return LOOM_EPROTO;
   n = r.left;
   /* Only the last part of a batch's answer closes the batch. */
   final = (r.flags & LOOM__WIRE_FINAL) != 0;
