@@ -60,6 +60,10 @@ int cli_usage_error(const struct cli_syntax *s, int quiet, const char *fmt, ...)
 void cli_help(const struct cli_syntax *s, FILE *f);
 
 /* A macro's value as a string literal. */
+/* A size in bytes with an optional K, M or G suffix (powers of 1024).
+ * Returns 0, or -1 for anything else or an overflow. */
+int cli_size(const char *s, unsigned long long *out);
+
 #define CLI_STR_(x) #x
 #define CLI_STR(x) CLI_STR_(x)
 
@@ -79,5 +83,6 @@ int loom_cli_run(int argc, char **argv, int quiet);
 int loom_cli_run_parse(int argc, char **argv);
 int loom_cli_sim(int argc, char **argv, int quiet);
 int loom_cli_topo(int argc, char **argv, int quiet);
+int loom_cli_state(int argc, char **argv, int quiet);
 
 #endif /* LOOM_CLI_H */

@@ -4,6 +4,7 @@
  * the flags: every word after it is positional.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,4 +139,29 @@ int cli_u64(const char *s, unsigned long long min, unsigned long long max,
 
 int cli_seconds(const char *s, double *out) {
   return s && loom_duration_parse(s, strlen(s), out) == 0 ? 0 : -1;
+}
+
+int cli_size(const char *s, unsigned long long *out) {
+  static const char units[] = "KMG";
+  char *end;
+  unsigned long long v;
+  const char *u;
+
+  if (!s || !*s || *s == '-' || *s == '+')
+    return -1;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (end == s || errno)
+    return -1;
+  if (*end) {
+    if (end[1] || !(u = strchr(units, *end)))
+      return -1;
+    for (long k = u - units + 1; k > 0; k--) {
+      if (v > ULLONG_MAX / 1024)
+        return -1;
+      v *= 1024;
+    }
+  }
+  *out = v;
+  return 0;
 }

@@ -28,6 +28,7 @@ static const struct command commands[] = {
      "simulate a run offline: policies, speeds, latency (loom sim "
      "--help)",
      loom_cli_sim},
+    {"state", "print a run's state table (loom state --help)", loom_cli_state},
 };
 
 /* The rank the launcher gave this process, before MPI starts. */

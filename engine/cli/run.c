@@ -281,6 +281,24 @@ static int set_weights_file(void *ctx, const char *v, char *err, size_t n) {
   return 0;
 }
 
+static int set_state(void *ctx, const char *v, char *err, size_t n) {
+  int mode = loom_state_mode_parse(v);
+  (void)err, (void)n;
+  if (mode < 0)
+    return -1;
+  ((struct run_cli *)ctx)->opt.state_mode = mode;
+  return 0;
+}
+
+static int set_state_budget(void *ctx, const char *v, char *err, size_t n) {
+  unsigned long long u;
+  (void)err, (void)n;
+  if (cli_size(v, &u) != 0 || u == 0)
+    return -1;
+  ((struct run_cli *)ctx)->opt.state_budget = u;
+  return 0;
+}
+
 static const struct cli_flag run_flags[] = {
     {"--output", 'o', "DIR",
      "run directory (default: a new loom-run-YYYYMMDD-HHMMSS)", NULL,
@@ -317,6 +335,14 @@ static const struct cli_flag run_flags[] = {
      "when another loom owns the run directory, wait this\n"
      "long for it to end, then refuse (default 10; exit 2)",
      "seconds >= 0", set_lock_wait},
+    {"--state", 0, "MODE",
+     "the state table's consistency: strong (default),\n"
+     "causal or eventual (README: The state table)",
+     "strong, causal or eventual", set_state},
+    {"--state-budget", 0, "SIZE",
+     "bytes one rank's replica may grow to by its own\n"
+     "writes (default 256M; K, M, G suffixes)",
+     "a size > 0 such as 4096, 64M or 2G", set_state_budget},
     {"--kind", 0, "NAME", "run a built-in kind instead of a task file", NULL,
      set_kind},
     {"--count", 0, "N", "number of tasks of the kind (>= 1)", "an integer >= 1",
@@ -700,6 +726,10 @@ static int conclude(struct run_cli *c, struct loom *l, int rc,
             *loom_error_text(l) ? loom_error_text(l) : loom_strerror(rc));
     status = sum.attempts > 0 || sum.skipped > 0 || c->resume ? CLI_INCOMPLETE
                                                               : CLI_USAGE;
+  } else if (rc == LOOM_EREPLICA) {
+    /* The tasks ran, but the table they shared cannot be trusted. */
+    fprintf(stderr, "loom: %s\n", loom_error_text(l));
+    status = CLI_INTERNAL;
   } else if (rc != 0) {
     fprintf(stderr, "loom: run failed: %s\n",
             *loom_error_text(l) ? loom_error_text(l) : loom_strerror(rc));

@@ -40,7 +40,10 @@ extern "C" {
   X(LOOM_ETOOBIG, -10, "too large")                                            \
   X(LOOM_ESYS, -11, "system call failed")                                      \
   X(LOOM_EMISMATCH, -12, "ranks disagree")                                     \
-  X(LOOM_EBUSY, -13, "in use by another process")
+  X(LOOM_EBUSY, -13, "in use by another process")                              \
+  X(LOOM_ECONFLICT, -14, "compare-and-swap lost: another value was there")     \
+  X(LOOM_ETIMEDOUT, -15, "timed out")                                          \
+  X(LOOM_EREPLICA, -16, "the state table's replicas did not end the same")
 
 enum loom_error {
 #define LOOM_ERROR_ENUM(name, code, text) name = (code),
@@ -88,33 +91,37 @@ struct loom_options {
                                first 100,000 tasks of the source is in the
                                journal (else LOOM_EMISMATCH: another task
                                set would share the directory) */
-  uint64_t halt;       /* stop handing out tasks once this many tasks failed
-                          for good; 0 = never */
-  double grace;        /* after loom_stop(): seconds running tasks may go on
-                          before they are killed (0 = kill at once) */
-  int quarantine;      /* a worker gets no more tasks once this many of its
-                          failed tasks succeeded on other workers with no
-                          success of its own in between; 0 = never */
-  const char *weights; /* "KEY=W,...": capacity weights that replace the
-                          topology's for a worker rank (KEY a number) or
-                          every rank on a host (KEY a name), W a finite
-                          number > 0; a rank's entry wins over its host's,
-                          a later entry over an earlier one; NULL = none */
-  double deadline;     /* wall clock (seconds since the epoch): a task whose
-                          expected time (cost hint, else the measured mean)
-                          would end past it is not started; 0 = none */
-  double lock_wait;    /* seconds a run waits for another process that
-                          holds the run directory's lock to end (then
-                          LOOM_EBUSY); default 10 */
-  uint64_t lookahead;  /* with a policy that hands out the longest hinted
-                          tasks first (weighted): how many tasks the master
-                          may read ahead of dispatch to find them; each
-                          waits in memory with its command; it starts at
-                          the first task with a cost hint (before it, tasks
-                          stream). 0 = none (the source's order), default
-                          LOOM_LOOKAHEAD_DEFAULT.
-                          Only for sources that can be read ahead: a
-                          source that blocks for input needs 0 */
+  uint64_t halt;         /* stop handing out tasks once this many tasks failed
+                            for good; 0 = never */
+  double grace;          /* after loom_stop(): seconds running tasks may go on
+                            before they are killed (0 = kill at once) */
+  int quarantine;        /* a worker gets no more tasks once this many of its
+                            failed tasks succeeded on other workers with no
+                            success of its own in between; 0 = never */
+  const char *weights;   /* "KEY=W,...": capacity weights that replace the
+                            topology's for a worker rank (KEY a number) or
+                            every rank on a host (KEY a name), W a finite
+                            number > 0; a rank's entry wins over its host's,
+                            a later entry over an earlier one; NULL = none */
+  double deadline;       /* wall clock (seconds since the epoch): a task whose
+                            expected time (cost hint, else the measured mean)
+                            would end past it is not started; 0 = none */
+  double lock_wait;      /* seconds a run waits for another process that
+                            holds the run directory's lock to end (then
+                            LOOM_EBUSY); default 10 */
+  uint64_t lookahead;    /* with a policy that hands out the longest hinted
+                            tasks first (weighted): how many tasks the master
+                            may read ahead of dispatch to find them; each
+                            waits in memory with its command; it starts at
+                            the first task with a cost hint (before it, tasks
+                            stream). 0 = none (the source's order), default
+                            LOOM_LOOKAHEAD_DEFAULT.
+                            Only for sources that can be read ahead: a
+                            source that blocks for input needs 0 */
+  int state_mode;        /* enum loom_state_mode: the state table's
+                            consistency; 0 = strong */
+  uint64_t state_budget; /* bytes one rank's replica may grow to by its own
+                            writes; 0 = LOOM_STATE_BUDGET_DEFAULT */
 };
 
 /* The default look-ahead: 1,000,000 tasks; and the limits of the
@@ -304,6 +311,109 @@ const char *loom_error_text(const struct loom *l);
  * a repeat index). Documented in the README; stable across releases. */
 uint64_t loom_task_id_derive(const char *kind, const void *payload, size_t len,
                              uint64_t position);
+
+/* ------------------------------------------------------------------------ */
+/* The state table                                                            */
+
+/* A key-value table replicated on every rank, through which tasks share
+ * results. Keys are strings of 1 to LOOM_STATE_KEY_MAX bytes; values are
+ * bytes (at most LOOM_STATE_VALUE_MAX), or numbers kept by the counter and
+ * min/max operations (a reader sees them as decimal text). The consistency
+ * is the run's (opt.state_mode, README "The state table"):
+ *   strong: linearizable: every operation takes effect at one instant
+ *     between its call and its return, the same on every rank; each one is
+ *     a round trip to rank 0, which orders them;
+ *   causal: served from the local replica; a write is applied nowhere
+ *     before the writes it may depend on; concurrent writes converge;
+ *   eventual: local; updates spread in batches; once writers stop, every
+ *     replica is the same (the last writer wins, ties broken by rank).
+ * Callable from task functions (on any rank, while the run goes on), from
+ * the result callback (rank 0) and, to read the final table, after
+ * loom_run() returns; never before the first run (LOOM_ESTATE). While a
+ * stop kills the run's tasks, a call waiting for an answer returns
+ * LOOM_ESTATE. Every call may also return LOOM_EINVAL (a NULL engine,
+ * key or out pointer, a key of bad length or with a NUL byte) or
+ * LOOM_EPROTO (the table's protocol failed: the run reports it). */
+enum loom_state_mode {
+  LOOM_STATE_STRONG = 0,
+  LOOM_STATE_CAUSAL = 1,
+  LOOM_STATE_EVENTUAL = 2
+};
+
+#define LOOM_STATE_KEY_MAX 255
+#define LOOM_STATE_VALUE_MAX (1u << 20)
+#define LOOM_STATE_BUDGET_DEFAULT (UINT64_C(256) << 20)
+/* The most ranks a counter spans (a message says how many it holds). */
+#define LOOM_STATE_RANKS_MAX (1u << 20)
+
+/* Parses a mode name ("strong", "causal", "eventual"). Returns the mode or
+ * LOOM_EINVAL. The name of a mode: loom_state_mode_name(). */
+int loom_state_mode_parse(const char *name);
+const char *loom_state_mode_name(int mode);
+
+/* The engine a task runs under, for the loom_state_* calls. */
+struct loom *loom_task_loom(const struct loom_task *task);
+
+/* Writes value (len bytes, NULL with len 0 for empty) under key. Returns 0,
+ * LOOM_ETOOBIG (value too long, or the replica would pass its budget),
+ * LOOM_EEXIST (the key holds a counter or a min/max number, which only
+ * their own operations change). */
+int loom_state_put(struct loom *l, const char *key, const void *value,
+                   size_t len);
+
+/* Reads key into buf (cap bytes) and sets *len to the value's length.
+ * Returns 0, LOOM_ENOENT (no such key, or deleted), LOOM_ETOOBIG (the
+ * value is longer than cap: buf is untouched and *len says how long). */
+int loom_state_get(struct loom *l, const char *key, void *buf, size_t cap,
+                   size_t *len);
+
+/* Deletes key. Returns 0 (also when it did not exist) or LOOM_EEXIST (a
+ * counter or min/max key: those are never deleted). */
+int loom_state_del(struct loom *l, const char *key);
+
+/* Compare-and-swap: when key holds exactly expect (elen bytes; expect NULL:
+ * when key is absent), writes value (NULL: deletes it). Strong mode only:
+ * atomic across ranks. Returns 0 when swapped, LOOM_ECONFLICT when another
+ * value was there, LOOM_ESTATE in the other modes (no atomic operation
+ * across ranks there), or as put. */
+int loom_state_cas(struct loom *l, const char *key, const void *expect,
+                   size_t elen, const void *value, size_t len);
+
+/* Fetch-and-add on a counter (a key never written counts 0): adds delta
+ * and sets *before (may be NULL) to the value it had. Strong mode: atomic
+ * across ranks, so a counter hands out every number exactly once. Causal
+ * and eventual: *before is this replica's value; every increment is kept
+ * and counted once everywhere. Returns 0, LOOM_EEXIST (key holds bytes or
+ * a min/max number), LOOM_ETOOBIG (over the budget, or the counter would
+ * pass INT64 range). */
+int loom_state_add(struct loom *l, const char *key, int64_t delta,
+                   int64_t *before);
+
+/* Fetch-and-min / -max: key becomes the smaller (larger) of its number and
+ * v; *before (may be NULL) gets what it held, INT64_MAX (INT64_MIN for
+ * max) when it held none. Best-so-far values for search. Returns 0 or
+ * LOOM_EEXIST (key holds bytes, a counter or the other extreme). */
+int loom_state_min(struct loom *l, const char *key, int64_t v, int64_t *before);
+int loom_state_max(struct loom *l, const char *key, int64_t v, int64_t *before);
+
+/* Waits until key exists (old NULL) or holds something other than old
+ * (oldlen bytes; deleted counts as other), then reads it as
+ * loom_state_get() does. timeout: seconds, < 0 = forever. Returns 0,
+ * LOOM_ENOENT (the key was deleted), LOOM_ETIMEDOUT, LOOM_ETOOBIG;
+ * LOOM_ESTATE from the result callback (it would stop the master). */
+int loom_state_wait(struct loom *l, const char *key, const void *old,
+                    size_t oldlen, double timeout, void *buf, size_t cap,
+                    size_t *len);
+
+/* Prints the table a run directory's journal (DIR/state.log) holds: the
+ * final table of a finished run, or what a killed one had journaled. As
+ * tab-separated lines (key, kind, value: "key\tkind\tvalue" header;
+ * backslash escapes \t \n \r \\ \xHH) sorted by key, or (json) a JSON
+ * array of {"key", "kind", "value"} ("value_hex" for bytes that are not
+ * UTF-8). Local. Returns 0, LOOM_ENOENT (no journal), LOOM_ESYNTAX (a
+ * damaged record), LOOM_EIO, LOOM_ENOMEM; err names the file. */
+int loom_state_dump(const char *dir, int json, FILE *out, char *err,
+                    size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Task files                                                                 */

@@ -31,6 +31,11 @@ enum {
                            bytes (liveness; tests) */
   LOOM__TAG_PONG = 6,
   LOOM__TAG_DRAIN = 7, /* master -> worker: start no queued task (a stop) */
+  /* The state table (state/repl.c). */
+  LOOM__TAG_STATE_REQ = 8,   /* rank > 0 -> 0: an operation (strong) */
+  LOOM__TAG_STATE_REPLY = 9, /* 0 -> rank: its answer */
+  LOOM__TAG_STATE_UPD = 10,  /* changes to replicas */
+  LOOM__TAG_STATE_AE = 11,   /* anti-entropy: digests, repairs (eventual) */
   LOOM__TAG_MAX = 32
 };
 

@@ -62,6 +62,28 @@ void loom__json_string_n(FILE *f, const char *s, size_t max) {
   fputc('"', f);
 }
 
+int loom__utf8_valid(const void *s, size_t n) {
+  const unsigned char *p = s;
+  for (size_t i = 0, k; i < n; i += k)
+    if ((k = utf8_len(p + i, n - i)) == 0)
+      return 0;
+  return 1;
+}
+
+void loom__json_bytes(FILE *f, const void *s, size_t n) {
+  const unsigned char *p = s;
+  fputc('"', f);
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '"' || p[i] == '\\')
+      fprintf(f, "\\%c", p[i]);
+    else if (p[i] < 0x20)
+      fprintf(f, "\\u%04x", p[i]);
+    else
+      fputc(p[i], f);
+  }
+  fputc('"', f);
+}
+
 void loom__json_string(FILE *f, const char *s) {
   loom__json_string_n(f, s, SIZE_MAX);
 }

@@ -22,6 +22,7 @@
 #include "journal/rundir.h"
 #include "sched/policy.h"
 #include "sched/weights.h"
+#include "state/state.h"
 
 struct loom__subq {
   struct loom_task_spec *specs; /* payload and text owned */
@@ -108,6 +109,12 @@ int loom_options_check(const struct loom_options *opt, char *err,
     return invalid(err, errlen,
                    "deadline %g: expected seconds since the epoch (0 = none)",
                    opt->deadline);
+  if (opt->state_mode < LOOM_STATE_STRONG ||
+      opt->state_mode > LOOM_STATE_EVENTUAL)
+    return invalid(err, errlen,
+                   "state_mode %d: expected strong (0), causal (1) or "
+                   "eventual (2)",
+                   opt->state_mode);
   if (opt->lookahead > LOOM_LOOKAHEAD_MAX)
     return invalid(err, errlen, "lookahead %llu: expected at most %llu tasks",
                    (unsigned long long)opt->lookahead,
@@ -175,6 +182,7 @@ static void free_fields(struct loom *l) {
   free(l->command_line);
   free(l->source_name);
   free(l->weights);
+  loom__state_free(l->state);
 }
 
 int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
@@ -352,13 +360,16 @@ static int check_kinds(struct loom *l) {
 
 /* The master's run directory, output mode and window become everyone's. */
 static int share_settings(struct loom *l) {
-  int hdr[3] = {l->run_dir ? (int)strlen(l->run_dir) : -1, l->opt.output_mode,
-                l->opt.window};
+  int hdr[4] = {l->run_dir ? (int)strlen(l->run_dir) : -1, l->opt.output_mode,
+                l->opt.window, l->opt.state_mode};
   int rc;
 
-  rc = LOOM_MPI(MPI_Bcast(hdr, 3, MPI_INT, 0, l->comm));
+  rc = LOOM_MPI(MPI_Bcast(hdr, 4, MPI_INT, 0, l->comm));
+  if (rc == 0)
+    rc = LOOM_MPI(MPI_Bcast(&l->opt.state_budget, 1, MPI_UINT64_T, 0, l->comm));
   if (rc != 0)
     return rc;
+  l->opt.state_mode = hdr[3];
   if (l->rank == 0)
     return hdr[0] < 0
                ? 0
@@ -395,6 +406,8 @@ int loom_run(struct loom *l, loom_source_fn src, void *src_arg,
   rc = check_kinds(l);
   if (rc == 0)
     rc = share_settings(l);
+  if (rc == 0 && !l->state)
+    rc = loom__state_new(l, &l->state);
   if (rc != LOOM_EMPI) {
     int worst;
     if (LOOM_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, l->comm)))

@@ -26,7 +26,8 @@ struct loom__kind {
   void *arg;
 };
 
-struct loom__subq; /* the loom_submit() queue (engine.c) */
+struct loom__subq;  /* the loom_submit() queue (engine.c) */
+struct loom__state; /* the state table (state/state.h) */
 
 struct loom {
   MPI_Comm comm;
@@ -54,10 +55,12 @@ struct loom {
   struct loom_profile profile; /* this rank's hardware (topo.c) */
   size_t part_max;             /* a DONE part is closed past this many bytes
                                   (LOOM__WIRE_PART_MAX; white-box tests lower it) */
+  struct loom__state *state;   /* made by the first loom_run() */
 };
 
 /* A task's execution context (the opaque struct loom_task of loom.h). */
 struct loom_task {
+  struct loom *l;
   uint64_t id;
   int rank;
   unsigned char *reply; /* owned by the executor, reused across tasks */

@@ -45,6 +45,7 @@ int loom__exec_init(struct loom__exec *x, struct loom *l) {
   x->watchdog.pid = -1;
   x->l = l;
   x->task.rank = l->rank;
+  x->task.l = l;
   while (environ && environ[n])
     n++;
   x->envp = calloc(n + LOOM__ENV_SLOTS + 1, sizeof(char *));

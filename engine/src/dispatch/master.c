@@ -40,6 +40,7 @@
 #include "sched/batch.h"
 #include "sched/policy.h"
 #include "sched/weights.h"
+#include "state/state.h"
 
 #define BATCH_BYTES_MAX (1u << 20)
 
@@ -70,6 +71,7 @@ struct master {
   int io_failed; /* the journal or a task's output could not be written:
                     no new attempt starts, and the run ends incomplete */
   struct loom__report rep; /* every figure of the run, and only here */
+  struct loom__state_stats state;
   struct loom__progress prog;
   double t_start;
   double t_last_done;
@@ -572,6 +574,7 @@ static int check_stop(struct master *m) {
   m->cancelled = 1;
   if (m->local) {
     loom__executor_cancel(&m->ex);
+    loom__state_cancel(m->l->state);
     return 0;
   }
   for (int w = 0; w < m->sched.n && rc == 0; w++)
@@ -621,6 +624,30 @@ static int gather_workers(struct master *m) {
     loom__weights_fini(&ws);
   free(all);
   return rc;
+}
+
+/* A DONE that comes after the end (a run that failed with batches in
+ * flight) has nowhere to go. */
+static int discard(void *arg, int src, struct loom__buf *msg) {
+  (void)arg;
+  (void)src;
+  (void)msg;
+  return 0;
+}
+
+/* Ends the state table's run (collective). Returns rc, or the table's
+ * failure when rc is 0. */
+static int finish_state(struct master *m, int rc) {
+  int rc2;
+
+  loom__comm_on(&m->comm, LOOM__TAG_DONE, discard, m);
+  rc2 = loom__state_finish(m->l->state, rc != 0, &m->state);
+  m->rep.state = &m->state;
+  if (m->state.error[0])
+    stop_reason(m, "state table: %s", m->state.error);
+  if (rc2 == LOOM_EIO && loom__state_io_error(m->l->state))
+    stop_reason(m, "%s", loom__state_io_error(m->l->state));
+  return rc != 0 ? rc : rc2;
 }
 
 /* Totals, report.json and the summary. Returns rc, or LOOM_EIO when the
@@ -676,6 +703,7 @@ static int finish_report(struct master *m, int rc) {
  * profiles are gathered): every rank's part must run whatever happens. */
 static int start(struct master *m, loom_source_fn src, void *src_arg) {
   struct loom *l = m->l;
+  char stateerr[PATH_MAX + 64] = "";
   int rc, rc2;
 
   m->local = l->size == 1;
@@ -736,6 +764,14 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
     rc = LOOM_EIO;
   }
   m->feed.keyed = m->joblog.fp != NULL;
+  /* Collective: after a failure above too, so that every rank agrees. */
+  rc2 = loom__state_start(l->state, &m->comm, &m->waker, rc, stateerr,
+                          sizeof(stateerr));
+  if (rc == 0 && rc2 != 0) {
+    rc = rc2;
+    snprintf(m->errbuf, sizeof(m->errbuf), "%s",
+             stateerr[0] ? stateerr : "the state table could not start");
+  }
   /* Short sleeps are only short with a small timer slack. */
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   m->t_start = m->t_last_done = loom__now();
@@ -745,15 +781,31 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
   return rc;
 }
 
+/* The state table's turn: its queued calls, batches and answers. Returns
+ * how much it did, or a negative code. */
+static int serve_state(struct master *m) {
+  int n = loom__state_pump(m->l->state);
+  const char *why = loom__state_io_error(m->l->state);
+
+  if (why && !m->io_failed)
+    io_failure(m, why);
+  if (n < 0)
+    stop_reason(m, "the state table failed: %s", loom_strerror(n));
+  return n;
+}
+
 /* The loop: receive, heed a stop, dispatch, or wait. */
 static int loop(struct master *m) {
   unsigned idle = 0;
   int rc = dispatch(m);
 
   while (rc == 0 && work_left(m)) {
-    int got = receive(m);
+    int got = receive(m), served;
     if (got < 0)
       return got;
+    served = serve_state(m);
+    if (served < 0)
+      return served;
     rc = check_stop(m);
     if (rc != 0)
       return rc;
@@ -761,6 +813,9 @@ static int loop(struct master *m) {
     if (got > 0) {
       rc = dispatch(m);
       idle = 0;
+    } else if (served > 0 || loom__state_busy(m->l->state)) {
+      idle = 0;
+      sched_yield();
     } else {
       idle_wait(m, &idle);
     }
@@ -800,6 +855,7 @@ int loom__master_run(struct loom *l, loom_source_fn src, void *src_arg,
   rc2 = loom__comm_flush(&m->comm);
   if (rc == 0)
     rc = rc2;
+  rc = finish_state(m, rc);
   if (loom__joblog_close(&m->joblog) != 0) {
     io_failure(m, m->joblog.err);
     if (rc == 0)

@@ -22,6 +22,7 @@
 #include "comm/comm.h"
 #include "dispatch/engine.h"
 #include "dispatch/executor.h"
+#include "state/state.h"
 
 #define IDLE_MAX 200e-6 /* waiting for a batch: it should start at once */
 #define RUN_STEP 50e-6  /* a batch runs, and another may come */
@@ -67,6 +68,7 @@ static int on_cancel(void *arg, int src, struct loom__buf *msg) {
   if (src != 0)
     return LOOM_EPROTO;
   loom__executor_cancel(&wk->ex); /* until STOP: the rest answer at once */
+  loom__state_cancel(wk->l->state);
   return 0;
 }
 
@@ -119,8 +121,10 @@ static int hello(struct loom *l) {
 }
 
 int loom__worker_run(struct loom *l) {
+  struct loom__state_stats stats;
   struct worker *wk;
   unsigned idle = 0;
+  char err[PATH_MAX + 64];
   int rc, rc2;
 
   wk = calloc(1, sizeof(*wk));
@@ -135,16 +139,26 @@ int loom__worker_run(struct loom *l) {
     rc = loom__waker_init(&wk->waker);
   if (rc == 0)
     rc = loom__executor_start(&wk->ex, l, &wk->waker);
+  /* Collective: also after a failure above (the master reports it). */
+  rc2 =
+      loom__state_start(l->state, &wk->comm, &wk->waker, rc, err, sizeof(err));
+  if (rc == 0)
+    rc = rc2;
   loom__comm_on(&wk->comm, LOOM__TAG_TASKS, on_tasks, wk);
   loom__comm_on(&wk->comm, LOOM__TAG_STOP, on_stop, wk);
   loom__comm_on(&wk->comm, LOOM__TAG_CANCEL, on_cancel, wk);
   loom__comm_on(&wk->comm, LOOM__TAG_DRAIN, on_drain, wk);
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   while (rc == 0 && !wk->stop) {
-    int got = 0, sent;
+    int got = 0, sent, served;
     rc = loom__comm_poll(&wk->comm, &got);
     if (rc != 0) {
       loom__log("%s", wk->comm.err);
+      break;
+    }
+    served = loom__state_pump(l->state);
+    if (served < 0) {
+      rc = served;
       break;
     }
     loom__executor_abandon_stuck(&wk->ex, loom__now());
@@ -153,11 +167,19 @@ int loom__worker_run(struct loom *l) {
       rc = sent;
       break;
     }
-    if (got > 0 || sent > 0)
+    if (got > 0 || sent > 0 || served > 0) {
       idle = 0;
-    else
+    } else if (loom__state_busy(l->state)) {
+      sched_yield(); /* an answer from rank 0 is near */
+    } else {
       idle_wait(wk, &idle);
+    }
   }
+  /* Collective; before the executor stops, so that a task waiting for
+   * the table is answered (and can return) instead of waiting forever. */
+  rc2 = loom__state_finish(l->state, rc != 0, &stats);
+  if (rc == 0 && rc2 != 0 && rc2 != LOOM_EREPLICA)
+    rc = rc2; /* the table's verdict is the master's to report */
   loom__executor_stop(&wk->ex);
   rc2 = loom__comm_fini(&wk->comm);
   if (rc == 0)

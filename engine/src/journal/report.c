@@ -43,7 +43,31 @@ static void iso_time(char *buf, size_t n, double t) {
   strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* JSON has no NaN or infinity. */
+/* The state table's section. */
+static void write_state(FILE *f, const struct loom__state_stats *st) {
+  uint64_t total = 0;
+
+  fprintf(f, ",\n  \"state\": {\"mode\": \"%s\", \"operations\": {",
+          loom_state_mode_name(st->mode));
+  for (int i = 0; i < LOOM__SOP_N; i++) {
+    fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", loom__state_op_name(i),
+            st->ops[i]);
+    total += st->ops[i];
+  }
+  fprintf(f,
+          ", \"total\": %" PRIu64 "}, \"messages\": %" PRIu64
+          ", \"bytes\": %" PRIu64 ", \"keys\": %" PRIu64
+          ", \"journaled\": %" PRIu64 ", \"converged\": %s"
+          ", \"repair_rounds\": %d, \"digest\": \"%016" PRIx64
+          "\", \"error\": ",
+          total, st->messages, st->bytes, st->keys, st->journaled,
+          st->converged ? "true" : "false", st->repairs, st->digest);
+  if (st->error[0])
+    loom__json_string(f, st->error);
+  else
+    fputs("null", f);
+  fputs("}", f);
+}
 
 int loom__report_write(const struct loom__report *r, const char *path) {
   char tmp[PATH_MAX], when[32];
@@ -123,7 +147,10 @@ int loom__report_write(const struct loom__report *r, const char *path) {
             loom__json_num(fmax(0, r->makespan - w->busy)),
             w->quarantined ? "true" : "false", i + 1 < r->nworkers ? "," : "");
   }
-  fprintf(f, "  ]\n}\n");
+  fprintf(f, "  ]");
+  if (r->state)
+    write_state(f, r->state);
+  fprintf(f, "\n}\n");
   bad = ferror(f);
   if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
     remove(tmp);
@@ -172,6 +199,17 @@ void loom__report_summary(const struct loom__report *r, FILE *out) {
               "loom: rank %d on %s was quarantined: its failed tasks "
               "succeeded on other workers\n",
               r->w[i].hw.rank, r->w[i].hw.host);
+  if (r->state) {
+    uint64_t total = 0;
+    for (int i = 0; i < LOOM__SOP_N; i++)
+      total += r->state->ops[i];
+    if (total > 0 || r->state->error[0])
+      fprintf(out,
+              "loom: state table (%s): %" PRIu64 " operations, %" PRIu64
+              " keys, %s\n",
+              loom_state_mode_name(r->state->mode), total, r->state->keys,
+              r->state->converged ? "every replica the same" : "NOT converged");
+  }
   if (r->error)
     fprintf(out, "loom: stopped early: %s\n", r->error);
   if (r->run_dir)

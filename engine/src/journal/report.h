@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "loom.h"
+#include "state/stats.h"
 
 struct loom__report_worker {
   struct loom_profile hw; /* the rank's hardware, as it probed it */
@@ -24,6 +25,7 @@ struct loom__report_worker {
 };
 
 struct loom__report {
+  const struct loom__state_stats *state; /* NULL: the run never started */
   const char *version;
   const char *policy;
   uint64_t lookahead; /* tasks the master could read ahead; 0 = none */

@@ -1,0 +1,1051 @@
+/* state.c - the state table's calls, and the loop thread's work (state.h).
+ *
+ * A call (loom_state_*) is checked, counted, and then:
+ *  - on the loop thread during a run (the result callback): run at once;
+ *  - on any other thread during a run (a task): queued, the loop thread
+ *    poked, and the caller blocks on its request's semaphore until the
+ *    loop thread has its answer (at once for a local operation; after
+ *    rank 0's answer in strong mode);
+ *  - outside a run: reads see the last run's final table; the rest is
+ *    LOOM_ESTATE.
+ * An answer that reports a change is released only once the journal holds
+ * the change (rank 0: pump() writes the journal, then answers).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/codec.h"
+#include "common/common.h"
+#include "dispatch/engine.h"
+#include "state/internal.h"
+
+/* At the end of an eventual run: anti-entropy rounds before giving up. */
+#define REPAIR_ROUNDS 50
+
+static __thread uint64_t last_ts;
+static __thread int last_origin = -1;
+
+void loom__state_last_stamp(uint64_t *ts, int *origin) {
+  *ts = last_ts;
+  *origin = last_origin;
+}
+
+void loom__state_fail(struct loom__state *s, const char *fmt, ...) {
+  va_list ap;
+  if (s->failed)
+    return;
+  s->failed = 1;
+  va_start(ap, fmt);
+  vsnprintf(s->err, sizeof(s->err), fmt, ap);
+  va_end(ap);
+}
+
+/* ---- making and starting ------------------------------------------------ */
+
+int loom__state_new(struct loom *l, struct loom__state **out) {
+  struct loom__state *s = calloc(1, sizeof(*s));
+
+  *out = NULL;
+  if (!s)
+    return LOOM_ENOMEM;
+  s->l = l;
+  s->rank = l->rank;
+  s->size = l->size;
+  s->log_fd = -1;
+  s->phase = PHASE_IDLE;
+  loom__table_init(&s->t, 0);
+  if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    free(s);
+    return LOOM_ENOMEM;
+  }
+  *out = s;
+  return 0;
+}
+
+static void held_free(struct loom__held *h, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    loom__buf_fini(&h[i].msg);
+  free(h);
+}
+
+void loom__state_free(struct loom__state *s) {
+  if (!s)
+    return;
+  loom__log_close(s);
+  loom__table_fini(&s->t);
+  for (size_t i = 0; i < s->nw; i++)
+    loom__buf_fini(&s->w[i].old);
+  free(s->w);
+  free(s->later);
+  held_free(s->replies, s->nreplies);
+  held_free(s->held, s->nheld);
+  held_free(s->delayed, s->ndelayed);
+  free(s->dirty);
+  free(s->vc);
+  free(s->seen_base);
+  free(s->seen);
+  loom__buf_fini(&s->logbuf);
+  loom__buf_fini(&s->scratch);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+/* Clears what one run leaves behind (the table stays until the next
+ * start: reads after a run see it). */
+static void reset_run(struct loom__state *s) {
+  for (size_t i = 0; i < s->nw; i++)
+    loom__buf_fini(&s->w[i].old);
+  s->nw = s->nlater = s->ndirty = 0;
+  held_free(s->replies, s->nreplies);
+  held_free(s->held, s->nheld);
+  held_free(s->delayed, s->ndelayed);
+  s->replies = s->held = s->delayed = NULL;
+  s->nreplies = s->repliescap = s->nheld = s->heldcap = 0;
+  s->ndelayed = s->delayedcap = 0;
+  s->pending = NULL;
+  s->pending_calls = 0;
+  free(s->seen_base);
+  free(s->seen);
+  s->seen_base = s->seen = NULL;
+  s->seq_out = s->seq_in = 0;
+  s->nsent = s->nrecv = s->bytes_sent = 0;
+  s->journaled = 0;
+  s->failed = 0;
+  s->err[0] = s->io_err[0] = '\0';
+  memset(s->calls, 0, sizeof(s->calls));
+  memset(&s->f, 0, sizeof(s->f));
+}
+
+/* Rank 0's table to every rank (collective). */
+static int share_table(struct loom__state *s) {
+  uint64_t n = 0;
+  int rc = 0;
+
+  s->scratch.len = 0;
+  if (s->rank == 0) {
+    for (size_t i = 0; rc == 0 && i < s->t.n; i++)
+      rc = loom__entry_encode(&s->scratch, &s->t.e[i], -1);
+    n = rc == 0 && s->scratch.len <= INT_MAX ? s->scratch.len : UINT64_MAX;
+  }
+  if (LOOM_MPI(MPI_Bcast(&n, 1, MPI_UINT64_T, 0, s->l->comm)))
+    return LOOM_EMPI;
+  if (n == UINT64_MAX)
+    return LOOM_ETOOBIG;
+  if (s->rank != 0) {
+    s->scratch.len = 0;
+    if (loom__buf_reserve(&s->scratch, n) != 0)
+      return LOOM_ENOMEM; /* the broadcast below would fail everywhere */
+  }
+  if (n > 0 &&
+      LOOM_MPI(MPI_Bcast(s->scratch.data, (int)n, MPI_BYTE, 0, s->l->comm)))
+    return LOOM_EMPI;
+  if (s->rank != 0) {
+    struct loom__cur c;
+    loom__cur_init(&c, s->scratch.data, n);
+    while (rc == 0 && loom__cur_left(&c) > 0) {
+      struct loom__entry_in y;
+      rc = loom__entry_decode(&c, &y);
+      if (rc == 0)
+        rc = loom__table_merge(&s->t, &y, NULL) < 0 ? LOOM_ENOMEM : 0;
+    }
+  }
+  for (size_t i = 0; i < s->t.n; i++)
+    if (s->t.e[i].kind == LOOM__KIND_REG && s->t.e[i].ts > s->clock)
+      s->clock = s->t.e[i].ts;
+  return rc;
+}
+
+static int agree(struct loom__state *s, int rc) {
+  int worst;
+  if (rc == LOOM_EMPI)
+    return rc;
+  if (LOOM_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, s->l->comm)))
+    return LOOM_EMPI;
+  return worst;
+}
+
+int loom__state_start(struct loom__state *s, struct loom__comm *c,
+                      struct loom__waker *waker, int failed, char *err,
+                      size_t errlen) {
+  struct loom *l;
+  const char *faults = getenv("LOOM_STATE_FAULTS");
+  int rc = failed;
+
+  if (!s)
+    return failed; /* no table: a loop driven without loom_run() (tests) */
+  l = s->l;
+
+  reset_run(s);
+  s->mode = l->opt.state_mode;
+  s->comm = NULL;
+  s->waker = waker;
+  s->clock = 0;
+  loom__table_fini(&s->t);
+  loom__table_init(&s->t, l->opt.state_budget ? l->opt.state_budget
+                                              : LOOM_STATE_BUDGET_DEFAULT);
+  free(s->vc);
+  s->vc = calloc((size_t)s->size, sizeof(*s->vc));
+  if (!s->vc && rc == 0)
+    rc = LOOM_ENOMEM;
+  if (rc == 0 && faults && *faults)
+    rc = loom__faults_parse(&s->f, faults, s->rank, s->mode, err, errlen);
+  if (rc == 0 && s->rank == 0 && l->run_dir)
+    rc = loom__log_open(s, l->run_dir, l->opt.resume, err, errlen);
+  rc = agree(s, rc);
+  if (rc == 0)
+    rc = agree(s, share_table(s));
+  if (rc != 0) {
+    loom__log_close(s);
+    return rc;
+  }
+  s->comm = c;
+  loom__repl_register(s);
+  s->f.t0 = loom__now();
+  s->next_ae = s->f.t0 + LOOM__AE_INTERVAL;
+  s->ae_peer = s->rank;
+  pthread_mutex_lock(&s->mu);
+  s->phase = PHASE_RUNNING;
+  s->cancelled = 0;
+  s->loop = pthread_self();
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
+
+/* ---- applying one operation ------------------------------------------- */
+
+static int kind_of(const struct loom__entry *e) {
+  return e && (e->present || e->origin >= 0) ? e->kind : -1;
+}
+
+static void view(const struct loom__entry *e, struct loom__res *r) {
+  r->view = e ? loom__entry_view(e, r->text, &r->len) : NULL;
+  if (!r->view) {
+    r->len = 0;
+    r->rc = LOOM_ENOENT;
+  }
+}
+
+static int same_bytes(const struct loom__res *r, const void *p, size_t n) {
+  return r->view && r->len == n && (n == 0 || !memcmp(r->view, p, n));
+}
+
+/* Checks the budget for an entry growing by `more` bytes, and makes it.
+ * Returns its index, or a negative code. */
+static long make(struct loom__state *s, const struct loom__op *op, long x,
+                 size_t more) {
+  if (x < 0)
+    more += loom__entry_cost(op->keylen, 0, 0);
+  if (loom__table_over(&s->t, more))
+    return LOOM_ETOOBIG;
+  return x >= 0 ? x : loom__table_make(&s->t, op->key, op->keylen);
+}
+
+static void apply_write(struct loom__state *s, const struct loom__op *op,
+                        long x, int who, struct loom__res *r) {
+  const struct loom__entry *e = x >= 0 ? &s->t.e[x] : NULL;
+  const void *value = op->code == LOOM__SOP_PUT   ? op->a
+                      : op->code == LOOM__SOP_CAS ? op->b
+                                                  : NULL;
+  size_t len = op->code == LOOM__SOP_PUT   ? op->alen
+               : op->code == LOOM__SOP_CAS ? op->blen
+                                           : 0;
+  int rc;
+
+  if (op->code == LOOM__SOP_PUT && (op->flags & OP_A_NULL))
+    value = "";
+  if (op->code == LOOM__SOP_CAS && (op->flags & OP_B_NULL))
+    value = NULL;
+  if (op->code == LOOM__SOP_CAS) {
+    struct loom__res cur = {0};
+    view(e, &cur);
+    if ((op->flags & OP_A_NULL) ? cur.view != NULL
+                                : !same_bytes(&cur, op->a, op->alen)) {
+      r->rc = LOOM_ECONFLICT;
+      return;
+    }
+  }
+  x = make(s, op, x,
+           value && (!e || len > e->len) ? len - (e ? e->len : 0) : 0);
+  if (x < 0) {
+    r->rc = (int)x;
+    return;
+  }
+  r->ts = ++s->clock;
+  r->origin = who;
+  rc = loom__table_set(&s->t, (size_t)x, value, len, r->ts, who);
+  if (rc != 0) {
+    r->rc = rc;
+    return;
+  }
+  loom__state_changed(s, (size_t)x, 1, -1);
+}
+
+static void apply_add(struct loom__state *s, const struct loom__op *op, long x,
+                      int who, struct loom__res *r) {
+  const struct loom__entry *e = x >= 0 ? &s->t.e[x] : NULL;
+  int64_t sum, mine;
+  size_t more;
+
+  r->before = e && e->kind == LOOM__KIND_COUNTER ? loom__entry_count(e) : 0;
+  mine = e && e->kind == LOOM__KIND_COUNTER && (uint32_t)who < e->nrank
+             ? e->cnt[2 * who + (op->num < 0)]
+             : 0;
+  if (__builtin_add_overflow(r->before, op->num, &sum) ||
+      (op->num < 0 ? op->num == INT64_MIN || mine > INT64_MAX + op->num
+                   : mine > INT64_MAX - op->num)) {
+    r->rc = LOOM_ETOOBIG;
+    return;
+  }
+  more = e && e->kind == LOOM__KIND_COUNTER && e->nrank >= (uint32_t)s->size
+             ? 0
+             : 16 * (size_t)s->size;
+  x = make(s, op, x, more);
+  if (x < 0) {
+    r->rc = (int)x;
+    return;
+  }
+  if (op->num == 0)
+    return;
+  r->rc = loom__table_add(&s->t, (size_t)x, (uint32_t)s->size, who, op->num);
+  if (r->rc == 0)
+    loom__state_changed(s, (size_t)x, 1, who);
+}
+
+static void apply_extreme(struct loom__state *s, const struct loom__op *op,
+                          long x, struct loom__res *r) {
+  const struct loom__entry *e = x >= 0 ? &s->t.e[x] : NULL;
+  int kind = op->code == LOOM__SOP_MIN ? LOOM__KIND_MIN : LOOM__KIND_MAX;
+  int present = kind_of(e) == kind;
+
+  r->before = present ? e->num : kind == LOOM__KIND_MIN ? INT64_MAX : INT64_MIN;
+  if (present &&
+      (kind == LOOM__KIND_MIN ? op->num >= e->num : op->num <= e->num))
+    return;
+  x = make(s, op, x, 0);
+  if (x < 0) {
+    r->rc = (int)x;
+    return;
+  }
+  loom__table_setnum(&s->t, (size_t)x, kind, op->num);
+  loom__state_changed(s, (size_t)x, 1, -1);
+}
+
+/* Runs op on this replica as rank `who` (the caller's rank). Reads leave
+ * the bytes in r->view. */
+void loom__state_apply(struct loom__state *s, const struct loom__op *op,
+                       int who, struct loom__res *r) {
+  long x = loom__table_find(&s->t, op->key, op->keylen);
+  const struct loom__entry *e = x >= 0 ? &s->t.e[x] : NULL;
+  int kind = kind_of(e);
+
+  memset(r, 0, sizeof(*r));
+  r->origin = -1;
+  switch (op->code) {
+  case LOOM__SOP_GET:
+    view(e, r);
+    return;
+  case LOOM__SOP_PUT:
+  case LOOM__SOP_DEL:
+  case LOOM__SOP_CAS:
+    if (kind >= 0 && kind != LOOM__KIND_REG)
+      r->rc = LOOM_EEXIST;
+    else
+      apply_write(s, op, x, who, r);
+    return;
+  case LOOM__SOP_ADD:
+    if (kind >= 0 && kind != LOOM__KIND_COUNTER)
+      r->rc = LOOM_EEXIST;
+    else
+      apply_add(s, op, x, who, r);
+    return;
+  case LOOM__SOP_MIN:
+  case LOOM__SOP_MAX:
+    if (kind >= 0 &&
+        kind != (op->code == LOOM__SOP_MIN ? LOOM__KIND_MIN : LOOM__KIND_MAX))
+      r->rc = LOOM_EEXIST;
+    else
+      apply_extreme(s, op, x, r);
+    return;
+  default:
+    r->rc = LOOM_EPROTO;
+  }
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+/* Copies an outcome into a local call (at once: r->view points into the
+ * table, which may change before the call is released). */
+static void fill(struct loom__req *q, const struct loom__res *r) {
+  q->rc = r->rc;
+  q->before = r->before;
+  q->ts = r->ts;
+  q->origin = r->origin;
+  q->len = r->len;
+  if (r->rc == 0 && r->view && q->buf) {
+    if (r->len > q->cap)
+      q->rc = LOOM_ETOOBIG;
+    else if (r->len > 0)
+      memcpy(q->buf, r->view, r->len);
+  }
+}
+
+/* Releases a local call, now or (deferred) once the journal is written. */
+void loom__state_complete(struct loom__state *s, struct loom__req *q,
+                          int deferred) {
+  void *grown;
+  if (deferred) {
+    grown = loom__array_grow(s->later, &s->latercap, s->nlater + 1,
+                             sizeof(*s->later));
+    if (grown) {
+      s->later = grown;
+      s->later[s->nlater++] = q;
+      return;
+    }
+    q->rc = LOOM_ENOMEM;
+  }
+  sem_post(&q->done);
+}
+
+/* Queues the answer to rank's request id, sent once the journal is
+ * written. Returns 0 or LOOM_ENOMEM. */
+int loom__state_complete_remote(struct loom__state *s, int rank, uint64_t id,
+                                const struct loom__res *r) {
+  struct loom__held *h;
+  struct loom__buf b = {0};
+  void *grown = loom__array_grow(s->replies, &s->repliescap, s->nreplies + 1,
+                                 sizeof(*s->replies));
+  size_t len = r->rc == 0 && r->view ? r->len : 0;
+
+  if (!grown)
+    return LOOM_ENOMEM;
+  s->replies = grown;
+  if (loom__buf_reserve(&b, 40 + len) != 0)
+    return LOOM_ENOMEM;
+  loom__put_u64(&b, id);
+  loom__put_u32(&b, (uint32_t)r->rc);
+  loom__put_i64(&b, r->before);
+  loom__put_u64(&b, r->ts);
+  loom__put_u32(&b, (uint32_t)r->origin);
+  loom__put_u32(&b, (uint32_t)len);
+  loom__buf_append(&b, r->view, len);
+  h = &s->replies[s->nreplies++];
+  h->peer = rank;
+  h->tag = LOOM__TAG_STATE_REPLY;
+  h->due = 0;
+  h->msg = b;
+  return 0;
+}
+
+/* Writes the journal, then releases the answers it held. */
+static int commit(struct loom__state *s) {
+  int rc = loom__log_commit(s), rc2 = 0;
+
+  for (size_t i = 0; i < s->nlater; i++) {
+    if (rc != 0 && s->later[i]->rc == 0)
+      s->later[i]->rc = LOOM_EIO; /* applied here, but not journaled */
+    sem_post(&s->later[i]->done);
+  }
+  s->nlater = 0;
+  for (size_t i = 0; i < s->nreplies; i++) {
+    struct loom__held *h = &s->replies[i];
+    if (rc != 0) { /* the answer's rc field: not journaled */
+      uint32_t eio = (uint32_t)LOOM_EIO, was;
+      memcpy(&was, h->msg.data + 8, 4);
+      if (was == 0)
+        memcpy(h->msg.data + 8, &eio, 4);
+    }
+    if (rc2 == 0)
+      rc2 = loom__repl_send(s, h->peer, h->tag, &h->msg);
+    loom__buf_fini(&h->msg);
+  }
+  s->nreplies = 0;
+  return rc2;
+}
+
+/* ---- waits -------------------------------------------------------------- */
+
+/* Is the wait over? Fills r when it is. */
+static int wait_over(struct loom__state *s, const char *key, uint32_t keylen,
+                     const void *old, size_t oldlen, int has_old,
+                     struct loom__res *r) {
+  long x = loom__table_find(&s->t, key, keylen);
+
+  memset(r, 0, sizeof(*r));
+  r->origin = -1;
+  view(x >= 0 ? &s->t.e[x] : NULL, r);
+  if (!has_old)
+    return r->view != NULL;
+  return !same_bytes(r, old, oldlen);
+}
+
+static void waiter_answer(struct loom__state *s, struct loom__waiter *w,
+                          const struct loom__res *r) {
+  if (w->req) {
+    fill(w->req, r);
+    loom__state_complete(s, w->req, 1);
+  } else if (loom__state_complete_remote(s, w->rank, w->id, r) != 0) {
+    loom__state_fail(s, "out of memory answering a wait");
+  }
+  loom__buf_fini(&w->old);
+  *w = s->w[--s->nw];
+}
+
+int loom__state_wait_begin(struct loom__state *s, const struct loom__op *op,
+                           struct loom__req *q, int rank, uint64_t id) {
+  int has_old = !(op->flags & OP_A_NULL);
+  struct loom__waiter *w;
+  struct loom__res r;
+  void *grown;
+
+  if (wait_over(s, op->key, op->keylen, op->a, op->alen, has_old, &r) ||
+      op->timeout == 0) {
+    if (r.rc == 0 &&
+        !(r.view && (!has_old || !same_bytes(&r, op->a, op->alen))))
+      r.rc = LOOM_ETIMEDOUT;
+    if (q) {
+      fill(q, &r);
+      loom__state_complete(s, q, 1);
+      return 0;
+    }
+    return loom__state_complete_remote(s, rank, id, &r);
+  }
+  grown = loom__array_grow(s->w, &s->wcap, s->nw + 1, sizeof(*s->w));
+  if (!grown)
+    return LOOM_ENOMEM;
+  s->w = grown;
+  w = &s->w[s->nw];
+  memset(w, 0, sizeof(*w));
+  memcpy(w->key, op->key, op->keylen);
+  w->keylen = op->keylen;
+  w->has_old = has_old;
+  if (has_old && loom__buf_set(&w->old, op->a, op->alen) != 0)
+    return LOOM_ENOMEM;
+  w->deadline = op->timeout < 0 ? -1 : loom__now() + op->timeout;
+  w->req = q;
+  w->rank = rank;
+  w->id = id;
+  s->nw++;
+  return 0;
+}
+
+static void waits_check(struct loom__state *s, const struct loom__entry *e) {
+  for (size_t i = 0; i < s->nw;) {
+    struct loom__waiter *w = &s->w[i];
+    struct loom__res r;
+    if (w->keylen == e->keylen && !memcmp(w->key, e->key, e->keylen) &&
+        wait_over(s, w->key, w->keylen, w->old.data, w->old.len, w->has_old,
+                  &r))
+      waiter_answer(s, w, &r);
+    else
+      i++;
+  }
+}
+
+static void waits_expire(struct loom__state *s, double now, int all, int rc) {
+  for (size_t i = 0; i < s->nw;) {
+    struct loom__waiter *w = &s->w[i];
+    if (all || (w->deadline >= 0 && now >= w->deadline)) {
+      struct loom__res r = {.rc = rc, .origin = -1};
+      waiter_answer(s, w, &r);
+    } else {
+      i++;
+    }
+  }
+}
+
+/* ---- changes ------------------------------------------------------------ */
+
+/* The table changed at entry x (a counter: rank who's totals, or who < 0
+ * any): journal it (rank 0), list it for the replicas when the change is
+ * this rank's own (local) in a mode where this rank sends its changes, and
+ * end the waits it satisfies. */
+void loom__state_changed(struct loom__state *s, size_t x, int local, int who) {
+  struct loom__entry *e = &s->t.e[x];
+
+  if (s->log_on && loom__log_add(s, e, who) != 0)
+    loom__state_fail(s, "out of memory journaling the state table");
+  if (local && (s->mode != LOOM_STATE_STRONG || s->rank == 0) && !e->mark) {
+    void *grown = loom__array_grow(s->dirty, &s->dirtycap, s->ndirty + 1,
+                                   sizeof(*s->dirty));
+    if (!grown) {
+      loom__state_fail(s, "out of memory listing a state change");
+    } else {
+      s->dirty = grown;
+      if (s->ndirty == 0)
+        s->dirty_since = loom__now();
+      s->dirty[s->ndirty++] = x;
+      e->mark = 1;
+    }
+  }
+  if (s->nw > 0)
+    waits_check(s, e);
+}
+
+/* ---- the loop thread ---------------------------------------------------- */
+
+/* Runs a call on this replica. deferred: its answer waits for the
+ * journal. */
+static void run_local(struct loom__state *s, struct loom__req *q) {
+  struct loom__res r;
+  if (q->op.code == LOOM__SOP_WAIT) {
+    if (loom__state_wait_begin(s, &q->op, q, -1, 0) != 0) {
+      q->rc = LOOM_ENOMEM;
+      loom__state_complete(s, q, 0);
+    }
+    return;
+  }
+  loom__state_apply(s, &q->op, s->rank, &r);
+  fill(q, &r);
+  loom__state_complete(s, q, 1);
+}
+
+/* Is the call one this rank answers from its own replica? */
+static int served_here(const struct loom__state *s, const struct loom__op *op) {
+  if (s->mode != LOOM_STATE_STRONG || s->rank == 0)
+    return 1;
+#ifdef LOOM_BROKEN_STALE_READ
+  /* A deliberately broken build (tests): strong reads from the local
+   * replica, which may lag rank 0. */
+  return op->code == LOOM__SOP_GET;
+#else
+  (void)op;
+  return 0;
+#endif
+}
+
+static void run_queued(struct loom__state *s, struct loom__req *q) {
+  if (s->cancelled) {
+    q->rc = LOOM_ESTATE;
+    loom__state_complete(s, q, 0);
+  } else if (served_here(s, &q->op)) {
+    run_local(s, q);
+  } else if (loom__repl_request(s, q) != 0) {
+    q->rc = LOOM_ENOMEM;
+    loom__state_complete(s, q, 0);
+  }
+}
+
+int loom__state_pump(struct loom__state *s) {
+  struct loom__req *q, *next;
+  double now;
+  int n = 0, rc;
+
+  if (!s || s->phase != PHASE_RUNNING)
+    return 0;
+  pthread_mutex_lock(&s->mu);
+  q = s->queue;
+  s->queue = s->queue_tail = NULL;
+  pthread_mutex_unlock(&s->mu);
+  for (; q; q = next, n++) {
+    next = q->next;
+    run_queued(s, q);
+  }
+  now = loom__now();
+  rc = loom__repl_tick(s, now);
+  if (rc > 0)
+    n += rc;
+  if (s->nw > 0)
+    waits_expire(s, now, 0, LOOM_ETIMEDOUT);
+  if (rc >= 0 && (s->nlater || s->nreplies || s->logbuf.len)) {
+    n++;
+    rc = commit(s);
+  }
+  if (rc >= 0)
+    rc = loom__repl_flush(s, 0);
+  if (rc > 0)
+    n += rc;
+  if (rc < 0)
+    return rc;
+  return s->failed ? LOOM_EPROTO : n;
+}
+
+int loom__state_busy(const struct loom__state *s) {
+  return s && s->phase == PHASE_RUNNING &&
+         (s->pending_calls > 0 || s->ndelayed > 0 || s->ndirty > 0 ||
+          (s->hot_until > 0 && loom__now() < s->hot_until));
+}
+
+void loom__state_cancel(struct loom__state *s) {
+  struct loom__req *q, *next;
+
+  if (!s || s->phase != PHASE_RUNNING)
+    return;
+  pthread_mutex_lock(&s->mu);
+  s->cancelled = 1;
+  q = s->queue;
+  s->queue = s->queue_tail = NULL;
+  pthread_mutex_unlock(&s->mu);
+  for (; q; q = next) {
+    next = q->next;
+    q->rc = LOOM_ESTATE;
+    sem_post(&q->done);
+  }
+  /* Waits end now; other calls sent to rank 0 get their answers soon. */
+  for (size_t i = 0; i < s->nw;) {
+    if (s->w[i].req) {
+      struct loom__res r = {.rc = LOOM_ESTATE, .origin = -1};
+      waiter_answer(s, &s->w[i], &r);
+    } else {
+      i++;
+    }
+  }
+  for (q = s->pending; q; q = next) {
+    next = q->next;
+    if (q->op.code == LOOM__SOP_WAIT) {
+      loom__repl_forget(s, q); /* its late answer is dropped (repl.c) */
+      q->rc = LOOM_ESTATE;
+      sem_post(&q->done);
+    }
+  }
+}
+
+const char *loom__state_io_error(const struct loom__state *s) {
+  return s && s->io_err[0] ? s->io_err : NULL;
+}
+
+/* ---- the end ------------------------------------------------------------ */
+
+/* Serves state messages until every rank has sent and received as many as
+ * the others (two rounds in a row agreeing: a message in flight during the
+ * first shows in the second), keeping the message layer moving while the
+ * collective completes. Returns 0 or a negative code. */
+static int quiesce(struct loom__state *s) {
+  uint64_t prev[3] = {UINT64_MAX, 0, 0};
+
+  for (int round = 0;; round++) {
+    uint64_t mine[3], all[3];
+    MPI_Request req;
+    int done = 0, rc;
+
+    rc = loom__repl_flush(s, 1);
+    if (rc < 0)
+      return rc;
+    mine[0] = s->nsent;
+    mine[1] = s->nrecv;
+    mine[2] = s->nheld + s->ndelayed + s->pending_calls + (s->failed ? 1 : 0);
+    if (LOOM_MPI(MPI_Iallreduce(mine, all, 3, MPI_UINT64_T, MPI_SUM, s->l->comm,
+                                &req)))
+      return LOOM_EMPI;
+    while (!done) {
+      if (LOOM_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE)))
+        return LOOM_EMPI;
+      rc = loom__comm_poll(s->comm, NULL);
+      if (rc == 0)
+        rc = loom__state_pump(s) < 0 ? LOOM_EPROTO : 0;
+      if (rc != 0) {
+        MPI_Wait(&req, MPI_STATUS_IGNORE);
+        return rc;
+      }
+      if (!done)
+        sched_yield();
+    }
+    if (all[0] == all[1] && all[2] == 0 && all[0] == prev[0] &&
+        all[1] == prev[1])
+      return 0;
+    if (all[2] > 0 && round > 200000)
+      return LOOM_EPROTO; /* something is held for good */
+    memcpy(prev, all, sizeof(prev));
+  }
+}
+
+/* Are all replicas the same? Returns 1, 0, or a negative code. */
+static int same_everywhere(struct loom__state *s, uint64_t *digest) {
+  uint64_t mine = loom__table_digest(&s->t), lo, hi;
+
+  *digest = mine;
+  if (LOOM_MPI(
+          MPI_Allreduce(&mine, &lo, 1, MPI_UINT64_T, MPI_MIN, s->l->comm)) ||
+      LOOM_MPI(MPI_Allreduce(&mine, &hi, 1, MPI_UINT64_T, MPI_MAX, s->l->comm)))
+    return LOOM_EMPI;
+  return lo == hi;
+}
+
+/* Sums what every rank did into stats (rank 0). */
+static int sum_stats(struct loom__state *s, struct loom__state_stats *st) {
+  uint64_t mine[LOOM__SOP_N + 2], all[LOOM__SOP_N + 2];
+
+  pthread_mutex_lock(&s->mu);
+  memcpy(mine, s->calls, sizeof(s->calls));
+  pthread_mutex_unlock(&s->mu);
+  mine[LOOM__SOP_N] = s->nsent;
+  mine[LOOM__SOP_N + 1] = s->bytes_sent;
+  if (LOOM_MPI(MPI_Reduce(mine, all, LOOM__SOP_N + 2, MPI_UINT64_T, MPI_SUM, 0,
+                          s->l->comm)))
+    return LOOM_EMPI;
+  memcpy(st->ops, all, sizeof(st->ops));
+  st->messages = all[LOOM__SOP_N];
+  st->bytes = all[LOOM__SOP_N + 1];
+  return 0;
+}
+
+int loom__state_finish(struct loom__state *s, int failed,
+                       struct loom__state_stats *st) {
+  int rc, same = 0, bad;
+  uint64_t digest = 0;
+
+  memset(st, 0, sizeof(*st));
+  if (!s || !s->comm)
+    return 0; /* no table, or a start that failed on every rank */
+  st->mode = s->mode;
+  /* No call is left in a run that ends: the tasks are done (or left
+   * behind, then their calls fail). */
+  loom__state_cancel(s);
+  waits_expire(s, 0, 1, LOOM_ESTATE);
+  rc = quiesce(s);
+  for (int round = 0; rc == 0; round++) {
+    same = same_everywhere(s, &digest);
+    if (same != 0 || s->mode != LOOM_STATE_EVENTUAL || round == REPAIR_ROUNDS)
+      break;
+    st->repairs = round + 1;
+    rc = loom__repl_repair(s);
+    if (rc == 0)
+      rc = quiesce(s);
+  }
+  if (same < 0)
+    rc = same;
+  bad = rc != 0 || s->failed || failed;
+  /* Whether any rank failed, so that all report the same verdict. */
+  if (rc != LOOM_EMPI && LOOM_MPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT,
+                                                MPI_MAX, s->l->comm)))
+    rc = LOOM_EMPI;
+  if (rc != LOOM_EMPI && sum_stats(s, st) != 0)
+    rc = LOOM_EMPI;
+  st->converged = same == 1;
+  st->digest = digest;
+  st->journaled = s->journaled;
+  for (size_t i = 0; i < s->t.n; i++)
+    st->keys += s->t.e[i].present;
+  if (s->failed)
+    snprintf(st->error, sizeof(st->error), "%s", s->err);
+  else if (rc != 0)
+    snprintf(st->error, sizeof(st->error), "ending the run: %s",
+             loom_strerror(rc));
+  else if (!st->converged)
+    snprintf(st->error, sizeof(st->error),
+             "the replicas did not converge (digests differ after %d "
+             "repair rounds)",
+             st->repairs);
+  pthread_mutex_lock(&s->mu);
+  s->phase = PHASE_ENDED;
+  pthread_mutex_unlock(&s->mu);
+  if (rc == 0 && s->log_on && loom__log_commit(s) != 0)
+    rc = LOOM_EIO;
+  /* The final table beside the journal, when the run used the table. */
+  if (s->log_on && (s->log_fd >= 0 || s->t.n > 0) && st->converged &&
+      !s->failed && loom__log_final(s) != 0 && rc == 0)
+    rc = LOOM_EIO;
+  loom__log_close(s);
+  s->comm = NULL;
+  if (rc == 0 && (s->failed || !st->converged))
+    rc = LOOM_EREPLICA;
+  (void)bad;
+  return rc;
+}
+
+/* ---- the calls ---------------------------------------------------------- */
+
+static int key_ok(const char *key, uint32_t *len) {
+  size_t n;
+  if (!key)
+    return 0;
+  n = strnlen(key, LOOM_STATE_KEY_MAX + 1);
+  *len = (uint32_t)n;
+  return n >= 1 && n <= LOOM_STATE_KEY_MAX;
+}
+
+/* Runs a call where it belongs (the file's header). */
+static int call(struct loom *l, struct loom__req *q) {
+  struct loom__state *s = l ? l->state : NULL;
+  int rc;
+
+  if (!l)
+    return LOOM_EINVAL;
+  if (!key_ok(q->op.key, &q->op.keylen))
+    return LOOM_EINVAL;
+  if (!s)
+    return LOOM_ESTATE;
+  q->origin = -1;
+  pthread_mutex_lock(&s->mu);
+  s->calls[q->op.code]++;
+  if (s->phase != PHASE_RUNNING || s->cancelled) {
+    /* Between runs: the last run's table, read only. */
+    if (s->phase == PHASE_ENDED && q->op.code == LOOM__SOP_GET) {
+      struct loom__res r;
+      loom__state_apply(s, &q->op, s->rank, &r);
+      fill(q, &r);
+      rc = q->rc;
+    } else {
+      rc = LOOM_ESTATE;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+  }
+  if (pthread_equal(pthread_self(), s->loop)) {
+    pthread_mutex_unlock(&s->mu);
+    if (q->op.code == LOOM__SOP_WAIT || !served_here(s, &q->op))
+      return LOOM_ESTATE; /* it would stop the loop that answers it */
+    run_local(s, q);
+    /* Released at once: what it changed is journaled first. */
+    rc = commit(s);
+    return rc == 0 ? q->rc : rc;
+  }
+  if (sem_init(&q->done, 0, 0) != 0) {
+    pthread_mutex_unlock(&s->mu);
+    return LOOM_ESYS;
+  }
+  q->next = NULL;
+  if (s->queue_tail)
+    s->queue_tail->next = q;
+  else
+    s->queue = q;
+  s->queue_tail = q;
+  pthread_mutex_unlock(&s->mu);
+  loom__waker_poke(s->waker);
+  while (sem_wait(&q->done) != 0 && errno == EINTR)
+    ;
+  sem_destroy(&q->done);
+  return q->rc;
+}
+
+static void stamp(const struct loom__req *q) {
+  if (q->rc == 0 && q->origin >= 0) {
+    last_ts = q->ts;
+    last_origin = q->origin;
+  }
+}
+
+int loom_state_put(struct loom *l, const char *key, const void *value,
+                   size_t len) {
+  struct loom__req q = {.op = {.code = LOOM__SOP_PUT, .key = key}};
+  int rc;
+  if ((!value && len > 0))
+    return LOOM_EINVAL;
+  if (len > LOOM_STATE_VALUE_MAX)
+    return LOOM_ETOOBIG;
+  q.op.a = value;
+  q.op.alen = (uint32_t)len;
+  q.op.flags = value ? 0 : OP_A_NULL;
+  rc = call(l, &q);
+  stamp(&q);
+  return rc;
+}
+
+int loom_state_get(struct loom *l, const char *key, void *buf, size_t cap,
+                   size_t *len) {
+  struct loom__req q = {.op = {.code = LOOM__SOP_GET, .key = key}};
+  int rc;
+  if (!len || (!buf && cap > 0))
+    return LOOM_EINVAL;
+  q.buf = buf;
+  q.cap = cap;
+  rc = call(l, &q);
+  *len = q.len;
+  return rc;
+}
+
+int loom_state_del(struct loom *l, const char *key) {
+  struct loom__req q = {.op = {.code = LOOM__SOP_DEL, .key = key}};
+  int rc = call(l, &q);
+  stamp(&q);
+  return rc;
+}
+
+int loom_state_cas(struct loom *l, const char *key, const void *expect,
+                   size_t elen, const void *value, size_t len) {
+  struct loom__req q = {.op = {.code = LOOM__SOP_CAS, .key = key}};
+  int rc;
+  if ((!expect && elen > 0) || (!value && len > 0))
+    return LOOM_EINVAL;
+  if (elen > LOOM_STATE_VALUE_MAX || len > LOOM_STATE_VALUE_MAX)
+    return LOOM_ETOOBIG;
+  if (l && l->state && l->opt.state_mode != LOOM_STATE_STRONG)
+    return LOOM_ESTATE;
+  q.op.a = expect;
+  q.op.alen = (uint32_t)elen;
+  q.op.b = value;
+  q.op.blen = (uint32_t)len;
+  q.op.flags = (uint8_t)((expect ? 0 : OP_A_NULL) | (value ? 0 : OP_B_NULL));
+  rc = call(l, &q);
+  stamp(&q);
+  return rc;
+}
+
+static int number_op(struct loom *l, int code, const char *key, int64_t v,
+                     int64_t *before) {
+  struct loom__req q = {.op = {.code = (uint8_t)code, .key = key, .num = v}};
+  int rc = call(l, &q);
+  if (rc == 0 && before)
+    *before = q.before;
+  return rc;
+}
+
+int loom_state_add(struct loom *l, const char *key, int64_t delta,
+                   int64_t *before) {
+  return number_op(l, LOOM__SOP_ADD, key, delta, before);
+}
+
+int loom_state_min(struct loom *l, const char *key, int64_t v,
+                   int64_t *before) {
+  return number_op(l, LOOM__SOP_MIN, key, v, before);
+}
+
+int loom_state_max(struct loom *l, const char *key, int64_t v,
+                   int64_t *before) {
+  return number_op(l, LOOM__SOP_MAX, key, v, before);
+}
+
+int loom_state_wait(struct loom *l, const char *key, const void *old,
+                    size_t oldlen, double timeout, void *buf, size_t cap,
+                    size_t *len) {
+  struct loom__req q = {.op = {.code = LOOM__SOP_WAIT, .key = key}};
+  int rc;
+  if (!len || (!buf && cap > 0) || (!old && oldlen > 0) || timeout != timeout)
+    return LOOM_EINVAL;
+  if (oldlen > LOOM_STATE_VALUE_MAX)
+    return LOOM_ETOOBIG;
+  q.op.a = old;
+  q.op.alen = (uint32_t)oldlen;
+  q.op.flags = old ? 0 : OP_A_NULL;
+  q.op.timeout = timeout < 0 ? -1 : timeout;
+  q.buf = buf;
+  q.cap = cap;
+  rc = call(l, &q);
+  *len = q.len;
+  return rc;
+}
+
+const char *loom__state_op_name(int op) {
+  static const char *const names[LOOM__SOP_N] = {"put", "get", "del", "cas",
+                                                 "add", "min", "max", "wait"};
+  return op >= 0 && op < LOOM__SOP_N ? names[op] : "?";
+}
+
+int loom_state_mode_parse(const char *name) {
+  static const char *const names[] = {"strong", "causal", "eventual"};
+  for (int i = 0; name && i < 3; i++)
+    if (!strcmp(name, names[i]))
+      return i;
+  return LOOM_EINVAL;
+}
+
+const char *loom_state_mode_name(int mode) {
+  switch (mode) {
+  case LOOM_STATE_STRONG:
+    return "strong";
+  case LOOM_STATE_CAUSAL:
+    return "causal";
+  case LOOM_STATE_EVENTUAL:
+    return "eventual";
+  default:
+    return "unknown";
+  }
+}
+
+struct loom *loom_task_loom(const struct loom_task *task) {
+  return task ? task->l : NULL;
+}
