@@ -12,7 +12,7 @@ build=${LOOM_FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(taskfile wire journal cli options)
+[ ${#targets[@]} -gt 0 ] || targets=(taskfile wire journal cli options state)
 
 command -v clang >/dev/null || {
   echo "fuzz: clang not found (scripts/setup.sh installs it)" >&2

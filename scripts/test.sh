@@ -15,11 +15,11 @@ jobs=$(nproc)
 "$root/scripts/setup.sh" "$build"
 "$root/scripts/check_format.sh"
 
-echo "== sanitizer build (ASan + UBSan): unit and MPI tests"
+echo "== sanitizer build (ASan + UBSan): unit, MPI and state-table tests"
 cmake -S "$root" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON \
   -DLOOM_BUILD_BENCH=OFF >/dev/null
 cmake --build "$asan" -j"$jobs" >/dev/null
-(cd "$asan" && ctest -L 'unit|mpi' --output-on-failure -j"$jobs" |
+(cd "$asan" && ctest -L 'unit|mpi|state' --output-on-failure -j"$jobs" |
   grep -E "tests passed|tests failed|\*\*\*|Failed  ")
 
 echo "== static analysis (cppcheck, clang-tidy) and valgrind on the unit tests"

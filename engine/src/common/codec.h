@@ -23,7 +23,7 @@ struct loom__cur {
 static inline void loom__cur_init(struct loom__cur *c, const void *p,
                                   size_t n) {
   c->p = p;
-  c->end = c->p + n;
+  c->end = n ? c->p + n : c->p; /* p may be NULL when n is 0 */
   c->bad = 0;
 }
 

@@ -103,7 +103,7 @@ enum { PHASE_IDLE, PHASE_RUNNING, PHASE_ENDED };
 /* Requests one rank may have in flight to rank 0 at once, at most (one per
  * calling thread). */
 #define LOOM__DEDUP_WORDS 64
-#define LOOM__DEDUP_BITS (64 * LOOM__DEDUP_WORDS)
+#define LOOM__DEDUP_BITS (UINT64_C(64) * LOOM__DEDUP_WORDS)
 
 /* Eventual: seconds between two digest exchanges with a peer. */
 #define LOOM__AE_INTERVAL 0.05

@@ -47,6 +47,7 @@ int loom__log_load(const char *path, struct loom__table *t, uint64_t *records,
   unsigned char head[8], magic[MAGIC_LEN];
   struct loom__buf rec = {0};
   FILE *f = fopen(path, "r");
+  size_t got;
   int rc = 0;
 
   *records = 0;
@@ -57,31 +58,28 @@ int loom__log_load(const char *path, struct loom__table *t, uint64_t *records,
     snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return LOOM_EIO;
   }
-  if (fread(magic, 1, MAGIC_LEN, f) != MAGIC_LEN ||
-      memcmp(magic, MAGIC, MAGIC_LEN)) {
-    /* A file cut before its header was whole holds nothing. */
-    rc = ferror(f) || (feof(f) && ftello(f) > 0 &&
-                       memcmp(magic, MAGIC, (size_t)ftello(f)))
-             ? LOOM_ESYNTAX
-             : 0;
-    if (!feof(f))
-      rc = LOOM_ESYNTAX;
-    if (rc)
+  got = fread(magic, 1, MAGIC_LEN, f);
+  if (got < MAGIC_LEN || memcmp(magic, MAGIC, MAGIC_LEN) != 0) {
+    /* A journal cut before its header was whole (killed at its first
+     * write) holds nothing; anything else is not a journal. */
+    if (ferror(f) || got == MAGIC_LEN || memcmp(magic, MAGIC, got) != 0) {
       snprintf(err, errlen, "%s: not a loom state journal (bad header)", path);
+      rc = LOOM_ESYNTAX;
+    }
     fclose(f);
     return rc;
   }
   *good = MAGIC_LEN;
   for (;;) {
     uint32_t len, check;
-    size_t got = fread(head, 1, 8, f);
+    size_t n = fread(head, 1, 8, f);
     struct loom__entry_in y;
     struct loom__cur c;
     off_t at = *good;
 
-    if (got == 0 && feof(f))
+    if (n == 0 && feof(f))
       break;
-    if (got < 8)
+    if (n < 8)
       break; /* torn */
     memcpy(&len, head, 4);
     memcpy(&check, head + 4, 4);
@@ -280,14 +278,15 @@ static int by_key(const void *a, const void *b) {
  * of memory: *n says which). */
 static const struct loom__entry **sorted(const struct loom__table *t,
                                          size_t *n) {
-  const struct loom__entry **v = malloc((t->n ? t->n : 1) * sizeof(*v));
+  const struct loom__entry **v =
+      malloc((t->n ? t->n : 1) * sizeof(const struct loom__entry *));
   *n = 0;
   if (!v)
     return NULL;
   for (size_t i = 0; i < t->n; i++)
     if (t->e[i].present)
       v[(*n)++] = &t->e[i];
-  qsort(v, *n, sizeof(*v), by_key);
+  qsort((void *)v, *n, sizeof(const struct loom__entry *), by_key);
   return v;
 }
 

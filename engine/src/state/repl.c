@@ -193,7 +193,7 @@ static int seen_before(struct loom__state *s, int src, uint64_t id) {
   if (id < *base)
     return 1;
   while (id - *base >= LOOM__DEDUP_BITS) { /* slide: the oldest word goes */
-    memmove(bits, bits + 1, (LOOM__DEDUP_WORDS - 1) * sizeof(*bits));
+    memmove(bits, bits + 1, (size_t)(LOOM__DEDUP_WORDS - 1) * sizeof(*bits));
     bits[LOOM__DEDUP_WORDS - 1] = 0;
     *base += 64;
   }

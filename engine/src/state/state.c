@@ -399,8 +399,8 @@ void loom__state_complete(struct loom__state *s, struct loom__req *q,
                           int deferred) {
   void *grown;
   if (deferred) {
-    grown = loom__array_grow(s->later, &s->latercap, s->nlater + 1,
-                             sizeof(*s->later));
+    grown = loom__array_grow((void *)s->later, &s->latercap, s->nlater + 1,
+                             sizeof(struct loom__req *));
     if (grown) {
       s->later = grown;
       s->later[s->nlater++] = q;

@@ -135,6 +135,11 @@ int loom__table_set(struct loom__table *t, size_t x, const void *value,
   return 0;
 }
 
+/* Has rank r of counter x counted anything? */
+static int counted(const struct loom__entry *x, uint32_t r) {
+  return x->cnt[2 * (size_t)r] || x->cnt[2 * (size_t)r + 1];
+}
+
 /* Frees a register's bytes (the entry becomes another kind). */
 static void drop_value(struct loom__table *t, struct loom__entry *x) {
   t->bytes -= x->len;
@@ -172,22 +177,24 @@ int loom__table_add(struct loom__table *t, size_t x, uint32_t nrank, int rank,
                     int64_t delta) {
   struct loom__entry *e = &t->e[x];
   int rc = counter_widen(t, e, nrank > (uint32_t)rank ? nrank : rank + 1u);
+  int64_t *mine;
 
   if (rc != 0)
     return rc;
   /* Totals grow by magnitudes; wrapping is the caller's to refuse. */
+  mine = &e->cnt[2 * (size_t)rank];
   if (delta >= 0)
-    e->cnt[2 * rank] = (int64_t)((uint64_t)e->cnt[2 * rank] + (uint64_t)delta);
+    mine[0] = (int64_t)((uint64_t)mine[0] + (uint64_t)delta);
   else
-    e->cnt[2 * rank + 1] =
-        (int64_t)((uint64_t)e->cnt[2 * rank + 1] - (uint64_t)delta);
+    mine[1] = (int64_t)((uint64_t)mine[1] - (uint64_t)delta);
   return 0;
 }
 
 int64_t loom__entry_count(const struct loom__entry *x) {
   uint64_t sum = 0;
   for (uint32_t r = 0; r < x->nrank; r++)
-    sum += (uint64_t)x->cnt[2 * r] - (uint64_t)x->cnt[2 * r + 1];
+    sum +=
+        (uint64_t)x->cnt[2 * (size_t)r] - (uint64_t)x->cnt[2 * (size_t)r + 1];
   return (int64_t)sum;
 }
 
@@ -315,7 +322,7 @@ static uint64_t entry_digest(const struct loom__entry *x) {
   case LOOM__KIND_COUNTER: {
     /* Trailing ranks with nothing counted are as good as absent. */
     uint32_t n = x->nrank;
-    while (n > 0 && !x->cnt[2 * n - 2] && !x->cnt[2 * n - 1])
+    while (n > 0 && !counted(x, n - 1))
       n--;
     h = loom__hash64(fixed, 2 * sizeof(fixed[0]), h);
     return loom__hash64(x->cnt, 16 * (size_t)n, h);
@@ -352,7 +359,7 @@ void loom__table_digests(const struct loom__table *t,
 static int put_pair(struct loom__buf *b, const struct loom__entry *x,
                     uint32_t r) {
   loom__put_u32(b, r);
-  return loom__buf_append(b, &x->cnt[2 * r], 16);
+  return loom__buf_append(b, &x->cnt[2 * (size_t)r], 16);
 }
 
 int loom__entry_encode(struct loom__buf *b, const struct loom__entry *x,
@@ -381,10 +388,10 @@ int loom__entry_encode(struct loom__buf *b, const struct loom__entry *x,
       return put_pair(b, x, (uint32_t)only);
     }
     for (uint32_t r = 0; r < x->nrank; r++)
-      n += x->cnt[2 * r] || x->cnt[2 * r + 1];
+      n += (uint32_t)counted(x, r);
     loom__put_u32(b, n);
     for (uint32_t r = 0; r < x->nrank; r++)
-      if (x->cnt[2 * r] || x->cnt[2 * r + 1])
+      if (counted(x, r))
         put_pair(b, x, r);
     return 0;
   default:
