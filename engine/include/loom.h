@@ -405,6 +405,43 @@ int loom_state_wait(struct loom *l, const char *key, const void *old,
                     size_t oldlen, double timeout, void *buf, size_t cap,
                     size_t *len);
 
+/* Shell tasks reach the table through a local socket whose path their
+ * environment holds ($LOOM_STATE_SOCKET); `loom state` is that client. One
+ * call per connection, answered by the rank that runs the task, with the
+ * semantics and return codes of the loom_state_* call it names. */
+enum loom_state_op {
+  LOOM_STATE_OP_PUT,
+  LOOM_STATE_OP_GET,
+  LOOM_STATE_OP_DEL,
+  LOOM_STATE_OP_CAS,
+  LOOM_STATE_OP_ADD,
+  LOOM_STATE_OP_MIN,
+  LOOM_STATE_OP_MAX,
+  LOOM_STATE_OP_WAIT
+};
+
+struct loom_state_call {
+  int op;            /* enum loom_state_op */
+  const char *key;   /* NUL-terminated */
+  const void *value; /* put: the value; cas: the new one */
+  size_t len;
+  const void *expect; /* cas: the value expected; wait: the old one */
+  size_t elen;
+  int expect_absent; /* cas: swap only when the key is absent; wait:
+                        until the key exists */
+  int64_t num;       /* add: delta; min, max: the number */
+  double timeout;    /* wait: seconds, < 0 forever */
+  void *buf;         /* get, wait: where the value read goes */
+  size_t cap;
+  size_t out_len; /* out: the value's length */
+  int64_t before; /* out: add, min, max */
+};
+
+/* Makes call c through the socket at path. Returns the call's code, or
+ * LOOM_ESYS (no such socket: not inside a loom task, or the run is over),
+ * LOOM_EINVAL, LOOM_ETOOBIG (a value, or the answer past cap). */
+int loom_state_call_socket(const char *path, struct loom_state_call *c);
+
 /* Prints the table a run directory's journal (DIR/state.log) holds: the
  * final table of a finished run, or what a killed one had journaled. As
  * tab-separated lines (key, kind, value: "key\tkind\tvalue" header;

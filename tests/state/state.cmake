@@ -34,7 +34,7 @@ add_test(NAME state.checkers
          COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/state/test_checkers.py)
 set_tests_properties(state.checkers PROPERTIES LABELS state TIMEOUT 300)
 
-foreach(mode strong causal eventual claims)
+foreach(mode strong causal eventual claims shell)
   add_test(NAME state.${mode}
            COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/state/test_state.py
                    ${mode})

@@ -1,12 +1,14 @@
 """test_state.py MODE - the state table's consistency, proved on histories.
 
-MODE is strong, causal, eventual or claims. For a consistency mode, a
+MODE is strong, causal, eventual, claims or shell. For a consistency mode, a
 randomized workload (state_run) runs at 2 to 4 ranks, cleanly and under the
 injected faults the mode must survive, and check_history.py must accept
 every history; then the mode's deliberately broken build runs, and the
 checker (or the run's own convergence verdict) must reject it. claims: a
 fetch-add counter hands out every number exactly once, also across a
-kill -9 of the whole job and a --resume.
+kill -9 of the whole job and a --resume. shell: `loom state` inside shell
+tasks of `loom run` (tickets, waits across tasks, binary values, exit
+statuses).
 Standard library only; state_run comes from LOOM_STATE_BIN_DIR.
 """
 
@@ -240,6 +242,93 @@ class ClaimsTest(StateCase):
                                   os.path.join(d, "run")])
         self.assertEqual(json.loads(dump.stdout),
                          [{"key": "claim", "kind": "counter", "value": final}])
+
+
+@unittest.skipUnless(MODE == "shell", "shell test")
+class ShellTest(loomtest.LoomTestCase):
+    """`loom state` from shell tasks, through the rank that runs them."""
+
+    def run_tasks(self, lines, np=3, extra=()):
+        self.write("tasks.txt", "\n".join(lines) + "\n")
+        # The tasks call `loom` by name: the one under test comes first.
+        env = loomtest.test_env({"PATH": os.path.dirname(loomtest.LOOM) +
+                                 os.pathsep + os.environ.get("PATH", "")})
+        r = self.loom(["run", "-q", "-o", "run"] + list(extra) + ["tasks.txt"],
+                      np=np, env=env)
+        rows = loomtest.read_joblog(self.path("run"))
+        out = {}
+        for row in rows:
+            path = loomtest.output_path(self.path("run"), row["id"],
+                                        row["attempt"], "out")
+            out[row["line"]] = (loomtest.read_text(path)
+                                if os.path.exists(path) else "")
+        return r, rows, out
+
+    def test_tickets_are_handed_out_once(self):
+        n = 30
+        r, rows, out = self.run_tasks(["loom state add tickets 1"] * n, np=4)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(sorted(int(v) for v in out.values()), list(range(n)))
+        self.assertGreater(len({row["rank"] for row in rows}), 1)
+        with open(self.path("run", "state.tsv"), encoding="utf-8") as f:
+            self.assertEqual(f.read(),
+                             "key\tkind\tvalue\ntickets\tcounter\t%d\n" % n)
+
+    def test_exit_statuses_and_values(self):
+        lines = [
+            "loom state get missing; echo get=$?",
+            "loom state put k v1; loom state cas k other v2; echo cas=$?",
+            "loom state wait never --timeout 0.1; echo wait=$?",
+            "loom state add c 5 >/dev/null; loom state put c x; echo kind=$?",
+            "printf 'a\\0b\\tc' | loom state put bin - && "
+            "loom state get bin | od -An -c",
+            "loom state max m 3; loom state max m 9; loom state max m 1",
+            "loom state get; echo usage=$?",
+        ]
+        r, rows, out = self.run_tasks(lines, np=2)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(out[1], "get=1\n")
+        self.assertEqual(out[2], "cas=4\n")
+        self.assertEqual(out[3], "wait=5\n")
+        self.assertEqual(out[4], "kind=2\n")
+        self.assertEqual(out[5].split(), ["a", "\\0", "b", "\\t", "c"])
+        self.assertEqual(out[6], "3\n9\n")
+        self.assertEqual(out[7], "usage=2\n")
+
+    def test_wait_sees_another_tasks_write(self):
+        # Two workers: the waiter blocks until the other task writes.
+        lines = ["loom state wait go --timeout 60",
+                 "sleep 0.3; loom state put go now"]
+        r, rows, out = self.run_tasks(lines, np=3)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(out[1], "now")
+        self.assertNotEqual(rows[0]["rank"], rows[1]["rank"])
+
+    def test_cas_needs_strong_mode(self):
+        r, rows, out = self.run_tasks(
+            ["loom state cas --absent k v; echo cas=$?",
+             "loom state add n 1; echo add=$?"],
+            np=2, extra=["--state", "causal"])
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(out[1], "cas=2\n")
+        self.assertEqual(out[2], "0\nadd=0\n")
+
+    def test_outside_a_task(self):
+        env = loomtest.test_env()
+        r = loomtest.run_argv([loomtest.LOOM, "state", "get", "k"], env=env)
+        self.assertEqual(r.rc, 3, r.describe())
+        self.assertIn("not inside a task", r.stderr)
+        env["LOOM_STATE_SOCKET"] = self.path("no-such-socket")
+        r = loomtest.run_argv([loomtest.LOOM, "state", "put", "k", "v"],
+                              env=env)
+        self.assertEqual(r.rc, 3, r.describe())
+        for argv, why in ((["state", "frob"], "unknown action"),
+                          (["state", "put", "k"], "takes 2 arguments"),
+                          (["state", "get", "k", "--json"], "does not take"),
+                          (["state", "add", "k", "x1"], "64-bit integer")):
+            r = loomtest.run_loom(argv)
+            self.assertEqual(r.rc, 2, r.describe())
+            self.assertIn(why, r.stderr)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dispatch/exec.h"
+#include "state/state.h"
 
 extern char **environ;
 
@@ -387,6 +388,8 @@ void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
   x->cmd[t->len] = '\0';
   snprintf(x->env[0], sizeof(x->env[0]), "LOOM_TASK_ID=%016" PRIx64, t->id);
   snprintf(x->env[4], sizeof(x->env[4]), "LOOM_ATTEMPT=%d", t->attempt);
+  snprintf(x->env[5], sizeof(x->env[5]), "LOOM_STATE_SOCKET=%s",
+           loom__state_socket(x->l->state));
 
   /* Started once, for the first shell task: a run of C tasks needs none. */
   if (x->watchdog.pid < 0)

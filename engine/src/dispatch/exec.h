@@ -15,7 +15,7 @@
 #include "dispatch/watchdog.h"
 #include "dispatch/wire.h"
 
-#define LOOM__ENV_SLOTS 5
+#define LOOM__ENV_SLOTS 6
 
 struct loom__exec {
   struct loom *l;

@@ -170,6 +170,7 @@ struct loom__state {
   uint64_t journaled;
   char io_err[PATH_MAX + 128];
 
+  struct loom__sock *sock; /* shell tasks' socket (ranks that run tasks) */
   struct loom__buf scratch;
   int failed;
   char err[256];
@@ -209,6 +210,13 @@ int loom__log_load(const char *path, struct loom__table *t, uint64_t *records,
                    off_t *good, char *err, size_t errlen);
 int loom__table_write_tsv(const struct loom__table *t, FILE *out);
 int loom__table_write_json(const struct loom__table *t, FILE *out);
+
+/* sock.c: the socket shell tasks call through. stop() keeps calling
+ * drive(arg) (the loop's turn) while connections are still served. */
+struct loom__sock;
+int loom__sock_start(struct loom *l, struct loom__sock **out);
+const char *loom__sock_path(const struct loom__sock *k);
+void loom__sock_stop(struct loom__sock *k, int (*drive)(void *), void *arg);
 
 /* faults.c */
 int loom__faults_parse(struct loom__faults *f, const char *spec, int rank,

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,11 +197,22 @@ int loom__state_start(struct loom__state *s, struct loom__comm *c,
     rc = loom__faults_parse(&s->f, faults, s->rank, s->mode, err, errlen);
   if (rc == 0 && s->rank == 0 && l->run_dir)
     rc = loom__log_open(s, l->run_dir, l->opt.resume, err, errlen);
+  /* Ranks that run tasks serve shell tasks' calls. */
+  if (rc == 0 && (s->rank != 0 || s->size == 1) &&
+      loom__sock_start(l, &s->sock) != 0) {
+    snprintf(err, errlen,
+             "rank %d: cannot make the state table's socket for shell "
+             "tasks: %s",
+             s->rank, strerror(errno));
+    rc = LOOM_ESYS;
+  }
   rc = agree(s, rc);
   if (rc == 0)
     rc = agree(s, share_table(s));
   if (rc != 0) {
     loom__log_close(s);
+    loom__sock_stop(s->sock, NULL, NULL);
+    s->sock = NULL;
     return rc;
   }
   s->comm = c;
@@ -704,11 +716,26 @@ void loom__state_cancel(struct loom__state *s) {
   }
 }
 
+const char *loom__state_socket(const struct loom__state *s) {
+  return s && s->phase == PHASE_RUNNING ? loom__sock_path(s->sock) : "";
+}
+
 const char *loom__state_io_error(const struct loom__state *s) {
   return s && s->io_err[0] ? s->io_err : NULL;
 }
 
 /* ---- the end ------------------------------------------------------------ */
+
+/* One turn of the loop's state work, while the socket's last connections
+ * finish. */
+static int drive(void *arg) {
+  struct loom__state *s = arg;
+  int rc = loom__comm_poll(s->comm, NULL);
+  if (rc == 0 && loom__state_pump(s) < 0)
+    rc = LOOM_EPROTO;
+  sched_yield();
+  return rc;
+}
 
 /* Serves state messages until every rank has sent and received as many as
  * the others (two rounds in a row agreeing: a message in flight during the
@@ -796,6 +823,8 @@ int loom__state_finish(struct loom__state *s, int failed,
    * behind, then their calls fail). */
   loom__state_cancel(s);
   waits_expire(s, 0, 1, LOOM_ESTATE);
+  loom__sock_stop(s->sock, drive, s);
+  s->sock = NULL;
   rc = quiesce(s);
   for (int round = 0; rc == 0; round++) {
     same = same_everywhere(s, &digest);

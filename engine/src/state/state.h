@@ -67,6 +67,10 @@ int loom__state_busy(const struct loom__state *s);
  * returns LOOM_ESTATE, and new ones too until the run ends. */
 void loom__state_cancel(struct loom__state *s);
 
+/* The socket shell tasks reach the table through during a run
+ * ($LOOM_STATE_SOCKET), or "". */
+const char *loom__state_socket(const struct loom__state *s);
+
 /* A journal write failed: the reason (rank 0), else NULL. */
 const char *loom__state_io_error(const struct loom__state *s);
 
