@@ -9,6 +9,8 @@ Subcommands (each has its own --help):
   slowdown      a worker slowed down by a CPU hog in the middle of a run
   bigfile       memory of the task-file reader and of whole runs, 10k-10M
                 lines
+  state         the state table's calls per consistency mode, beside an MPI
+                ping-pong and a textbook key-value owner
   plot          PNG plots (gnuplot) of every CSV that exists; `plot dispatch`
                 or `plot balance` draws one family
 
@@ -46,6 +48,7 @@ TARGET_PATHS = {
     "bench-dispatch": "bench/bench-dispatch",
     "bench-taskfile-scan": "bench/bench-taskfile-scan",
     "bench-taskfile-run": "bench/bench-taskfile-run",
+    "bench-state": "bench/bench-state",
 }
 
 # ---------------------------------------------------------------------------
@@ -212,7 +215,7 @@ PLOT_HELP = """\
 plot - PNG plots of the benchmark CSVs with gnuplot (pngcairo where gnuplot
 has it, else png). Without a family, draws every plot whose CSV exists.
 
-usage: bench/loombench.py plot [dispatch | balance] [--results DIR]
+usage: bench/loombench.py plot [dispatch | balance | state] [--results DIR]
                                [--output DIR]
   --results DIR  holds the CSVs (default: bench/results, or
                  LOOM_BENCH_RESULTS)
@@ -222,6 +225,10 @@ plot dispatch: from dispatch_summary.csv (`bench/loombench.py dispatch`):
   dispatch_empty.png  tasks/s by ranks for empty tasks, per impl (log y)
   dispatch_1ms.png    efficiency by ranks for 1 ms spin tasks, per impl,
                       with the bound this machine's cores put on it
+plot state: from state_summary.csv (`bench/loombench.py state`):
+  state.png  fetch-add latency (median) and calls per second per client by
+             ranks: ping-pong, the textbook owner, loom strong (idle and
+             with a busy worker), causal, eventual (log y)
 plot balance: the balance benchmarks
   balance_real.png  real runs (`bench/loombench.py balance-real`): makespan
                     / lower bound per policy, one bar per policy in each
@@ -1469,6 +1476,175 @@ def run_bigfile(opts):
 # ---------------------------------------------------------------------------
 # plot
 
+# ---------------------------------------------------------------------------
+# state: the state table's calls.
+
+STATE_HELP = """\
+state - how fast the state table answers, per consistency mode, beside the
+MPI ping-pong round trip and the textbook key-value server (one owner rank
+answering blocking requests), all measured in the same run.
+
+usage: bench/loombench.py state [--quick | --smoke] [--results DIR]
+                                [--no-build] [BUILD_DIR]
+  --quick        one repeat, fewer calls (~1 minute)
+  --smoke        2 ranks, a few hundred calls (checks that it works)
+
+For 2, 3 and 4 ranks, round-robin within each repeat: pingpong; owner with
+the add, put and mixed mixes; loom in strong, causal and eventual mode with
+add (fetch-add on one counter), put (16-byte values on 64 keys), get and
+mixed (50% get, 30% put, 10% cas in strong mode or put, 10% add); and, at
+3 and 4 ranks, strong add while worker 1 runs a long C task (busy). Every
+client rank times each call (bench/state.c). Rows go to
+bench/results/state.csv; bench/results/state_summary.csv has the medians
+over clients and repeats per (impl, mode, mix, ranks), and the ratios the
+issue asks for: strong fetch-add latency over the ping-pong round trip,
+causal and eventual put throughput over strong's, and strong latency with
+a busy worker over without. Not a test: nothing is asserted.
+"""
+
+STATE_HEADER = ("impl,mode,mix,ranks,client,ops,seconds,ops_per_s,"
+                "lat_median_us,lat_p99_us,rep")
+
+
+def state_cases(ranks):
+    """(impl, mode, mix, extra args) of one repeat at a rank count."""
+    cases = [("pingpong", "-", "-", [])]
+    cases += [("owner", "-", mix, []) for mix in ("add", "put", "mixed")]
+    for mode in ("strong", "causal", "eventual"):
+        cases += [("loom", mode, mix, []) for mix in
+                  ("add", "put", "get", "mixed")]
+    if ranks >= 3:
+        cases.append(("loom-busy", "strong", "add", ["--busy", "0"]))
+    return cases
+
+
+def state_summary(rows):
+    """Medians per (impl, mode, mix, ranks), then the ratios."""
+    groups = {}
+    for r in rows:
+        key = (r["impl"], r["mode"], r["mix"], int(r["ranks"]))
+        groups.setdefault(key, []).append(r)
+    lines = ["impl,mode,mix,ranks,clients,ops_per_s,lat_median_us,lat_p99_us"]
+    med = {}
+    for key in sorted(groups):
+        rs = groups[key]
+        m = (median(r["ops_per_s"] for r in rs),
+             median(r["lat_median_us"] for r in rs),
+             median(r["lat_p99_us"] for r in rs))
+        med[key] = m
+        lines.append("%s,%s,%s,%d,%d,%.0f,%.2f,%.2f" % (key + (len(rs),) + m))
+    lines.append("")
+    lines.append("ratio,ranks,value")
+    for n in sorted({k[3] for k in med}):
+        ping = med.get(("pingpong", "-", "-", n))
+        add = med.get(("loom", "strong", "add", n))
+        put = med.get(("loom", "strong", "put", n))
+        busy = med.get(("loom-busy", "strong", "add", n))
+        if ping and add:
+            lines.append("strong_add_latency_over_pingpong,%d,%.2f" % (
+                n, add[1] / ping[1]))
+        for mode in ("causal", "eventual"):
+            weak = med.get(("loom", mode, "put", n))
+            if weak and put:
+                lines.append("%s_put_throughput_over_strong,%d,%.1f" % (
+                    mode, n, weak[0] / put[0]))
+        if busy and add:
+            lines.append("strong_add_latency_busy_over_idle,%d,%.2f" % (
+                n, busy[1] / add[1]))
+    return lines, columns(lines)
+
+
+def run_state(opts):
+    require_build(opts, ["bench-state"])
+    mode = mode_of(opts)
+    results = results_dir(opts.results)
+    out_path = os.path.join(results, "state.csv")
+    summary = os.path.join(results, "state_summary.csv")
+    reps = 3 if mode == "full" else 1
+    ops = {"full": 20000, "quick": 5000, "smoke": 300}[mode]
+    ranks = [2] if mode == "smoke" else [2, 3, 4]
+    binary = target_path(opts.build, "bench-state")
+    env = mpi_env()
+    os.makedirs(results, exist_ok=True)
+    with open(out_path + ".tmp", "w") as f:
+        f.write(STATE_HEADER + "\n")
+    for rep in range(1, reps + 1):
+        for n in ranks:
+            for impl, mode_, mix, extra in state_cases(n):
+                # The busy worker spins for as long as the others call.
+                if impl == "loom-busy":
+                    extra = ["--busy", "%g" % max(0.5, ops * 40e-6)]
+                argv = mpirun_unbound() + ["-n", str(n), binary, "--impl",
+                                           impl.split("-")[0], "--ops",
+                                           str(ops)]
+                if mode_ != "-":
+                    argv += ["--mode", mode_]
+                if mix != "-":
+                    argv += ["--mix", mix]
+                r = subprocess.run(argv + extra, env=env, text=True,
+                                   stdout=subprocess.PIPE, timeout=600)
+                if r.returncode != 0:
+                    raise BenchError("FAILED: %s" % " ".join(argv + extra))
+                with open(out_path + ".tmp", "a") as f:
+                    for line in r.stdout.splitlines():
+                        if line.count(",") == 9:
+                            f.write("%s%s,%d\n" % (
+                                impl, line[line.index(","):], rep))
+                say("state: rep %d, %d ranks, %s %s %s" % (rep, n, impl,
+                                                            mode_, mix))
+    publish(out_path, summary, state_summary)
+    return 0
+
+
+def plot_state(results, outdir):
+    summary = os.path.join(results, "state_summary.csv")
+    if not os.path.isfile(summary):
+        raise BenchError("no %s; run bench/loombench.py state first" % summary)
+    rows = []
+    with open(summary, newline="") as f:
+        for r in csv.DictReader(f):
+            if r.get("lat_median_us"):
+                rows.append(r)
+    term = png_terminal("size 900,500 enhanced font ',11'", "size 900,500")
+    os.makedirs(outdir, exist_ok=True)
+    curves = [("pingpong", "-", "add"), ("owner", "-", "add"),
+              ("loom", "strong", "add"), ("loom-busy", "strong", "add"),
+              ("loom", "causal", "add"), ("loom", "eventual", "add")]
+    with tempfile.TemporaryDirectory(prefix="loombench_plot.") as tmp:
+        plots = []
+        for i, (impl, mode, mix) in enumerate(curves):
+            pts = sorted((int(r["ranks"]), float(r["lat_median_us"]),
+                          float(r["ops_per_s"])) for r in rows
+                         if r["impl"] == impl and r["mode"] == mode and
+                         (r["mix"] == mix or impl == "pingpong"))
+            if not pts:
+                continue
+            dat = os.path.join(tmp, "%d.dat" % i)
+            with open(dat, "w") as f:
+                f.write("".join("%d %g %g\n" % p for p in pts))
+            title = impl if mode == "-" else "%s %s" % (impl, mode)
+            plots.append((dat, title, COLOURS[i % len(COLOURS)]))
+        png = os.path.join(outdir, "state.png")
+        gp = ["set terminal " + term, "set output '%s'" % png,
+              "set multiplot layout 1,2", "set grid", "set logscale y",
+              "set xlabel 'ranks'", "set xtics 1", "set key top left",
+              "set title 'fetch-add latency, median (us)'",
+              "plot " + ", ".join("'%s' using 1:2 with linespoints lw 2 "
+                                  "lc rgb '%s' title '%s'" % (d, c, t)
+                                  for d, t, c in plots),
+              "set title 'fetch-adds per second per client'",
+              "plot " + ", ".join("'%s' using 1:3 with linespoints lw 2 "
+                                  "lc rgb '%s' title '%s'" % (d, c, t)
+                                  for d, t, c in plots),
+              "unset multiplot"]
+        script = os.path.join(tmp, "plot.gp")
+        with open(script, "w") as f:
+            f.write("\n".join(gp) + "\n")
+        if subprocess.run(["gnuplot", script]).returncode != 0:
+            raise BenchError("gnuplot failed on the state plot")
+    print("wrote %s" % png)
+
+
 def png_terminal(cairo_opts, png_opts):
     """gnuplot's pngcairo terminal with cairo_opts, or png with png_opts
     where gnuplot lacks cairo."""
@@ -1871,6 +2047,10 @@ def has_dispatch_csv(results):
     return os.path.isfile(os.path.join(results, "dispatch_summary.csv"))
 
 
+def has_state_csv(results):
+    return os.path.isfile(os.path.join(results, "state_summary.csv"))
+
+
 def has_balance_csv(results):
     return any(os.path.isfile(os.path.join(results, n)) for n in (
         "balance_real_summary.csv", "balance_real.csv", "balance_sim.csv"))
@@ -1883,9 +2063,12 @@ def run_plot(opts):
         plot_dispatch(results, outdir)
     elif opts.family == "balance":
         plot_balance(results, outdir)
+    elif opts.family == "state":
+        plot_state(results, outdir)
     else:
         todo = [fn for has, fn in ((has_dispatch_csv, plot_dispatch),
-                                   (has_balance_csv, plot_balance))
+                                   (has_balance_csv, plot_balance),
+                                   (has_state_csv, plot_state))
                 if has(results)]
         if not todo:
             raise BenchError("no benchmark CSV in %s; run a benchmark first"
@@ -1911,6 +2094,8 @@ SUBCOMMANDS = {
                  "a worker slowed down by a CPU hog mid-run"),
     "bigfile": (BIGFILE_HELP, run_bigfile, True,
                 "task-file memory for 10k to 10M lines"),
+    "state": (STATE_HELP, run_state, True,
+              "the state table's calls per mode, beside MPI baselines"),
     "plot": (PLOT_HELP, run_plot, False,
              "PNG plots of every CSV there is (or: plot dispatch|balance)"),
 }
@@ -1953,7 +2138,7 @@ def make_parser():
         p.add_argument("--results", metavar="DIR")
         if name == "plot":
             p.add_argument("family", nargs="?",
-                           choices=["dispatch", "balance"])
+                           choices=["dispatch", "balance", "state"])
             p.add_argument("--output", metavar="DIR")
         else:
             g = p.add_mutually_exclusive_group()

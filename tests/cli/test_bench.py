@@ -4,7 +4,7 @@
 Imports it as a module and checks its pure parts on hand-made rows: the
 medians and summaries, the row formatters, the lower bound, the CSV
 headers (against the committed results in bench/results/) and each
-subcommand's --help. Then a smoke run of `balance-sim` and of `dispatch`
+subcommand's --help. Then a smoke run of `balance-sim`, `dispatch` and `state`
 (a few seconds each) into a temporary results directory, with the
 binaries of the build that LOOM_BIN lies in (LOOM_BIN=BUILD/engine/loom),
 and their plots where gnuplot is installed. Speed is never asserted.
@@ -36,7 +36,7 @@ def load_bench():
 
 lb = load_bench()
 SUBCOMMANDS = ["dispatch", "balance-sim", "balance-real", "slowdown",
-               "bigfile", "plot"]
+               "bigfile", "state", "plot"]
 
 
 def raw(impl, ranks, work, seconds, tps, over, eff, task_s="0", tasks="100"):
@@ -286,6 +286,28 @@ class PureTest(loomtest.LoomTestCase):
         self.assertIn("bound(r) = (2 >= r - 1) ? 1 : 2.0 / (r - 1)", script)
         self.assertNotIn("batched", script)
 
+    def test_state_summary_and_ratios(self):
+        def row(impl, mode, mix, ranks, ops, lat):
+            return {"impl": impl, "mode": mode, "mix": mix,
+                    "ranks": str(ranks), "ops_per_s": str(ops),
+                    "lat_median_us": str(lat), "lat_p99_us": str(lat * 3)}
+        rows = [row("pingpong", "-", "-", 2, 1e6, 1.0),
+                row("pingpong", "-", "-", 2, 1e6, 3.0),
+                row("loom", "strong", "add", 2, 1e5, 8.0),
+                row("loom", "strong", "put", 2, 2e5, 5.0),
+                row("loom", "causal", "put", 2, 4e6, 0.2),
+                row("loom-busy", "strong", "add", 2, 5e4, 12.0)]
+        lines, table = lb.state_summary(rows)
+        self.assertIn("pingpong,-,-,2,2,1000000,2.00,6.00", lines)
+        self.assertIn("strong_add_latency_over_pingpong,2,4.00", lines)
+        self.assertIn("causal_put_throughput_over_strong,2,20.0", lines)
+        self.assertIn("strong_add_latency_busy_over_idle,2,1.50", lines)
+        self.assertFalse(any(l.startswith("eventual_put") for l in lines))
+        self.assertEqual(len(table), len(lines))
+        self.assertEqual([c[0] for c in lb.state_cases(2)].count("loom"), 12)
+        self.assertIn("loom-busy", [c[0] for c in lb.state_cases(3)])
+        self.assertNotIn("loom-busy", [c[0] for c in lb.state_cases(2)])
+
     def test_columns(self):
         self.assertEqual(lb.columns(["a,bb,c", "ccc,d,"]),
                          ["a    bb  c", "ccc  d"])
@@ -372,6 +394,18 @@ class SmokeTest(loomtest.LoomTestCase):
         loom = [r for r in summary if r["impl"] == "loom"]
         self.assertTrue(loom and all(r["loom_over_batched"] for r in loom))
         self.plot("dispatch", ["dispatch_empty.png", "dispatch_1ms.png"])
+
+    def test_state_smoke(self):
+        if not os.path.exists(lb.target_path(BUILD, "bench-state")):
+            self.skipTest("bench-state not built in %s" % BUILD)
+        self.bench("state", "--smoke", "--no-build", BUILD)
+        rows = self.csv_rows("state.csv", lb.STATE_HEADER)
+        self.assertEqual({(r["impl"], r["mode"]) for r in rows},
+                         {("pingpong", "-"), ("owner", "-"),
+                          ("loom", "strong"), ("loom", "causal"),
+                          ("loom", "eventual")})
+        self.assertTrue(all(int(r["ops"]) == 300 for r in rows))
+        self.plot("state", ["state.png"])
 
 
 if __name__ == "__main__":

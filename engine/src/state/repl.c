@@ -204,8 +204,8 @@ static int seen_before(struct loom__state *s, int src, uint64_t id) {
   return 0;
 }
 
-static int on_req(void *arg, int src, struct loom__buf *msg) {
-  struct loom__state *s = arg;
+static int on_req_locked(struct loom__state *s, int src,
+                         struct loom__buf *msg) {
   struct loom__cur c;
   struct loom__op op;
   struct loom__res r;
@@ -230,8 +230,8 @@ static int on_req(void *arg, int src, struct loom__buf *msg) {
   return loom__state_complete_remote(s, src, id, &r);
 }
 
-static int on_reply(void *arg, int src, struct loom__buf *msg) {
-  struct loom__state *s = arg;
+static int on_reply_locked(struct loom__state *s, int src,
+                           struct loom__buf *msg) {
   struct loom__req *q;
   struct loom__cur c;
   uint64_t id;
@@ -368,8 +368,8 @@ static int release_held(struct loom__state *s) {
   return 0;
 }
 
-static int on_update(void *arg, int src, struct loom__buf *msg) {
-  struct loom__state *s = arg;
+static int on_update_locked(struct loom__state *s, int src,
+                            struct loom__buf *msg) {
   int rc;
 
   s->nrecv++;
@@ -451,8 +451,7 @@ static int send_buckets(struct loom__state *s, int dest, uint64_t mask,
   return rc;
 }
 
-static int on_ae(void *arg, int src, struct loom__buf *msg) {
-  struct loom__state *s = arg;
+static int on_ae_locked(struct loom__state *s, int src, struct loom__buf *msg) {
   struct loom__cur c;
   uint8_t type;
 
@@ -520,6 +519,21 @@ int loom__repl_tick(struct loom__state *s, double now) {
   }
   return rc < 0 ? rc : n;
 }
+
+/* The handlers the message layer calls: each holds the state's lock. */
+#define LOCKED_HANDLER(name)                                                   \
+  static int name(void *arg, int src, struct loom__buf *msg) {                 \
+    struct loom__state *s = arg;                                               \
+    int rc;                                                                    \
+    pthread_mutex_lock(&s->mu);                                                \
+    rc = name##_locked(s, src, msg);                                           \
+    pthread_mutex_unlock(&s->mu);                                              \
+    return rc;                                                                 \
+  }
+LOCKED_HANDLER(on_req)
+LOCKED_HANDLER(on_reply)
+LOCKED_HANDLER(on_update)
+LOCKED_HANDLER(on_ae)
 
 void loom__repl_register(struct loom__state *s) {
   loom__comm_on(s->comm, LOOM__TAG_STATE_REQ, on_req, s);

@@ -600,20 +600,22 @@ void loom__state_changed(struct loom__state *s, size_t x, int local, int who) {
 
 /* ---- the loop thread ---------------------------------------------------- */
 
-/* Runs a call on this replica. deferred: its answer waits for the
- * journal. */
-static void run_local(struct loom__state *s, struct loom__req *q) {
+/* Runs a call (not a wait) on this replica; the answer is in q. */
+static void apply_now(struct loom__state *s, struct loom__req *q) {
   struct loom__res r;
-  if (q->op.code == LOOM__SOP_WAIT) {
-    if (loom__state_wait_begin(s, &q->op, q, -1, 0) != 0) {
-      q->rc = LOOM_ENOMEM;
-      loom__state_complete(s, q, 0);
-    }
-    return;
-  }
   loom__state_apply(s, &q->op, s->rank, &r);
   fill(q, &r);
-  loom__state_complete(s, q, 1);
+}
+
+/* Runs a queued call on this replica; its answer waits for the journal. */
+static void run_local(struct loom__state *s, struct loom__req *q) {
+  if (q->op.code != LOOM__SOP_WAIT) {
+    apply_now(s, q);
+    loom__state_complete(s, q, 1);
+  } else if (loom__state_wait_begin(s, &q->op, q, -1, 0) != 0) {
+    q->rc = LOOM_ENOMEM;
+    loom__state_complete(s, q, 0);
+  }
 }
 
 /* Is the call one this rank answers from its own replica? */
@@ -642,17 +644,12 @@ static void run_queued(struct loom__state *s, struct loom__req *q) {
   }
 }
 
-int loom__state_pump(struct loom__state *s) {
-  struct loom__req *q, *next;
+static int pump_locked(struct loom__state *s) {
+  struct loom__req *q = s->queue, *next;
   double now;
   int n = 0, rc;
 
-  if (!s || s->phase != PHASE_RUNNING)
-    return 0;
-  pthread_mutex_lock(&s->mu);
-  q = s->queue;
   s->queue = s->queue_tail = NULL;
-  pthread_mutex_unlock(&s->mu);
   for (; q; q = next, n++) {
     next = q->next;
     run_queued(s, q);
@@ -676,22 +673,33 @@ int loom__state_pump(struct loom__state *s) {
   return s->failed ? LOOM_EPROTO : n;
 }
 
-int loom__state_busy(const struct loom__state *s) {
-  return s && s->phase == PHASE_RUNNING &&
-         (s->pending_calls > 0 || s->ndelayed > 0 || s->ndirty > 0 ||
-          (s->hot_until > 0 && loom__now() < s->hot_until));
+int loom__state_pump(struct loom__state *s) {
+  int n;
+  if (!s)
+    return 0;
+  pthread_mutex_lock(&s->mu);
+  n = s->phase == PHASE_RUNNING ? pump_locked(s) : 0;
+  pthread_mutex_unlock(&s->mu);
+  return n;
 }
 
-void loom__state_cancel(struct loom__state *s) {
-  struct loom__req *q, *next;
-
-  if (!s || s->phase != PHASE_RUNNING)
-    return;
+int loom__state_busy(struct loom__state *s) {
+  int busy;
+  if (!s)
+    return 0;
   pthread_mutex_lock(&s->mu);
-  s->cancelled = 1;
-  q = s->queue;
-  s->queue = s->queue_tail = NULL;
+  busy = s->phase == PHASE_RUNNING &&
+         (s->pending_calls > 0 || s->ndelayed > 0 || s->ndirty > 0 ||
+          s->nlater > 0 || (s->hot_until > 0 && loom__now() < s->hot_until));
   pthread_mutex_unlock(&s->mu);
+  return busy;
+}
+
+static void cancel_locked(struct loom__state *s) {
+  struct loom__req *q = s->queue, *next;
+
+  s->cancelled = 1;
+  s->queue = s->queue_tail = NULL;
   for (; q; q = next) {
     next = q->next;
     q->rc = LOOM_ESTATE;
@@ -716,8 +724,23 @@ void loom__state_cancel(struct loom__state *s) {
   }
 }
 
-const char *loom__state_socket(const struct loom__state *s) {
-  return s && s->phase == PHASE_RUNNING ? loom__sock_path(s->sock) : "";
+void loom__state_cancel(struct loom__state *s) {
+  if (!s)
+    return;
+  pthread_mutex_lock(&s->mu);
+  if (s->phase == PHASE_RUNNING)
+    cancel_locked(s);
+  pthread_mutex_unlock(&s->mu);
+}
+
+const char *loom__state_socket(struct loom__state *s) {
+  const char *path;
+  if (!s)
+    return "";
+  pthread_mutex_lock(&s->mu);
+  path = s->phase == PHASE_RUNNING ? loom__sock_path(s->sock) : "";
+  pthread_mutex_unlock(&s->mu);
+  return path; /* the socket's, alive until the run ends */
 }
 
 const char *loom__state_io_error(const struct loom__state *s) {
@@ -821,8 +844,10 @@ int loom__state_finish(struct loom__state *s, int failed,
   st->mode = s->mode;
   /* No call is left in a run that ends: the tasks are done (or left
    * behind, then their calls fail). */
-  loom__state_cancel(s);
+  pthread_mutex_lock(&s->mu);
+  cancel_locked(s);
   waits_expire(s, 0, 1, LOOM_ESTATE);
+  pthread_mutex_unlock(&s->mu);
   loom__sock_stop(s->sock, drive, s);
   s->sock = NULL;
   rc = quiesce(s);
@@ -831,17 +856,22 @@ int loom__state_finish(struct loom__state *s, int failed,
     if (same != 0 || s->mode != LOOM_STATE_EVENTUAL || round == REPAIR_ROUNDS)
       break;
     st->repairs = round + 1;
+    pthread_mutex_lock(&s->mu);
     rc = loom__repl_repair(s);
+    pthread_mutex_unlock(&s->mu);
     if (rc == 0)
       rc = quiesce(s);
   }
   if (same < 0)
     rc = same;
-  bad = rc != 0 || s->failed || failed;
-  /* Whether any rank failed, so that all report the same verdict. */
+  /* Whether the table failed on any rank: all report the same verdict. */
+  bad = s->failed;
   if (rc != LOOM_EMPI && LOOM_MPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT,
                                                 MPI_MAX, s->l->comm)))
     rc = LOOM_EMPI;
+  if (bad && !s->failed)
+    loom__state_fail(s, "the state table failed on another rank");
+  (void)failed; /* the run's own failure is the caller's to report */
   if (rc != LOOM_EMPI && sum_stats(s, st) != 0)
     rc = LOOM_EMPI;
   st->converged = same == 1;
@@ -872,7 +902,6 @@ int loom__state_finish(struct loom__state *s, int failed,
   s->comm = NULL;
   if (rc == 0 && (s->failed || !st->converged))
     rc = LOOM_EREPLICA;
-  (void)bad;
   return rc;
 }
 
@@ -915,13 +944,26 @@ static int call(struct loom *l, struct loom__req *q) {
     return rc;
   }
   if (pthread_equal(pthread_self(), s->loop)) {
-    pthread_mutex_unlock(&s->mu);
-    if (q->op.code == LOOM__SOP_WAIT || !served_here(s, &q->op))
+    if (q->op.code == LOOM__SOP_WAIT || !served_here(s, &q->op)) {
+      pthread_mutex_unlock(&s->mu);
       return LOOM_ESTATE; /* it would stop the loop that answers it */
-    run_local(s, q);
-    /* Released at once: what it changed is journaled first. */
+    }
+    apply_now(s, q);
+    /* Answered at once: what it changed is journaled first. */
     rc = commit(s);
+    pthread_mutex_unlock(&s->mu);
     return rc == 0 ? q->rc : rc;
+  }
+  if (s->mode != LOOM_STATE_STRONG && q->op.code != LOOM__SOP_WAIT) {
+    /* Causal and eventual calls are the local replica's: made here, on
+     * the caller's thread, under the lock (no hop to the loop thread).
+     * A wait they end is released by the loop: wake it. */
+    apply_now(s, q);
+    rc = s->nlater > 0;
+    pthread_mutex_unlock(&s->mu);
+    if (rc)
+      loom__waker_poke(s->waker);
+    return q->rc;
   }
   if (sem_init(&q->done, 0, 0) != 0) {
     pthread_mutex_unlock(&s->mu);
@@ -935,6 +977,8 @@ static int call(struct loom *l, struct loom__req *q) {
   s->queue_tail = q;
   pthread_mutex_unlock(&s->mu);
   loom__waker_poke(s->waker);
+  /* No spinning here: on a full node the spinner would take the core the
+   * loop thread needs to get the answer (measured: slower). */
   while (sem_wait(&q->done) != 0 && errno == EINTR)
     ;
   sem_destroy(&q->done);

@@ -61,7 +61,7 @@ int loom__state_pump(struct loom__state *s);
 
 /* Should the loop thread poll again soon rather than sleep (an answer is
  * awaited, a batch or a delayed message is due)? */
-int loom__state_busy(const struct loom__state *s);
+int loom__state_busy(struct loom__state *s);
 
 /* The run's tasks are being killed: every call waiting for an answer
  * returns LOOM_ESTATE, and new ones too until the run ends. */
@@ -69,7 +69,7 @@ void loom__state_cancel(struct loom__state *s);
 
 /* The socket shell tasks reach the table through during a run
  * ($LOOM_STATE_SOCKET), or "". */
-const char *loom__state_socket(const struct loom__state *s);
+const char *loom__state_socket(struct loom__state *s);
 
 /* A journal write failed: the reason (rank 0), else NULL. */
 const char *loom__state_io_error(const struct loom__state *s);
