@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -116,6 +117,11 @@ struct loom__state {
 
   /* Shared with calling threads, under mu. */
   pthread_mutex_t mu;
+  /* Set (under mu) when the loop has something to do that other threads
+   * or handlers left: a queued call, a change to send or journal, an
+   * answer to release, a wait to time. The loop checks it without the
+   * lock, so a run that does not use the table costs it nothing. */
+  atomic_int attention;
   int phase;
   int cancelled;
   pthread_t loop;
@@ -170,7 +176,8 @@ struct loom__state {
   uint64_t journaled;
   char io_err[PATH_MAX + 128];
 
-  struct loom__sock *sock; /* shell tasks' socket (ranks that run tasks) */
+  struct loom__sock *sock; /* shell tasks' socket, made for the first one */
+  int sock_failed;
   struct loom__buf scratch;
   int failed;
   char err[256];

@@ -508,8 +508,9 @@ int loom__repl_tick(struct loom__state *s, double now) {
     *h = s->delayed[--s->ndelayed];
     n++;
   }
+  /* Not once the run is ending: its end repairs in rounds of its own. */
   if (rc == 0 && s->mode == LOOM_STATE_EVENTUAL && s->size > 1 &&
-      now >= s->next_ae) {
+      !s->cancelled && now >= s->next_ae) {
     s->next_ae = now + LOOM__AE_INTERVAL;
     s->ae_peer = (s->ae_peer + 1) % s->size;
     if (s->ae_peer == s->rank)
@@ -527,6 +528,7 @@ int loom__repl_tick(struct loom__state *s, double now) {
     int rc;                                                                    \
     pthread_mutex_lock(&s->mu);                                                \
     rc = name##_locked(s, src, msg);                                           \
+    atomic_store(&s->attention, 1); /* answers to send: the pump's */          \
     pthread_mutex_unlock(&s->mu);                                              \
     return rc;                                                                 \
   }

@@ -122,30 +122,48 @@ static void reset_run(struct loom__state *s) {
   memset(&s->f, 0, sizeof(s->f));
 }
 
-/* Rank 0's table to every rank (collective). */
-static int share_table(struct loom__state *s) {
-  uint64_t n = 0;
-  int rc = 0;
+static int agree(struct loom__state *s, int rc) {
+  int worst;
+  if (rc == LOOM_EMPI)
+    return rc;
+  if (LOOM_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, s->l->comm)))
+    return LOOM_EMPI;
+  return worst;
+}
+
+/* Agrees on the start (collective): every rank's rc, and rank 0's table
+ * (a resumed run's) to every rank. One allreduce when there is no table,
+ * the usual case; with one, its bytes and two more agreements. */
+static int share_table(struct loom__state *s, int rc) {
+  int64_t v[2] = {0, 0};
+  uint64_t n;
 
   s->scratch.len = 0;
-  if (s->rank == 0) {
+  if (s->rank == 0 && rc == 0) {
     for (size_t i = 0; rc == 0 && i < s->t.n; i++)
       rc = loom__entry_encode(&s->scratch, &s->t.e[i], -1);
-    n = rc == 0 && s->scratch.len <= INT_MAX ? s->scratch.len : UINT64_MAX;
+    if (rc == 0 && s->scratch.len > INT_MAX)
+      rc = LOOM_ETOOBIG; /* MPI counts bytes in int */
   }
-  if (LOOM_MPI(MPI_Bcast(&n, 1, MPI_UINT64_T, 0, s->l->comm)))
+  v[0] = -(int64_t)rc; /* the worst code is the largest */
+  v[1] = s->rank == 0 ? (int64_t)s->scratch.len : 0;
+  if (rc == LOOM_EMPI || LOOM_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT64_T,
+                                                MPI_MAX, s->l->comm)))
     return LOOM_EMPI;
-  if (n == UINT64_MAX)
-    return LOOM_ETOOBIG;
-  if (s->rank != 0) {
-    s->scratch.len = 0;
-    if (loom__buf_reserve(&s->scratch, n) != 0)
-      return LOOM_ENOMEM; /* the broadcast below would fail everywhere */
-  }
-  if (n > 0 &&
-      LOOM_MPI(MPI_Bcast(s->scratch.data, (int)n, MPI_BYTE, 0, s->l->comm)))
+  if (v[0] != 0)
+    return (int)-v[0];
+  n = (uint64_t)v[1];
+  if (n == 0)
+    return 0;
+  /* Room on every rank before the broadcast, or no rank takes part. */
+  if (s->rank != 0 && loom__buf_reserve(&s->scratch, n) != 0)
+    rc = LOOM_ENOMEM;
+  rc = agree(s, rc);
+  if (rc != 0)
+    return rc;
+  if (LOOM_MPI(MPI_Bcast(s->scratch.data, (int)n, MPI_BYTE, 0, s->l->comm)))
     return LOOM_EMPI;
-  if (s->rank != 0) {
+  if (s->rank != 0 && rc == 0) {
     struct loom__cur c;
     loom__cur_init(&c, s->scratch.data, n);
     while (rc == 0 && loom__cur_left(&c) > 0) {
@@ -158,16 +176,7 @@ static int share_table(struct loom__state *s) {
   for (size_t i = 0; i < s->t.n; i++)
     if (s->t.e[i].kind == LOOM__KIND_REG && s->t.e[i].ts > s->clock)
       s->clock = s->t.e[i].ts;
-  return rc;
-}
-
-static int agree(struct loom__state *s, int rc) {
-  int worst;
-  if (rc == LOOM_EMPI)
-    return rc;
-  if (LOOM_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, s->l->comm)))
-    return LOOM_EMPI;
-  return worst;
+  return agree(s, rc);
 }
 
 int loom__state_start(struct loom__state *s, struct loom__comm *c,
@@ -197,22 +206,9 @@ int loom__state_start(struct loom__state *s, struct loom__comm *c,
     rc = loom__faults_parse(&s->f, faults, s->rank, s->mode, err, errlen);
   if (rc == 0 && s->rank == 0 && l->run_dir)
     rc = loom__log_open(s, l->run_dir, l->opt.resume, err, errlen);
-  /* Ranks that run tasks serve shell tasks' calls. */
-  if (rc == 0 && (s->rank != 0 || s->size == 1) &&
-      loom__sock_start(l, &s->sock) != 0) {
-    snprintf(err, errlen,
-             "rank %d: cannot make the state table's socket for shell "
-             "tasks: %s",
-             s->rank, strerror(errno));
-    rc = LOOM_ESYS;
-  }
-  rc = agree(s, rc);
-  if (rc == 0)
-    rc = agree(s, share_table(s));
+  rc = share_table(s, rc);
   if (rc != 0) {
     loom__log_close(s);
-    loom__sock_stop(s->sock, NULL, NULL);
-    s->sock = NULL;
     return rc;
   }
   s->comm = c;
@@ -222,6 +218,7 @@ int loom__state_start(struct loom__state *s, struct loom__comm *c,
   s->ae_peer = s->rank;
   pthread_mutex_lock(&s->mu);
   s->phase = PHASE_RUNNING;
+  atomic_store(&s->attention, 0);
   s->cancelled = 0;
   s->loop = pthread_self();
   pthread_mutex_unlock(&s->mu);
@@ -673,26 +670,38 @@ static int pump_locked(struct loom__state *s) {
   return s->failed ? LOOM_EPROTO : n;
 }
 
+/* Does the loop have state work of its own (fields only it changes)? */
+static int loop_work(const struct loom__state *s) {
+  return s->ndelayed > 0 || (s->mode == LOOM_STATE_EVENTUAL && s->size > 1 &&
+                             loom__now() >= s->next_ae);
+}
+
+/* Under mu: keeps the loop coming back while anything is left to do. */
+static void keep_attention(struct loom__state *s) {
+  if (s->queue || s->ndirty || s->nlater || s->nreplies || s->logbuf.len ||
+      s->nw)
+    atomic_store(&s->attention, 1);
+}
+
 int loom__state_pump(struct loom__state *s) {
   int n;
-  if (!s)
+  if (!s || s->phase != PHASE_RUNNING ||
+      (!(atomic_load_explicit(&s->attention, memory_order_relaxed) &&
+         atomic_exchange(&s->attention, 0)) &&
+       !loop_work(s)))
     return 0;
   pthread_mutex_lock(&s->mu);
-  n = s->phase == PHASE_RUNNING ? pump_locked(s) : 0;
+  n = pump_locked(s);
+  keep_attention(s);
   pthread_mutex_unlock(&s->mu);
   return n;
 }
 
 int loom__state_busy(struct loom__state *s) {
-  int busy;
-  if (!s)
-    return 0;
-  pthread_mutex_lock(&s->mu);
-  busy = s->phase == PHASE_RUNNING &&
-         (s->pending_calls > 0 || s->ndelayed > 0 || s->ndirty > 0 ||
-          s->nlater > 0 || (s->hot_until > 0 && loom__now() < s->hot_until));
-  pthread_mutex_unlock(&s->mu);
-  return busy;
+  return s && s->phase == PHASE_RUNNING &&
+         (s->pending_calls > 0 || s->ndelayed > 0 ||
+          atomic_load(&s->attention) ||
+          (s->hot_until > 0 && loom__now() < s->hot_until));
 }
 
 static void cancel_locked(struct loom__state *s) {
@@ -722,6 +731,7 @@ static void cancel_locked(struct loom__state *s) {
       sem_post(&q->done);
     }
   }
+  keep_attention(s);
 }
 
 void loom__state_cancel(struct loom__state *s) {
@@ -734,11 +744,20 @@ void loom__state_cancel(struct loom__state *s) {
 }
 
 const char *loom__state_socket(struct loom__state *s) {
-  const char *path;
+  const char *path = "";
   if (!s)
-    return "";
+    return path;
   pthread_mutex_lock(&s->mu);
-  path = s->phase == PHASE_RUNNING ? loom__sock_path(s->sock) : "";
+  /* Made for the first shell task: a run of C tasks needs none. */
+  if (s->phase == PHASE_RUNNING && !s->cancelled && !s->sock &&
+      !s->sock_failed && loom__sock_start(s->l, &s->sock) != 0) {
+    s->sock_failed = 1;
+    loom__log("rank %d: no state table for shell tasks (cannot make its "
+              "socket: %s)",
+              s->rank, strerror(errno));
+  }
+  if (s->phase == PHASE_RUNNING && s->sock)
+    path = loom__sock_path(s->sock);
   pthread_mutex_unlock(&s->mu);
   return path; /* the socket's, alive until the run ends */
 }
@@ -760,59 +779,70 @@ static int drive(void *arg) {
   return rc;
 }
 
+/* What the ranks agree on at the end of quiesce(). */
+struct verdict {
+  int same;        /* every replica's digest is the same */
+  uint64_t digest; /* this rank's */
+  int failed;      /* the table failed on some rank */
+};
+
 /* Serves state messages until every rank has sent and received as many as
- * the others (two rounds in a row agreeing: a message in flight during the
- * first shows in the second), keeping the message layer moving while the
- * collective completes. Returns 0 or a negative code. */
-static int quiesce(struct loom__state *s) {
-  uint64_t prev[3] = {UINT64_MAX, 0, 0};
+ * the others, two rounds in a row (a message in flight during the first
+ * shows in the second). Each round also compares the replicas' digests:
+ * when the counts settle, nothing changed between the two rounds, so the
+ * last round's digests are the final ones. The message layer keeps moving
+ * while the collectives complete. Returns 0 (with *v) or a negative code.
+ */
+static int quiesce(struct loom__state *s, struct verdict *v) {
+  uint64_t prev[2] = {UINT64_MAX, UINT64_MAX};
 
   for (int round = 0;; round++) {
-    uint64_t mine[3], all[3];
-    MPI_Request req;
+    uint64_t sum[3], sums[3], max[3], maxs[3], digest;
+    MPI_Request req[2];
     int done = 0, rc;
 
+    pthread_mutex_lock(&s->mu);
     rc = loom__repl_flush(s, 1);
+    digest = loom__table_digest(&s->t);
+    sum[0] = s->nsent;
+    sum[1] = s->nrecv;
+    sum[2] = s->nheld + s->ndelayed + s->pending_calls;
+    max[0] = digest;
+    max[1] = ~digest;
+    max[2] = (uint64_t)s->failed;
+    pthread_mutex_unlock(&s->mu);
     if (rc < 0)
       return rc;
-    mine[0] = s->nsent;
-    mine[1] = s->nrecv;
-    mine[2] = s->nheld + s->ndelayed + s->pending_calls + (s->failed ? 1 : 0);
-    if (LOOM_MPI(MPI_Iallreduce(mine, all, 3, MPI_UINT64_T, MPI_SUM, s->l->comm,
-                                &req)))
+    if (LOOM_MPI(MPI_Iallreduce(sum, sums, 3, MPI_UINT64_T, MPI_SUM, s->l->comm,
+                                &req[0])) ||
+        LOOM_MPI(MPI_Iallreduce(max, maxs, 3, MPI_UINT64_T, MPI_MAX, s->l->comm,
+                                &req[1])))
       return LOOM_EMPI;
     while (!done) {
-      if (LOOM_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE)))
+      if (LOOM_MPI(MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE)))
         return LOOM_EMPI;
       rc = loom__comm_poll(s->comm, NULL);
       if (rc == 0)
         rc = loom__state_pump(s) < 0 ? LOOM_EPROTO : 0;
       if (rc != 0) {
-        MPI_Wait(&req, MPI_STATUS_IGNORE);
+        MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
         return rc;
       }
       if (!done)
         sched_yield();
     }
-    if (all[0] == all[1] && all[2] == 0 && all[0] == prev[0] &&
-        all[1] == prev[1])
+    if (sums[0] == sums[1] && sums[2] == 0 && sums[0] == prev[0] &&
+        sums[1] == prev[1]) {
+      v->same = maxs[0] == ~maxs[1]; /* max == min */
+      v->digest = digest;
+      v->failed = maxs[2] != 0;
       return 0;
-    if (all[2] > 0 && round > 200000)
+    }
+    if (sums[2] > 0 && round > 200000)
       return LOOM_EPROTO; /* something is held for good */
-    memcpy(prev, all, sizeof(prev));
+    prev[0] = sums[0];
+    prev[1] = sums[1];
   }
-}
-
-/* Are all replicas the same? Returns 1, 0, or a negative code. */
-static int same_everywhere(struct loom__state *s, uint64_t *digest) {
-  uint64_t mine = loom__table_digest(&s->t), lo, hi;
-
-  *digest = mine;
-  if (LOOM_MPI(
-          MPI_Allreduce(&mine, &lo, 1, MPI_UINT64_T, MPI_MIN, s->l->comm)) ||
-      LOOM_MPI(MPI_Allreduce(&mine, &hi, 1, MPI_UINT64_T, MPI_MAX, s->l->comm)))
-    return LOOM_EMPI;
-  return lo == hi;
 }
 
 /* Sums what every rank did into stats (rank 0). */
@@ -835,8 +865,8 @@ static int sum_stats(struct loom__state *s, struct loom__state_stats *st) {
 
 int loom__state_finish(struct loom__state *s, int failed,
                        struct loom__state_stats *st) {
-  int rc, same = 0, bad;
-  uint64_t digest = 0;
+  struct verdict v = {0};
+  int rc;
 
   memset(st, 0, sizeof(*st));
   if (!s || !s->comm)
@@ -847,35 +877,30 @@ int loom__state_finish(struct loom__state *s, int failed,
   pthread_mutex_lock(&s->mu);
   cancel_locked(s);
   waits_expire(s, 0, 1, LOOM_ESTATE);
+  keep_attention(s);
   pthread_mutex_unlock(&s->mu);
   loom__sock_stop(s->sock, drive, s);
   s->sock = NULL;
-  rc = quiesce(s);
-  for (int round = 0; rc == 0; round++) {
-    same = same_everywhere(s, &digest);
-    if (same != 0 || s->mode != LOOM_STATE_EVENTUAL || round == REPAIR_ROUNDS)
-      break;
+  s->sock_failed = 0;
+  rc = quiesce(s, &v);
+  for (int round = 0; rc == 0 && !v.same && s->mode == LOOM_STATE_EVENTUAL &&
+                      round < REPAIR_ROUNDS;
+       round++) {
     st->repairs = round + 1;
     pthread_mutex_lock(&s->mu);
     rc = loom__repl_repair(s);
     pthread_mutex_unlock(&s->mu);
     if (rc == 0)
-      rc = quiesce(s);
+      rc = quiesce(s, &v);
   }
-  if (same < 0)
-    rc = same;
-  /* Whether the table failed on any rank: all report the same verdict. */
-  bad = s->failed;
-  if (rc != LOOM_EMPI && LOOM_MPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT,
-                                                MPI_MAX, s->l->comm)))
-    rc = LOOM_EMPI;
-  if (bad && !s->failed)
+  /* The table failed on some rank: all report the same verdict. */
+  if (rc == 0 && v.failed && !s->failed)
     loom__state_fail(s, "the state table failed on another rank");
   (void)failed; /* the run's own failure is the caller's to report */
   if (rc != LOOM_EMPI && sum_stats(s, st) != 0)
     rc = LOOM_EMPI;
-  st->converged = same == 1;
-  st->digest = digest;
+  st->converged = rc == 0 && v.same;
+  st->digest = v.digest;
   st->journaled = s->journaled;
   for (size_t i = 0; i < s->t.n; i++)
     st->keys += s->t.e[i].present;
@@ -951,6 +976,7 @@ static int call(struct loom *l, struct loom__req *q) {
     apply_now(s, q);
     /* Answered at once: what it changed is journaled first. */
     rc = commit(s);
+    keep_attention(s);
     pthread_mutex_unlock(&s->mu);
     return rc == 0 ? q->rc : rc;
   }
@@ -960,6 +986,7 @@ static int call(struct loom *l, struct loom__req *q) {
      * A wait they end is released by the loop: wake it. */
     apply_now(s, q);
     rc = s->nlater > 0;
+    keep_attention(s);
     pthread_mutex_unlock(&s->mu);
     if (rc)
       loom__waker_poke(s->waker);
@@ -975,6 +1002,7 @@ static int call(struct loom *l, struct loom__req *q) {
   else
     s->queue = q;
   s->queue_tail = q;
+  atomic_store(&s->attention, 1);
   pthread_mutex_unlock(&s->mu);
   loom__waker_poke(s->waker);
   /* No spinning here: on a full node the spinner would take the core the

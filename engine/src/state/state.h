@@ -68,7 +68,8 @@ int loom__state_busy(struct loom__state *s);
 void loom__state_cancel(struct loom__state *s);
 
 /* The socket shell tasks reach the table through during a run
- * ($LOOM_STATE_SOCKET), or "". */
+ * ($LOOM_STATE_SOCKET), made at the first call; "" outside a run (or when
+ * it cannot be made: said once on stderr). Any thread. */
 const char *loom__state_socket(struct loom__state *s);
 
 /* A journal write failed: the reason (rank 0), else NULL. */
