@@ -10,7 +10,10 @@
  * in strong mode and is LOOM_ESTATE in the others; a wait times out, or
  * returns the value another task wrote. The result callback writes (rank
  * 0's loop thread) and may not wait. After the run every rank reads the
- * final table and may not write. Bad arguments are LOOM_EINVAL.
+ * final table and may not write. Bad arguments are LOOM_EINVAL. With two
+ * workers or more: a C task that never returns to its loop sees, on its
+ * own replica, what another worker wrote meanwhile (replication moves
+ * while C tasks run).
  * A failed check inside a task makes the task fail; the run's summary must
  * show none failed.
  */
@@ -146,12 +149,67 @@ static int go(struct loom_task *task, int waiter) {
   return bad;
 }
 
+/* Task 3 spins on its own replica (a get, never a wait) until "seen"
+ * shows up; task 4, on another worker, writes it. In causal and eventual
+ * mode the value reaches the spinner's replica only through its rank's
+ * loop thread, while the C task holds the executor thread. */
+static int spin_until_seen(struct loom_task *task, int writer) {
+  struct loom *l = loom_task_loom(task);
+  char buf[8];
+  size_t len;
+  double t0 = MPI_Wtime();
+  int bad = 0, rc;
+
+  if (writer) {
+    T_RC(loom_state_put(l, "seen", "yes", 3), 0);
+    return bad;
+  }
+  while ((rc = loom_state_get(l, "seen", buf, sizeof(buf), &len)) ==
+             LOOM_ENOENT &&
+         MPI_Wtime() - t0 < 60)
+    ;
+  T_RC(rc, 0);
+  return bad;
+}
+
 static int task_fn(struct loom_task *task, const void *payload, size_t n,
                    void *arg) {
   int which = 0;
   (void)arg;
   memcpy(&which, payload, n < sizeof(which) ? n : sizeof(which));
+  if (which >= 3)
+    return spin_until_seen(task, which == 4);
   return which == 0 ? calls(task) : go(task, which == 2);
+}
+
+/* Tasks 3 and 4 at once on two workers (rr, one batch each). */
+static void replication_under_c_task(int m) {
+  struct loom_options opt;
+  struct loom_summary sum;
+  struct loom *l = NULL;
+
+  mode = m;
+  loom_options_init(&opt);
+  opt.quiet = 1;
+  opt.state_mode = m;
+  opt.policy = "rr";
+  opt.window = 1;
+  CHECK_RC(loom_new(MPI_COMM_WORLD, &opt, &l), 0);
+  CHECK_RC(loom_register(l, "t", task_fn, NULL), 0);
+  for (int which = 3; world_rank == 0 && which <= 4; which++) {
+    struct loom_task_spec spec;
+    loom_task_spec_init(&spec);
+    spec.kind = "t";
+    spec.payload = &which;
+    spec.len = sizeof(which);
+    CHECK_RC(loom_submit(l, &spec), 0);
+  }
+  CHECK_RC(loom_run(l, NULL, NULL, NULL, NULL), 0);
+  if (world_rank == 0) {
+    loom_summary_get(l, &sum);
+    CHECK(sum.tasks == 2 && sum.failed == 0);
+  }
+  loom_free(l);
 }
 
 struct seen {
@@ -230,7 +288,10 @@ int main(int argc, char **argv) {
   CHECK_RC(loom_state_mode_parse("causal"), LOOM_STATE_CAUSAL);
   CHECK_RC(loom_state_mode_parse("Strong"), LOOM_EINVAL);
   CHECK_RC(loom_state_put(NULL, "k", "v", 1), LOOM_EINVAL);
-  for (int m = LOOM_STATE_STRONG; m <= LOOM_STATE_EVENTUAL; m++)
+  for (int m = LOOM_STATE_STRONG; m <= LOOM_STATE_EVENTUAL; m++) {
     one_mode(m);
+    if (world_size >= 3)
+      replication_under_c_task(m);
+  }
   return mpicheck_verdict("test_state_api");
 }

@@ -3,7 +3,7 @@
  *
  *   mpiexec -n P state_run --mode strong|causal|eventual --dir DIR
  *       [--tasks N] [--ops K] [--keys Q] [--seed S] [--pause US] [--claims]
- *       [--resume]
+ *       [--witness] [--resume]
  *
  * N tasks (kind "mix") each run K operations drawn from a generator seeded
  * with S and the task's index, PAUSE microseconds apart (default 200:
@@ -25,6 +25,11 @@
  * --claims: every operation is a fetch-add of 1 on the counter "claim"
  * (a ticket dispenser), for the exactly-once test across kill -9 and
  * --resume (which resumes DIR/run).
+ * --witness: task i writes the key wI and nothing else; when its result
+ * comes back, the master's callback reads wI on rank 0's replica and, if
+ * it is there, appends i to DIR/witness.txt (flushed). Whatever a kill -9
+ * does, every key in that file must be in the journal: what reached rank
+ * 0 is not lost (the causal and eventual durability promise).
  * Exits 0 when every call returned what its mode allows (the checker
  * judges the values), 1 otherwise.
  */
@@ -52,6 +57,7 @@ struct cfg {
   uint64_t seed;
   long pause_us;
   int claims;
+  int witness;
   int resume;
 };
 
@@ -64,6 +70,7 @@ static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_fast64_t next_id, next_value;
 static atomic_int bad;  /* a call returned something no mode allows */
 static atomic_int tied; /* this rank wrote "tie" */
+static FILE *witness;   /* rank 0, --witness */
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -247,6 +254,15 @@ static int mix(struct loom_task *task, const void *payload, size_t len,
   (void)task;
   (void)arg;
   memcpy(&i, payload, len < 8 ? len : 8);
+  if (cfg.witness) {
+    char key[32];
+    struct timespec pause = {cfg.pause_us / 1000000,
+                             cfg.pause_us % 1000000 * 1000};
+    snprintf(key, sizeof(key), "w%" PRIu64, i);
+    op_write(key, unique_value());
+    nanosleep(&pause, NULL);
+    return atomic_load(&bad);
+  }
   x = (cfg.seed * 0x9e3779b97f4a7c15ULL) ^ (i + 1) * 0xbf58476d1ce4e5b9ULL;
   x |= 1;
   for (int k = 0; k < cfg.ops; k++) {
@@ -261,7 +277,17 @@ static int mix(struct loom_task *task, const void *payload, size_t len,
 
 static void on_result(void *arg, const struct loom_result *res) {
   uint64_t *x = arg;
-  (void)res;
+  if (cfg.witness) {
+    char key[32], buf[64];
+    size_t n;
+    uint64_t i = res->line ? res->line - 1 : 0;
+    snprintf(key, sizeof(key), "w%" PRIu64, i);
+    if (loom_state_get(engine, key, buf, sizeof(buf), &n) == 0) {
+      fprintf(witness, "%s\n", key);
+      fflush(witness);
+    }
+    return;
+  }
   if (cfg.claims)
     return;
   /* The loop thread's own calls: a read or a write now and then. */
@@ -308,6 +334,10 @@ static int parse(int argc, char **argv) {
       cfg.resume = 1;
       continue;
     }
+    if (!strcmp(a, "--witness")) {
+      cfg.witness = 1;
+      continue;
+    }
     if (!v)
       return -1;
     i++;
@@ -344,7 +374,7 @@ int main(int argc, char **argv) {
     if (rank == 0)
       fprintf(stderr, "usage: state_run --mode M --dir DIR [--tasks N] "
                       "[--ops K] [--keys Q] [--seed S] [--pause US] "
-                      "[--claims] [--resume]\n");
+                      "[--claims] [--witness] [--resume]\n");
     MPI_Finalize();
     return 2;
   }
@@ -378,9 +408,16 @@ int main(int argc, char **argv) {
       spec.kind = "mix";
       spec.payload = &i;
       spec.len = sizeof(i);
+      spec.line = i + 1; /* the callback's way back to i */
       rc = loom_submit(engine, &spec);
     }
   x = cfg.seed | 1;
+  if (rank == 0 && cfg.witness) {
+    snprintf(path, sizeof(path), "%s/witness.txt", cfg.dir);
+    witness = fopen(path, "a");
+    if (!witness)
+      rc = LOOM_EIO;
+  }
   if (rc == 0)
     rc = loom_run(engine, NULL, NULL, on_result, &x);
   if (rc != 0)
@@ -388,6 +425,8 @@ int main(int argc, char **argv) {
             rank == 0 ? ": " : "", rank == 0 ? loom_error_text(engine) : "");
   final_record();
   fclose(hist);
+  if (witness)
+    fclose(witness);
   if (rank == 0 && rc == 0) {
     struct loom_summary sum;
     loom_summary_get(engine, &sum);

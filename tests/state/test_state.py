@@ -138,6 +138,53 @@ class ModeTest(StateCase):
         rc, out = self.check(d)
         self.assertEqual(rc, 0, out)
 
+    def test_kill_loses_nothing_that_reached_rank_0(self):
+        """kill -9 of the whole job: every change rank 0 had seen is in the
+        journal, and after --resume every task's change is in the final
+        table (a task recorded done has its changes journaled: its worker
+        sends them before the completion, the master journals them before
+        it records it)."""
+        d = self.path("witness")
+        os.makedirs(d)
+        n = 3000
+        args = ["--mode", MODE, "--dir", d, "--witness", "--tasks", str(n),
+                "--pause", "300"]
+        proc = subprocess.Popen(state_argv("state_run", 3, args),
+                                env=loomtest.test_env(),
+                                start_new_session=True,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        witness = os.path.join(d, "witness.txt")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if os.path.exists(witness) and os.path.getsize(witness) > 3000:
+                break
+            time.sleep(0.02)
+        self.assertIsNone(proc.poll(), "the run ended before the kill")
+        subprocess.run(["pkill", "-KILL", "-f", d])
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for _ in range(100):
+            if subprocess.run(["pgrep", "-f", d],
+                              capture_output=True).returncode != 0:
+                break
+            time.sleep(0.02)
+        dump = loomtest.run_loom(["state", "dump", os.path.join(d, "run")])
+        self.assertEqual(dump.rc, 0, dump.describe())
+        journaled = {l.split("\t")[0] for l in dump.stdout.splitlines()[1:]}
+        with open(witness) as f:
+            seen = set(f.read().split())
+        self.assertTrue(seen)
+        self.assertEqual(seen - journaled, set(),
+                         "changes rank 0 had seen were lost")
+        run = loomtest.run_argv(state_argv("state_run", 3,
+                                           args + ["--resume"]), timeout=240)
+        self.assertEqual(run.rc, 0, run.describe())
+        with open(os.path.join(d, "run", "state.tsv")) as f:
+            keys = {l.split("\t")[0] for l in f.read().splitlines()[1:]}
+        self.assertEqual({k for k in keys if k.startswith("w")},
+                         {"w%d" % i for i in range(n)})
+
     @unittest.skipUnless(MODE == "eventual", "drops: eventual only")
     def test_drops_repaired(self):
         d, run = self.workload(4, "seed=3,drop=0.3,delay=0.2:0.003,dup=0.05")

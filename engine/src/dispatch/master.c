@@ -243,6 +243,12 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   rc = loom__wire_open(&r, msg, len);
   if (rc != 0)
     return rc;
+  /* The tasks' changes to the state table (sent by their worker before
+   * this answer) are journaled before the tasks are recorded done. */
+  if (loom__state_sync(m->l->state) != 0 && !m->io_failed)
+    io_failure(m, loom__state_io_error(m->l->state)
+                      ? loom__state_io_error(m->l->state)
+                      : "the state table could not be journaled");
   /* An answer needs a question: a worker with no batch in flight has
    * nothing to answer for (a rogue rank, or a part after the final one). */
   if (m->sched.w[w].batches == 0)

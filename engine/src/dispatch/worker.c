@@ -80,7 +80,11 @@ static int send_done(struct worker *wk) {
   while (loom__executor_take(&wk->ex, &wk->out, &job_rc)) {
     if (job_rc != 0)
       return job_rc;
-    rc = loom__comm_send(&wk->comm, 0, LOOM__TAG_DONE, &wk->out);
+    /* The tasks' changes to the state table go first: rank 0 receives
+     * them before it hears that the tasks are done. */
+    rc = loom__state_sync(wk->l->state);
+    if (rc == 0)
+      rc = loom__comm_send(&wk->comm, 0, LOOM__TAG_DONE, &wk->out);
     if (rc != 0)
       return rc;
     n++;

@@ -210,6 +210,8 @@ void loom__repl_forget(struct loom__state *s, struct loom__req *q);
 int loom__log_open(struct loom__state *s, const char *dir, int resume,
                    char *err, size_t errlen);
 int loom__log_add(struct loom__state *s, const struct loom__entry *x, int who);
+/* An entry as encoded (a message's bytes), journaled as it is. */
+int loom__log_add_raw(struct loom__state *s, const void *entry, size_t n);
 int loom__log_commit(struct loom__state *s);
 void loom__log_close(struct loom__state *s);
 int loom__log_final(struct loom__state *s);

@@ -190,6 +190,19 @@ int loom__log_open(struct loom__state *s, const char *dir, int resume,
   return 0;
 }
 
+int loom__log_add_raw(struct loom__state *s, const void *entry, size_t n) {
+  uint32_t len = (uint32_t)n, check = check_of(entry, n);
+  int rc = loom__buf_reserve(&s->logbuf, 8 + n);
+
+  if (rc != 0)
+    return rc;
+  loom__buf_append(&s->logbuf, &len, 4);
+  loom__buf_append(&s->logbuf, &check, 4);
+  loom__buf_append(&s->logbuf, entry, n);
+  s->journaled++;
+  return 0;
+}
+
 int loom__log_add(struct loom__state *s, const struct loom__entry *x, int who) {
   size_t at = s->logbuf.len;
   uint32_t len, check;

@@ -347,6 +347,29 @@ static int try_update(struct loom__state *s, int src, const void *p,
   return merge_all(s, &c) == 0 ? 1 : LOOM_EPROTO;
 }
 
+/* Rank 0, causal: a batch that must wait for the batches it depends on is
+ * journaled at once all the same (the journal is a join: order does not
+ * matter to it), so that what reached rank 0 is durable. */
+static int journal_held(struct loom__state *s, const void *p, size_t len) {
+  struct loom__cur c;
+  uint32_t n;
+
+  loom__cur_init(&c, p, len);
+  loom__get_u32(&c);
+  n = loom__get_u32(&c);
+  loom__cur_take(&c, 8 * (size_t)n);
+  while (!c.bad && loom__cur_left(&c) > 0) {
+    const unsigned char *at = c.p;
+    struct loom__entry_in y;
+    int rc = loom__entry_decode(&c, &y);
+    if (rc == 0)
+      rc = loom__log_add_raw(s, at, (size_t)(c.p - at));
+    if (rc != 0)
+      return rc;
+  }
+  return c.bad ? LOOM_EPROTO : 0;
+}
+
 /* Applies every held message that has become ready. */
 static int release_held(struct loom__state *s) {
   int again = 1, rc;
@@ -376,6 +399,11 @@ static int on_update_locked(struct loom__state *s, int src,
   rc = try_update(s, src, msg->data, msg->len);
   if (rc < 0)
     return rc;
+  if (rc == 0 && s->log_on && s->mode == LOOM_STATE_CAUSAL) {
+    rc = journal_held(s, msg->data, msg->len);
+    if (rc != 0)
+      return rc;
+  }
   if (rc == 0)
     return hold(&s->held, &s->nheld, &s->heldcap, src, LOOM__TAG_STATE_UPD, 0,
                 msg->data, msg->len);

@@ -697,6 +697,20 @@ int loom__state_pump(struct loom__state *s) {
   return n;
 }
 
+int loom__state_sync(struct loom__state *s) {
+  int rc;
+  if (!s || s->phase != PHASE_RUNNING ||
+      !atomic_load_explicit(&s->attention, memory_order_relaxed))
+    return 0;
+  pthread_mutex_lock(&s->mu);
+  rc = loom__repl_flush(s, 1);
+  if (rc >= 0)
+    rc = commit(s);
+  keep_attention(s);
+  pthread_mutex_unlock(&s->mu);
+  return rc < 0 ? rc : 0;
+}
+
 int loom__state_busy(struct loom__state *s) {
   return s && s->phase == PHASE_RUNNING &&
          (s->pending_calls > 0 || s->ndelayed > 0 ||

@@ -59,6 +59,13 @@ int loom__state_start(struct loom__state *s, struct loom__comm *c,
  * says why). */
 int loom__state_pump(struct loom__state *s);
 
+/* Loop thread: sends this rank's pending changes now and writes rank 0's
+ * journal: a worker calls it before it reports tasks done, the master
+ * before it records them, so a task recorded done has its changes in the
+ * journal. Cheap when there is nothing to do. Returns 0, LOOM_EIO (the
+ * journal; loom__state_io_error() says why) or a send's error. */
+int loom__state_sync(struct loom__state *s);
+
 /* Should the loop thread poll again soon rather than sleep (an answer is
  * awaited, a batch or a delayed message is due)? */
 int loom__state_busy(struct loom__state *s);
