@@ -78,6 +78,13 @@ class StateCase(loomtest.LoomTestCase):
             d, run = self.workload(4, faults, binary, seed, expect_ok=False,
                                    name="broken", tasks=30, **kw)
             if run.rc != 0 and "converge" in run.stderr:
+                # The run says so, and writes no final table that is wrong.
+                rep = loomtest.read_report(os.path.join(d, "run"))
+                self.assertFalse(rep["state"]["converged"], rep["state"])
+                self.assertIn("did not converge", rep["state"]["error"])
+                self.assertFalse(rep["complete"])
+                self.assertFalse(os.path.exists(
+                    os.path.join(d, "run", "state.tsv")))
                 return
             rc, out = self.check(d)
             if rc == 1:
