@@ -163,7 +163,7 @@ static int share_table(struct loom__state *s, int rc) {
     return rc;
   if (LOOM_MPI(MPI_Bcast(s->scratch.data, (int)n, MPI_BYTE, 0, s->l->comm)))
     return LOOM_EMPI;
-  if (s->rank != 0 && rc == 0) {
+  if (s->rank != 0) {
     struct loom__cur c;
     loom__cur_init(&c, s->scratch.data, n);
     while (rc == 0 && loom__cur_left(&c) > 0) {
