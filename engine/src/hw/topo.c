@@ -323,6 +323,36 @@ static void kinds(hwloc_topology_t topo, hwloc_const_bitmap_t set,
   p->cpukind = eff;
 }
 
+int loom__topo_open(hwloc_topology_t *topo, hwloc_bitmap_t *set, int *fake,
+                    struct loom_profile *p, char *err, size_t errlen) {
+  int rc;
+
+  *set = NULL;
+  *fake = 0;
+  if (hwloc_topology_init(topo) != 0) {
+    set_err(err, errlen, "hwloc_topology_init failed: %s", strerror(errno));
+    *topo = NULL;
+    return LOOM_ESYS;
+  }
+  rc = load(*topo, p, fake, err, errlen);
+  if (rc == 0) {
+    *set = hwloc_bitmap_alloc();
+    if (!*set) {
+      set_err(err, errlen, "out of memory");
+      rc = LOOM_ENOMEM;
+    }
+  }
+  if (rc == 0)
+    rc = binding(*topo, *fake, *set, p, err, errlen);
+  if (rc != 0) {
+    hwloc_bitmap_free(*set);
+    hwloc_topology_destroy(*topo);
+    *set = NULL;
+    *topo = NULL;
+  }
+  return rc;
+}
+
 int loom_profile_probe(struct loom_profile *p, char *err, size_t errlen) {
   hwloc_topology_t topo = NULL;
   hwloc_bitmap_t set = NULL;
@@ -341,22 +371,7 @@ int loom_profile_probe(struct loom_profile *p, char *err, size_t errlen) {
     snprintf(p->host, sizeof(p->host), "unknown");
   p->host[sizeof(p->host) - 1] = '\0';
 
-  if (hwloc_topology_init(&topo) != 0) {
-    set_err(err, errlen, "hwloc_topology_init failed: %s", strerror(errno));
-    topo = NULL;
-    rc = LOOM_ESYS;
-    goto out;
-  }
-  rc = load(topo, p, &fake, err, errlen);
-  if (rc != 0)
-    goto out;
-  set = hwloc_bitmap_alloc();
-  if (!set) {
-    set_err(err, errlen, "out of memory");
-    rc = LOOM_ENOMEM;
-    goto out;
-  }
-  rc = binding(topo, fake, set, p, err, errlen);
+  rc = loom__topo_open(&topo, &set, &fake, p, err, errlen);
   if (rc != 0)
     goto out;
 
