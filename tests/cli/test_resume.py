@@ -93,6 +93,15 @@ def kill_session(proc):
     process groups of their own, so killing mpirun's group is not enough
     (the ranks run on); they all stay in the session that
     start_new_session gave mpirun."""
+    # Freeze them all first: a rank that saw mpirun die before its own
+    # SIGKILL came would stop gracefully (recording its tasks as
+    # cancelled), which a crash does not do.
+    for _ in range(3):
+        for pid in session_pids(proc.pid):
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
     deadline = time.monotonic() + 30
     while True:
         pids = session_pids(proc.pid)

@@ -139,6 +139,16 @@ static int block_fn(struct loom_task *task, const void *payload, size_t len,
   return access(release_path, F_OK) == 0 ? 0 : 7;
 }
 
+/* Every rank: let a task thread left behind return and free what it holds. */
+static void release_left_behind(void) {
+  if (world_rank == 0)
+    fclose(fopen(release_path, "w"));
+  MPI_Barrier(MPI_COMM_WORLD);
+  usleep(50000);
+  if (world_rank == 0)
+    unlink(release_path);
+}
+
 /* Rank 0's view of the exchange. */
 struct master_view {
   int pongs;
@@ -369,13 +379,7 @@ static void test_cancel_abandons_a_stuck_c_task(struct loom *l,
   } else {
     CHECK_RC(loom__worker_run(l), 0);
   }
-  /* Let the thread left behind return, and free what it holds. */
-  if (world_rank == 0)
-    fclose(fopen(release_path, "w"));
-  MPI_Barrier(MPI_COMM_WORLD);
-  usleep(50000);
-  if (world_rank == 0)
-    unlink(release_path);
+  release_left_behind();
 }
 
 /* ---- 7: a rogue rank ------------------------------------------------ */
@@ -439,13 +443,7 @@ static void test_a_rogue_rank_is_named_not_trusted(struct loom *l) {
   } else {
     CHECK_RC(loom__worker_run(l), 0);
   }
-  /* The blocked task on rank 1 was left behind: let it go. */
-  if (world_rank == 0)
-    fclose(fopen(release_path, "w"));
-  MPI_Barrier(MPI_COMM_WORLD);
-  usleep(50000);
-  if (world_rank == 0)
-    unlink(release_path);
+  release_left_behind();
 }
 
 int main(int argc, char **argv) {

@@ -37,6 +37,20 @@ def state_argv(binary, np, args):
         [os.path.join(BIN_DIR, binary)] + args
 
 
+def kill_run(proc, d):
+    """kill -9 every rank of the run in directory d at once, and wait until
+    none is left (Open MPI starts the ranks outside mpiexec's process
+    group: they are found by the run's unique directory)."""
+    subprocess.run(["pkill", "-KILL", "-f", d])
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for _ in range(100):
+        if subprocess.run(["pgrep", "-f", d],
+                          capture_output=True).returncode != 0:
+            break
+        time.sleep(0.02)
+
+
 class StateCase(loomtest.LoomTestCase):
 
     def workload(self, np, faults=None, binary="state_run", seed=1,
@@ -168,14 +182,7 @@ class ModeTest(StateCase):
                 break
             time.sleep(0.02)
         self.assertIsNone(proc.poll(), "the run ended before the kill")
-        subprocess.run(["pkill", "-KILL", "-f", d])
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        for _ in range(100):
-            if subprocess.run(["pgrep", "-f", d],
-                              capture_output=True).returncode != 0:
-                break
-            time.sleep(0.02)
+        kill_run(proc, d)
         dump = loomtest.run_loom(["state", "dump", os.path.join(d, "run")])
         self.assertEqual(dump.rc, 0, dump.describe())
         journaled = {l.split("\t")[0] for l in dump.stdout.splitlines()[1:]}
@@ -229,8 +236,10 @@ class ClaimsTest(StateCase):
         MODE = "strong"
         d = self.path("claims")
         os.makedirs(d)
-        args = ["--mode", "strong", "--dir", d, "--claims", "--tasks", "4000",
-                "--ops", "25", "--pause", "0"]
+        # 25,000 claims, each followed by a 100 us pause: a few seconds
+        # however fast the build, so the kill comes while they run.
+        args = ["--mode", "strong", "--dir", d, "--claims", "--tasks", "1000",
+                "--ops", "25", "--pause", "100"]
         proc = subprocess.Popen(state_argv("state_run", 3, args),
                                 env=loomtest.test_env(),
                                 start_new_session=True,
@@ -247,16 +256,7 @@ class ClaimsTest(StateCase):
                 break
             time.sleep(0.02)
         self.assertIsNone(proc.poll(), "the run ended before the kill")
-        # Every rank at once (Open MPI starts them outside mpiexec's
-        # process group: they are found by the run's unique directory).
-        subprocess.run(["pkill", "-KILL", "-f", d])
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        for _ in range(100):
-            if subprocess.run(["pgrep", "-f", d],
-                              capture_output=True).returncode != 0:
-                break
-            time.sleep(0.02)
+        kill_run(proc, d)
         run = loomtest.run_argv(state_argv("state_run", 3, args + ["--resume"]),
                                 timeout=240)
         self.assertEqual(run.rc, 0, run.describe())

@@ -238,14 +238,25 @@ static int reg_wins(const struct loom__entry *x,
 #endif
 }
 
+/* Counter pair i of a decoded entry: its rank and its two totals. */
+static uint32_t pair_at(const struct loom__entry_in *y, uint32_t i,
+                        int64_t v[2]) {
+  const unsigned char *p = y->pairs + LOOM__PAIR_SIZE * (size_t)i;
+  uint32_t r;
+
+  memcpy(&r, p, 4);
+  memcpy(v, p + 4, 16);
+  return r;
+}
+
 static int merge_counter(struct loom__table *t, struct loom__entry *x,
                          const struct loom__entry_in *y) {
   int changed = x->kind != LOOM__KIND_COUNTER, rc;
   uint32_t need = x->nrank;
+  int64_t v[2];
 
   for (uint32_t i = 0; i < y->npairs; i++) {
-    uint32_t r;
-    memcpy(&r, y->pairs + LOOM__PAIR_SIZE * (size_t)i, 4);
+    uint32_t r = pair_at(y, i, v);
     if (r + 1 > need)
       need = r + 1;
   }
@@ -253,11 +264,7 @@ static int merge_counter(struct loom__table *t, struct loom__entry *x,
   if (rc != 0)
     return rc;
   for (uint32_t i = 0; i < y->npairs; i++) {
-    const unsigned char *p = y->pairs + LOOM__PAIR_SIZE * (size_t)i;
-    uint32_t r;
-    int64_t v[2];
-    memcpy(&r, p, 4);
-    memcpy(v, p + 4, 16);
+    uint32_t r = pair_at(y, i, v);
     for (int k = 0; k < 2; k++)
       if (v[k] > x->cnt[2 * r + k]) {
         x->cnt[2 * r + k] = v[k];
@@ -401,12 +408,10 @@ int loom__entry_encode(struct loom__buf *b, const struct loom__entry *x,
 
 /* Counter pairs: ranks in range, totals never negative. */
 static int pairs_ok(const struct loom__entry_in *y) {
+  int64_t v[2];
+
   for (uint32_t i = 0; i < y->npairs; i++) {
-    const unsigned char *p = y->pairs + LOOM__PAIR_SIZE * (size_t)i;
-    uint32_t r;
-    int64_t v[2];
-    memcpy(&r, p, 4);
-    memcpy(v, p + 4, 16);
+    uint32_t r = pair_at(y, i, v);
     if (r >= LOOM_STATE_RANKS_MAX || v[0] < 0 || v[1] < 0)
       return 0;
   }
