@@ -30,7 +30,9 @@ const struct kind *kind_find(const char *name) {
 
 int kinds_register_all(struct loom *l) {
   for (size_t i = 0; kind_table[i] != NULL; i++) {
-    int rc = loom_register(l, kind_table[i]->name, kind_table[i]->run, NULL);
+    /* Their functions read only their payload: safe in every slot. */
+    int rc = loom_register_flags(l, kind_table[i]->name, kind_table[i]->run,
+                                 NULL, LOOM_KIND_THREAD_SAFE);
     if (rc != 0)
       return rc;
   }

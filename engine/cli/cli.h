@@ -60,7 +60,7 @@ int cli_usage_error(const struct cli_syntax *s, int quiet, const char *fmt, ...)
 void cli_help(const struct cli_syntax *s, FILE *f);
 
 /* A macro's value as a string literal. */
-/* A size in bytes with an optional K, M or G suffix (powers of 1024).
+/* A size in bytes with an optional K, M, G or T suffix (powers of 1024).
  * Returns 0, or -1 for anything else or an overflow. */
 int cli_size(const char *s, unsigned long long *out);
 

@@ -142,26 +142,9 @@ int cli_seconds(const char *s, double *out) {
 }
 
 int cli_size(const char *s, unsigned long long *out) {
-  static const char units[] = "KMG";
-  char *end;
-  unsigned long long v;
-  const char *u;
-
-  if (!s || !*s || *s == '-' || *s == '+')
+  uint64_t v;
+  if (!s || loom_size_parse(s, strlen(s), &v) != 0)
     return -1;
-  errno = 0;
-  v = strtoull(s, &end, 10);
-  if (end == s || errno)
-    return -1;
-  if (*end) {
-    if (end[1] || !(u = strchr(units, *end)))
-      return -1;
-    for (long k = u - units + 1; k > 0; k--) {
-      if (v > ULLONG_MAX / 1024)
-        return -1;
-      v *= 1024;
-    }
-  }
   *out = v;
   return 0;
 }

@@ -38,6 +38,8 @@ struct run_cli {
   struct loom_options opt;
   double timeout;
   int retries;
+  int cores;    /* --cores: every task's request unless its own says */
+  uint64_t mem; /* --mem */
   char command_line[4096];
   char *weights; /* --weight KEY=W and --weights-file lines, joined with
                     commas (malloc'ed) */
@@ -176,6 +178,23 @@ static int set_window(void *ctx, const char *v, char *err, size_t n) {
   return 0;
 }
 
+static int set_slots(void *ctx, const char *v, char *err, size_t n) {
+  unsigned long long u;
+  (void)err, (void)n;
+  if (strcmp(v, "auto") == 0) {
+    ((struct run_cli *)ctx)->opt.slots = LOOM_SLOTS_AUTO;
+    return 0;
+  }
+  if (strcmp(v, "auto:pu") == 0) {
+    ((struct run_cli *)ctx)->opt.slots = LOOM_SLOTS_AUTO_PU;
+    return 0;
+  }
+  if (cli_u64(v, 1, LOOM_SLOTS_MAX, &u) != 0)
+    return -1;
+  ((struct run_cli *)ctx)->opt.slots = (int)u;
+  return 0;
+}
+
 static int set_lookahead(void *ctx, const char *v, char *err, size_t n) {
   struct run_cli *c = ctx;
   unsigned long long u;
@@ -221,6 +240,24 @@ static int set_retries(void *ctx, const char *v, char *err, size_t n) {
   if (cli_u64(v, 0, LOOM_RETRIES_MAX, &u) != 0)
     return -1;
   ((struct run_cli *)ctx)->retries = (int)u;
+  return 0;
+}
+
+static int set_cores(void *ctx, const char *v, char *err, size_t n) {
+  unsigned long long u;
+  (void)err, (void)n;
+  if (cli_u64(v, 1, LOOM_CORES_MAX, &u) != 0)
+    return -1;
+  ((struct run_cli *)ctx)->cores = (int)u;
+  return 0;
+}
+
+static int set_mem(void *ctx, const char *v, char *err, size_t n) {
+  unsigned long long u;
+  (void)err, (void)n;
+  if (cli_size(v, &u) != 0 || u == 0)
+    return -1;
+  ((struct run_cli *)ctx)->mem = u;
   return 0;
 }
 
@@ -351,7 +388,13 @@ static const struct cli_flag run_flags[] = {
      "KEY=VALUE", set_arg},
     {"--policy", 0, "NAME", "scheduling policy (default weighted)", NULL,
      set_policy},
-    {"--window", 0, "N", "batches in flight per worker (default 2)",
+    {"--slots", 0, "N|auto|auto:pu",
+     "tasks each worker runs at once, each pinned to a\n"
+     "core of its own (auto: one per core of the rank's\n"
+     "binding; auto:pu: one per hardware thread; N more\n"
+     "than the cores: not pinned). Default: one, not pinned",
+     "1 to " CLI_STR(LOOM_SLOTS_MAX) ", auto or auto:pu", set_slots},
+    {"--window", 0, "N", "batches in flight per worker slot (default 2)",
      "1 to " CLI_STR(LOOM_WINDOW_MAX), set_window},
     {"--lookahead", 0, "N",
      "tasks the weighted policy may read ahead to hand out\n"
@@ -376,6 +419,14 @@ static const struct cli_flag run_flags[] = {
      "seconds >= 0", set_timeout},
     {"--retries", 0, "N", "default extra attempts of a failed task",
      "0 to 1000", set_retries},
+    {"--cores", 0, "N",
+     "cores every task needs at once, unless its own\n"
+     "cores= hint says (default 1; with --slots)",
+     "1 to " CLI_STR(LOOM_CORES_MAX), set_cores},
+    {"--mem", 0, "SIZE",
+     "memory every task needs, unless its own mem= hint\n"
+     "says (K, M, G, T suffixes; with --slots)",
+     "a size > 0 such as 512M or 4G", set_mem},
     {"--progress-interval", 0, "S",
      "seconds between progress lines in a batch log (5)", "seconds > 0",
      set_progress_interval},
@@ -548,6 +599,8 @@ static int file_next(void *arg, struct loom_task_spec *spec) {
 
 struct kind_source {
   const struct kind *k;
+  int cores;    /* --cores */
+  uint64_t mem; /* --mem */
   void *state;
   uint64_t next;
   uint64_t count;
@@ -570,6 +623,8 @@ static int kind_next(void *arg, struct loom_task_spec *spec) {
   spec->payload = ks->buf;
   spec->len = len;
   spec->cost = cost;
+  spec->cores = ks->cores;
+  spec->mem = ks->mem;
   spec->line = ks->next + 1;
   spec->id = loom_task_id_derive(ks->k->name, ks->buf, len, ks->next + 1);
   ks->next++;
@@ -620,6 +675,8 @@ static int prepare(struct run_cli *c, struct file_source *fs,
   if (c->kind) {
     ks->k = kind_find(c->kind);
     ks->count = c->count;
+    ks->cores = c->cores;
+    ks->mem = c->mem;
     rc = ks->k->setup(c->args, c->nargs, &ks->state, err, sizeof(err));
     if (rc != 0) {
       fprintf(stderr, "loom: %s\n", err);
@@ -663,8 +720,9 @@ static int prepare(struct run_cli *c, struct file_source *fs,
       fprintf(stderr, "loom: %s\n", err);
       return CLI_USAGE;
     }
-    if (loom_taskfile_defaults(fs->tf, c->timeout, c->retries) != 0) {
-      fprintf(stderr, "loom: --timeout or --retries out of range\n");
+    if (loom_taskfile_defaults(fs->tf, c->timeout, c->retries) != 0 ||
+        loom_taskfile_requests(fs->tf, c->cores, c->mem) != 0) {
+      fprintf(stderr, "loom: --timeout, --retries or --cores out of range\n");
       return CLI_USAGE;
     }
   }
@@ -717,6 +775,12 @@ static int conclude(struct run_cli *c, struct loom *l, int rc,
     /* The run directory's journal is not one loom wrote (a hand-edited or
      * foreign file): an input error, named by file, line and field. */
     fprintf(stderr, "loom: %s\n",
+            *loom_error_text(l) ? loom_error_text(l) : loom_strerror(rc));
+    status = CLI_USAGE;
+  } else if (rc == LOOM_EINVAL) {
+    /* A task the source gave asks for what no run can give it (more
+     * cores or memory than a worker has): an input error. */
+    fprintf(stderr, "loom: %s: %s\n", c->opt.source_name,
             *loom_error_text(l) ? loom_error_text(l) : loom_strerror(rc));
     status = CLI_USAGE;
   } else if (rc == LOOM_EIO) {

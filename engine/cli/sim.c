@@ -29,7 +29,9 @@ struct sim_cli {
   const char *weights; /* known, flat or SPEC */
   const char *replay;
   int json;
-  int durations; /* print the workload instead of simulating it */
+  int durations;       /* print the workload instead of simulating it */
+  uint64_t wide_every; /* --wide K:C: every K-th task needs C cores */
+  int wide_cores;
 };
 
 static void usage(FILE *f) {
@@ -165,6 +167,33 @@ static int set_lookahead(void *ctx, const char *v, char *err, size_t n) {
   return 0;
 }
 
+static int set_slots(void *ctx, const char *v, char *err, size_t n) {
+  double x;
+  (void)err, (void)n;
+  if (whole(v, 1, LOOM_SLOTS_MAX, &x) != 0)
+    return -1;
+  ((struct sim_cli *)ctx)->o.slots = (int)x;
+  return 0;
+}
+
+static int set_wide(void *ctx, const char *v, char *err, size_t n) {
+  struct sim_cli *c = ctx;
+  const char *colon = strchr(v, ':');
+  char every[32];
+  double k, cores;
+  (void)err, (void)n;
+  if (!colon || (size_t)(colon - v) >= sizeof(every))
+    return -1;
+  memcpy(every, v, (size_t)(colon - v));
+  every[colon - v] = '\0';
+  if (whole(every, 1, 1e18, &k) != 0 ||
+      whole(colon + 1, 1, LOOM_SLOTS_MAX, &cores) != 0)
+    return -1;
+  c->wide_every = (uint64_t)k;
+  c->wide_cores = (int)cores;
+  return 0;
+}
+
 static int set_json(void *ctx, const char *v, char *err, size_t n) {
   (void)v, (void)err, (void)n;
   ((struct sim_cli *)ctx)->json = 1;
@@ -222,6 +251,14 @@ static const struct cli_flag sim_flags[] = {
      "longest first, as loom run does (default 1000000;\n"
      "0 = the workload's order)",
      "0 to 1073741824", set_lookahead},
+    {"--slots", 0, "N",
+     "tasks each worker runs at once, one core each\n"
+     "unless --wide says (loom run --slots; default 1)",
+     "1 to " CLI_STR(LOOM_SLOTS_MAX), set_slots},
+    {"--wide", 0, "K:C",
+     "every K-th task (the first included) needs C\n"
+     "cores at once (C <= --slots)",
+     "K:C with K >= 1 and C from 1 to the slots", set_wide},
     {"--json", 0, NULL, "one JSON object instead of text", NULL, set_json},
     {"--durations", 0, NULL,
      "print the workload instead: each task's duration\n"
@@ -284,6 +321,13 @@ static int parse_speeds(const char *spec, double *speeds, int workers) {
 }
 
 static double draw(void *arg, uint64_t i) { return dist_draw(arg, i); }
+
+static struct sim_cli *wide_cli; /* the cores callback's flags */
+
+static int wide(void *arg, uint64_t i) {
+  (void)arg;
+  return i % wide_cli->wide_every == 0 ? wide_cli->wide_cores : 1;
+}
 
 static double replayed(void *arg, uint64_t i) {
   return ((const double *)arg)[i];
@@ -366,6 +410,18 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
     o.arg = recorded;
     o.tasks = nrecorded;
   }
+  if (c.wide_every > 0) {
+    if (c.wide_cores > (o.slots > 0 ? o.slots : 1)) {
+      rc = cli_usage_error(&sim_syntax, 0,
+                           "--wide %" PRIu64 ":%d: more cores than the %d "
+                           "slots of a worker",
+                           c.wide_every, c.wide_cores,
+                           o.slots > 0 ? o.slots : 1);
+      goto out;
+    }
+    wide_cli = &c;
+    o.cores = wide;
+  }
   if (c.durations) {
     for (uint64_t i = 0; i < o.tasks; i++)
       printf("%.9g\n", o.duration(o.arg, i));
@@ -398,20 +454,25 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
            "\"lower_bound_s\": %.9g, \"makespan_over_lower_bound\": %.6f, "
            "\"greedy_s\": %.9g, \"makespan_over_greedy\": %.6f}, "
            "\"lookahead\": %" PRIu64 ", \"messages\": %" PRIu64
-           ", \"sim_seconds\": %.3f}\n",
+           ", \"slots\": %d, \"wait_max_s\": %.9g, \"sim_seconds\": %.3f}\n",
            o.workers, o.tasks, o.policy ? o.policy : "weighted",
            o.hints ? "true" : "false", r.makespan, r.imbalance, r.efficiency,
            r.lower_bound, r.ratio, r.greedy,
            r.greedy > 0 ? r.makespan / r.greedy : 0, r.lookahead, r.messages,
-           t1 - t0);
+           o.slots > 0 ? o.slots : 1, r.wait_max, t1 - t0);
   else
     printf("sim: %d workers, %" PRIu64 " tasks, policy %s%s: makespan %.6g s, "
            "lower bound %.6g s, makespan / lower bound %.4f, ideal greedy "
-           "%.6g s, imbalance %.4f, efficiency %.4f, %" PRIu64
+           "%.6g s%s, imbalance %.4f, efficiency %.4f, %" PRIu64
            " messages (%.2f s)\n",
            o.workers, o.tasks, o.policy ? o.policy : "weighted",
            o.hints ? ", hints" : "", r.makespan, r.lower_bound, r.ratio,
-           r.greedy, r.imbalance, r.efficiency, r.messages, t1 - t0);
+           r.greedy, o.cores ? " (not computed with --wide)" : "", r.imbalance,
+           r.efficiency, r.messages, t1 - t0);
+  if (!c.json && (o.slots > 1 || o.cores))
+    printf("sim: %d slots per worker; the longest wait of a task for its "
+           "cores: %.6g s\n",
+           o.slots > 0 ? o.slots : 1, r.wait_max);
   rc = 0;
 out:
   free(speeds);

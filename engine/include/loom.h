@@ -122,7 +122,19 @@ struct loom_options {
                             consistency; 0 = strong */
   uint64_t state_budget; /* bytes one rank's replica may grow to by its own
                             writes; 0 = LOOM_STATE_BUDGET_DEFAULT */
+  int slots;             /* tasks this rank runs at once (each rank reads its
+                            own): 0 = one, not pinned (the default); N (1 to
+                            LOOM_SLOTS_MAX) = N, each pinned to a core of its
+                            own when the rank's binding has N cores or more,
+                            else sharing them unpinned; LOOM_SLOTS_AUTO = one
+                            per core of the binding, LOOM_SLOTS_AUTO_PU = one
+                            per hardware thread, both pinned */
 };
+
+#define LOOM_SLOTS_AUTO (-1)
+#define LOOM_SLOTS_AUTO_PU (-2)
+#define LOOM_SLOTS_MAX 4096
+#define LOOM_CORES_MAX 4096
 
 /* The default look-ahead: 1,000,000 tasks; and the limits of the
  * options. */
@@ -203,6 +215,15 @@ int loom_task_reply(struct loom_task *task, const void *data, size_t len);
  * Between runs, new kinds may be registered (on every rank alike). */
 int loom_register(struct loom *l, const char *name, loom_task_fn fn, void *arg);
 
+/* loom_register() with flags: LOOM_KIND_THREAD_SAFE says fn may run in
+ * several threads at once. A worker with slots (loom_options.slots) runs
+ * such a kind's tasks in all of its slots at once; the functions of kinds
+ * registered without it run one at a time on the rank (whatever the kind),
+ * while shell tasks and thread-safe kinds use the other slots. */
+#define LOOM_KIND_THREAD_SAFE 1u
+int loom_register_flags(struct loom *l, const char *name, loom_task_fn fn,
+                        void *arg, unsigned flags);
+
 /* ------------------------------------------------------------------------ */
 /* Feeding tasks and receiving results (master)                               */
 
@@ -219,6 +240,14 @@ struct loom_task_spec {
                        LOOM_RETRIES_MAX */
   uint64_t line;    /* where the task came from (task file line), 0 = none */
   uint64_t id;      /* 0 = derived: loom_task_id_derive(kind, payload, pos) */
+  int cores;        /* cores the task needs at once, 0 to LOOM_CORES_MAX
+                       (0 = 1): on a worker with slots it waits for that
+                       many free cores (hardware threads with auto:pu) and
+                       is pinned to them; every worker must be able to
+                       give them (README: Slots and pinning) */
+  uint64_t mem;     /* bytes of memory it needs, 0 = none said: on a worker
+                       with slots, tasks running at once never take a NUMA
+                       node past its memory */
   const char *text; /* what the joblog shows; NULL = payload if "sh", else
                        kind name */
   size_t text_len;
@@ -483,6 +512,17 @@ const char *loom_taskfile_error(const struct loom_taskfile *tf);
 int loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
                            int retries);
 
+/* Sets the requests every task gets unless the file says otherwise (a
+ * "#loom defaults" line or the task's own cores= and mem= hints win):
+ * cores 0 to LOOM_CORES_MAX (0 = 1), mem bytes (0 = none). Call before the
+ * first loom_taskfile_next(). Returns 0 or LOOM_EINVAL. */
+int loom_taskfile_requests(struct loom_taskfile *tf, int cores, uint64_t mem);
+
+/* Parses a size: digits with an optional K, M, G or T suffix (powers of
+ * 1024), n bytes at v, as cores=/mem= hints and --mem take it. Returns 0
+ * or LOOM_EINVAL (also on overflow). */
+int loom_size_parse(const char *v, size_t n, uint64_t *out);
+
 /* Parses a duration as task files and flags write it: a number of seconds
  * >= 0 with an optional s, m or h suffix ("90", "2.5m", "1h"); n bytes of v.
  * Returns 0 and *out, or LOOM_EINVAL. Local. */
@@ -535,8 +575,16 @@ struct loom_profile {
                         0 = least efficient; -1 unknown (one kind) */
   int cpukinds;      /* cpukinds on the machine; 0 unknown */
   double weight;     /* capacity weight (README: weight model) */
-  char source[16];   /* "this-system", "xml" or "synthetic" */
-  char notes[160];   /* what was missing and what was assumed instead */
+  int task_cores_max;    /* the most cores one task can get on the rank:
+                            its slots' cores (hardware threads with
+                            auto:pu), or its binding's without slots */
+  uint64_t task_mem_max; /* the most memory one task can ask for: the
+                            largest NUMA node's; 0 unknown */
+  int slots;             /* tasks the rank runs at once, each on cores of its
+                            own; 0 = the default: one at a time, not pinned
+                            (loom_new() sets it) */
+  char source[16];       /* "this-system", "xml" or "synthetic" */
+  char notes[160];       /* what was missing and what was assumed instead */
 };
 
 /* Probes this rank's hardware. Local. The environment may hand it a fake
@@ -591,6 +639,12 @@ struct loom_sim_options {
   double batch_target;   /* 0 = 0.0005 */
   uint64_t lookahead;    /* as in loom_options, with hints and a policy that
                             hands out the longest tasks first; 0 = none */
+  int slots;             /* tasks each worker runs at once, pinned to cores
+                            of their own (loom_options.slots); 0 = 1 */
+  /* Cores task i needs at once, 1 to slots (a pure function of i, given
+   * arg); NULL = 1 each. A worker starts its tasks in the order they
+   * reach it, each once its cores are free (as loom run's workers do). */
+  int (*cores)(void *arg, uint64_t i);
 };
 
 struct loom_sim_result {
@@ -601,12 +655,15 @@ struct loom_sim_result {
   double greedy;      /* makespan of an ideal online scheduler that sees the
                          tasks in the workload's order, without hints: no
                          latency, no batching, each task to the first
-                         worker that is free (list scheduling) */
+                         worker that is free (list scheduling; one machine
+                         per slot); 0 with a cores function */
   double imbalance;   /* max busy / mean busy - 1 */
   double efficiency;  /* sum busy / (workers x makespan) */
   uint64_t messages;  /* batches sent */
   uint64_t lookahead; /* tasks the look-ahead could hold; 0 = not used
                          (no hints, or a policy that keeps the order) */
+  double wait_max;    /* the longest a task waited for cores at its worker
+                         once its slot could have started it */
 };
 
 /* Reads the elapsed seconds of every successful attempt in DIR/joblog.tsv

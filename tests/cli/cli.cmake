@@ -20,7 +20,7 @@ if(DEFINED LOOM_MPIEXEC_PREFLAGS)
   list(APPEND LOOM_CLI_TEST_ENV "LOOM_MPIEXEC_PREFLAGS=${flags}")
 endif()
 
-foreach(name e2e bad_input kinds_cli stop sim faults lookahead help bench)
+foreach(name e2e bad_input kinds_cli stop sim faults lookahead help bench slots)
   add_test(NAME cli.${name}
            COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_${name}.py)
   set_tests_properties(cli.${name} PROPERTIES

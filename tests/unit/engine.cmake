@@ -18,6 +18,7 @@ target_compile_definitions(test_topo PRIVATE
 loom_unit_test(test_place test_place.c loom_internal)
 target_compile_definitions(test_place PRIVATE
   LOOM_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data")
+loom_unit_test(test_sim test_sim.c loom_internal)
 loom_unit_test(test_batch test_batch.c loom_internal)
 loom_unit_test(test_inflight test_inflight.c loom_internal)
 loom_unit_test(test_feed test_feed.c loom_internal)

@@ -97,6 +97,18 @@ static void test_two_package_server(void **st) {
   assert_true(loom__placer_fits(&r.p, 16, 0));
   assert_false(loom__placer_fits(&r.p, 0, 0));
   rig_close(&r);
+
+  /* Five cores in each package: six more would fit in a package, but
+   * neither has them free. The task waits rather than take three of
+   * each; sixteen (larger than a package) may span both. */
+  rig_open(&r, "xml:topo-2p16c.xml", NULL, 0);
+  assert_string_equal(place(&r, 5, 0, a), "0-9");
+  assert_string_equal(place(&r, 5, 0, b), "16-25");
+  assert_int_equal(loom__place(&r.p, 6, 0, c), 1);
+  loom__unplace(&r.p, 5, 0, a);
+  loom__unplace(&r.p, 5, 0, b);
+  assert_string_equal(place(&r, 16, 0, c), "0-31");
+  rig_close(&r);
 }
 
 static void test_narrow_tasks_pack_together(void **st) {
@@ -242,12 +254,17 @@ static void test_random_tasks_never_share_a_unit(void **st) {
       live[k] = live[--nlive];
     } else if (nlive < 64) {
       struct task *t = &live[nlive];
-      int rc, want;
+      int rc, want, cap;
       t->n = 1 + (int)((seed >> 4) % 8);
       t->mem = (seed >> 20) % 4 == 0 ? (uint64_t)((seed >> 12) % 6) * GIB : 0;
       want = level_needed(&r.p, t->n, t->mem);
       rc = loom__place(&r.p, t->n, t->mem, t->u);
-      if (want < 0) {
+      /* Never split above the smallest level with a group large enough:
+       * such a task waits instead. */
+      for (cap = 0; cap < LOOM__PLACE_LEVELS - 1; cap++)
+        if (r.p.widest[cap] >= t->n)
+          break;
+      if (want < 0 || want > cap) {
         assert_int_equal(rc, 1);
         continue;
       }

@@ -369,6 +369,27 @@ static void test_report_metrics_of_perfect_balance(void **st) {
   assert_true(m.throughput == 2);
 }
 
+static void test_report_metrics_count_slots(void **st) {
+  (void)st;
+  /* Four 1 s tasks: two at a time on a 2-slot worker (busy 4 s in 2 s),
+   * and one by one on a 1-slot worker beside it (busy 4 s in 4 s). */
+  struct loom__report_worker w[2] = {{.hw = {.slots = 2}, .busy = 4.0},
+                                     {.hw = {.slots = 1}, .busy = 4.0}};
+  struct loom__report r = {.makespan = 4.0,
+                           .tasks = 8,
+                           .sum_task = 8.0,
+                           .longest = 1.0,
+                           .nworkers = 2,
+                           .w = w};
+  struct loom__metrics m;
+  loom__report_metrics(&r, &m);
+  /* 8 s of work on 3 slots: at best 8 / 3 s. */
+  assert_true(fabs(m.lower_bound - 8.0 / 3.0) < 1e-12);
+  assert_true(fabs(m.efficiency - 8.0 / 12.0) < 1e-12);
+  /* Per slot: 2 s and 4 s, mean 8 / 3. */
+  assert_true(fabs(m.imbalance - (4.0 / (8.0 / 3.0) - 1)) < 1e-12);
+}
+
 static void test_report_zero_makespan_gives_zero_not_nan(void **st) {
   (void)st;
   struct loom__report_worker w[2] = {{.hw = {.rank = 1}}, {.hw = {.rank = 2}}};
@@ -450,12 +471,14 @@ static void test_report_json_has_totals_balance_and_per_worker(void **st) {
                         "\"numa_nodes\": 0, \"l3_bytes\": 0, \"cpukind\": 0, "
                         "\"weight\": 0, \"weight_from\": \"topology\", "
                         "\"topology_notes\": \"\", \"cores\": 4, \"pus\": 8, "
-                        "\"tasks\": 5, \"failed\": 1, \"busy_s\": 2.000000, "
-                        "\"idle_s\": 3.000000, \"quarantined\": false},\n");
+                        "\"slots\": 1, \"tasks\": 5, \"failed\": 1, "
+                        "\"busy_s\": 2.000000, \"idle_s\": 3.000000, "
+                        "\"slot_utilisation\": 0.400000, "
+                        "\"quarantined\": false},\n");
   expect_contains(text, "{\"rank\": 2, \"host\": \"back\\\\slash\", ");
   expect_contains(text, "{\"rank\": 3, \"host\": \"tab\\u0009here\", ");
-  expect_contains(text,
-                  "\"idle_s\": 1.000000, \"quarantined\": false}\n  ]\n}\n");
+  expect_contains(text, "\"idle_s\": 1.000000, \"slot_utilisation\": 0.800000, "
+                        "\"quarantined\": false}\n  ]\n}\n");
   expect_contains(text, "\"resumed\": false");
   expect_contains(text, "\"quarantined\": []");
   size_t ranks = 0;
@@ -645,6 +668,7 @@ int main(void) {
       cmocka_unit_test(test_report_metrics_for_three_workers_by_hand),
       cmocka_unit_test(test_report_lower_bound_is_the_longest_task_when_larger),
       cmocka_unit_test(test_report_metrics_of_perfect_balance),
+      cmocka_unit_test(test_report_metrics_count_slots),
       cmocka_unit_test(test_report_zero_makespan_gives_zero_not_nan),
       cmocka_unit_test(test_report_json_checker_rejects_broken_json),
       TEST(test_report_json_has_totals_balance_and_per_worker),

@@ -64,6 +64,8 @@ struct got {
   double cost;
   double timeout;
   int retries;
+  int cores;
+  uint64_t mem;
   uint64_t line;
   uint64_t id;
 };
@@ -83,6 +85,8 @@ static void copy_spec(struct got *g, const struct loom_task_spec *spec) {
   g->cost = spec->cost;
   g->timeout = spec->timeout;
   g->retries = spec->retries;
+  g->cores = spec->cores;
+  g->mem = spec->mem;
   g->line = spec->line;
   g->id = spec->id;
 }
@@ -461,6 +465,72 @@ static void test_taskfile_id_derives_from_command_and_line(void **st) {
 
 /* ---- errors ------------------------------------------------------------ */
 
+static void test_taskfile_requests_from_hints_defaults_and_caller(void **st) {
+  (void)st;
+  struct loom_taskfile *tf = NULL;
+  struct loom_task_spec spec;
+  char err[256];
+  struct got t[4];
+  int i = 0, rc;
+
+  WRITE_TMP("echo a #loom cores=4 mem=16G\n"
+            "echo b\n"
+            "#loom defaults cores=2 mem=512M\n"
+            "echo c\n"
+            "echo d #loom cores=1 mem=3\n");
+  assert_int_equal(read_all(t, 4), 4);
+  assert_int_equal(t[0].cores, 4);
+  assert_true(t[0].mem == (uint64_t)16 << 30);
+  assert_int_equal(t[1].cores, 0); /* none said: one */
+  assert_true(t[1].mem == 0);
+  assert_int_equal(t[2].cores, 2);
+  assert_true(t[2].mem == (uint64_t)512 << 20);
+  assert_int_equal(t[3].cores, 1);
+  assert_true(t[3].mem == 3);
+  /* The caller's defaults (--cores, --mem) lose to the file's own. */
+  assert_int_equal(loom_taskfile_open(tmp_path, &tf, err, sizeof err), 0);
+  assert_int_equal(loom_taskfile_requests(tf, 8, 1024), 0);
+  assert_int_equal(loom_taskfile_requests(tf, LOOM_CORES_MAX + 1, 0),
+                   LOOM_EINVAL);
+  assert_int_equal(loom_taskfile_requests(tf, -1, 0), LOOM_EINVAL);
+  while ((rc = loom_taskfile_next(tf, &spec)) == 1) {
+    static const int cores[] = {4, 8, 2, 1};
+    assert_int_equal(spec.cores, cores[i]);
+    if (i == 1)
+      assert_true(spec.mem == 1024);
+    i++;
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(i, 4);
+  loom_taskfile_close(tf);
+}
+
+static void test_size_parse(void **st) {
+  (void)st;
+  uint64_t v = 7;
+  assert_int_equal(loom_size_parse("4096", 4, &v), 0);
+  assert_true(v == 4096);
+  assert_int_equal(loom_size_parse("2K", 2, &v), 0);
+  assert_true(v == 2048);
+  assert_int_equal(loom_size_parse("3T", 2, &v), 0);
+  assert_true(v == (uint64_t)3 << 40);
+  assert_int_equal(loom_size_parse("64Mx", 3, &v), 0); /* n bytes only */
+  assert_true(v == (uint64_t)64 << 20);
+  v = 7;
+  assert_int_equal(loom_size_parse("", 0, &v), LOOM_EINVAL);
+  assert_int_equal(loom_size_parse("K", 1, &v), LOOM_EINVAL);
+  assert_int_equal(loom_size_parse("-1", 2, &v), LOOM_EINVAL);
+  assert_int_equal(loom_size_parse("1.5G", 4, &v), LOOM_EINVAL);
+  assert_int_equal(loom_size_parse("1KB", 3, &v), LOOM_EINVAL);
+  assert_int_equal(loom_size_parse("1k", 2, &v), LOOM_EINVAL);
+  assert_int_equal(loom_size_parse("18446744073709551616", 20, &v),
+                   LOOM_EINVAL);
+  assert_int_equal(loom_size_parse("16777216T", 9, &v), LOOM_EINVAL);
+  assert_true(v == 7); /* untouched on an error */
+  assert_int_equal(loom_size_parse("18446744073709551615", 20, &v), 0);
+  assert_true(v == UINT64_MAX);
+}
+
 static void test_taskfile_rejects_unknown_and_malformed_hints(void **st) {
   (void)st;
   EXPECT_SYNTAX_ERROR("echo a\necho b #loom colour=red\n", 1, 2,
@@ -489,6 +559,12 @@ static void test_taskfile_rejects_bad_hint_values(void **st) {
                       "bad retries '1001'");
   EXPECT_SYNTAX_ERROR("echo b #loom retries=2x\n", 0, 1, "bad retries '2x'");
   EXPECT_SYNTAX_ERROR("#loom defaults timeout=0\n", 0, 1, "bad timeout '0'");
+  EXPECT_SYNTAX_ERROR("echo b #loom cores=0\n", 0, 1, "bad cores '0'");
+  EXPECT_SYNTAX_ERROR("echo b #loom cores=4097\n", 0, 1, "bad cores '4097'");
+  EXPECT_SYNTAX_ERROR("echo b #loom cores=2.5\n", 0, 1, "bad cores '2.5'");
+  EXPECT_SYNTAX_ERROR("echo b #loom mem=0\n", 0, 1, "bad mem '0'");
+  EXPECT_SYNTAX_ERROR("echo b #loom mem=1GB\n", 0, 1, "bad mem '1GB'");
+  EXPECT_SYNTAX_ERROR("#loom defaults mem=x\n", 0, 1, "bad mem 'x'");
 }
 
 static void test_taskfile_rejects_unknown_directives_and_bare_loom(void **st) {
@@ -705,6 +781,8 @@ int main(void) {
       TEST(test_taskfile_reading_the_same_file_twice_gives_same_ids),
       TEST(test_taskfile_appending_lines_keeps_earlier_ids),
       TEST(test_taskfile_id_derives_from_command_and_line),
+      TEST(test_taskfile_requests_from_hints_defaults_and_caller),
+      TEST(test_size_parse),
       TEST(test_taskfile_rejects_unknown_and_malformed_hints),
       TEST(test_taskfile_rejects_bad_hint_values),
       TEST(test_taskfile_rejects_unknown_directives_and_bare_loom),

@@ -20,7 +20,7 @@
 #include "dispatch/wire.h"
 
 /* Fixed record sizes, from the layout documented in wire.c. */
-#define TASK_FIXED 28u
+#define TASK_FIXED 38u
 #define DONE_FIXED 36u
 
 static unsigned char big[1000];
@@ -43,12 +43,14 @@ static unsigned char *exact_copy(const void *src, size_t n) {
 static void put_three_tasks(struct loom__buf *b) {
   static const unsigned char one = 0xab;
   struct loom__wire_task t[3] = {
-      {.slot = 0, .kind = 0, .attempt = 1, .id = 1, .timeout = 0},
+      {.slot = 0, .kind = 0, .attempt = 1, .id = 1, .timeout = 0, .cores = 1},
       {.slot = 7,
        .kind = 3,
        .attempt = 2,
        .id = UINT64_MAX,
        .timeout = 2.5,
+       .cores = 4,
+       .mem = (uint64_t)16 << 30,
        .payload = &one,
        .len = 1},
       {.slot = UINT32_MAX,
@@ -56,6 +58,8 @@ static void put_three_tasks(struct loom__buf *b) {
        .attempt = UINT16_MAX,
        .id = 0x0123456789abcdefULL,
        .timeout = 1e9,
+       .cores = UINT16_MAX,
+       .mem = UINT64_MAX,
        .payload = big,
        .len = sizeof big},
   };
@@ -120,6 +124,8 @@ static void test_wire_tasks_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_int_equal(t.attempt, 1);
   assert_true(t.id == 1);
   assert_true(t.timeout == 0);
+  assert_int_equal(t.cores, 1);
+  assert_true(t.mem == 0);
   assert_int_equal(t.len, 0);
   assert_null(t.payload);
 
@@ -129,6 +135,8 @@ static void test_wire_tasks_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_int_equal(t.attempt, 2);
   assert_true(t.id == UINT64_MAX);
   assert_true(t.timeout == 2.5);
+  assert_int_equal(t.cores, 4);
+  assert_true(t.mem == (uint64_t)16 << 30);
   assert_int_equal(t.len, 1);
   assert_int_equal(*(const unsigned char *)t.payload, 0xab);
 
@@ -138,6 +146,8 @@ static void test_wire_tasks_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_int_equal(t.attempt, UINT16_MAX);
   assert_true(t.id == 0x0123456789abcdefULL);
   assert_true(t.timeout == 1e9);
+  assert_int_equal(t.cores, UINT16_MAX);
+  assert_true(t.mem == UINT64_MAX);
   assert_int_equal(t.len, 1000);
   assert_memory_equal(t.payload, big, 1000);
   /* The payload points into the message, not into a copy. */

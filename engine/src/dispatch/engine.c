@@ -19,6 +19,7 @@
 #include "dispatch/engine.h"
 #include "dispatch/feed.h"
 #include "dispatch/wire.h"
+#include "hw/place.h"
 #include "journal/rundir.h"
 #include "sched/policy.h"
 #include "sched/weights.h"
@@ -115,6 +116,11 @@ int loom_options_check(const struct loom_options *opt, char *err,
                    "state_mode %d: expected strong (0), causal (1) or "
                    "eventual (2)",
                    opt->state_mode);
+  if (opt->slots < LOOM_SLOTS_AUTO_PU || opt->slots > LOOM_SLOTS_MAX)
+    return invalid(err, errlen,
+                   "slots %d: expected 1 to %d, LOOM_SLOTS_AUTO or "
+                   "LOOM_SLOTS_AUTO_PU (0 = one, not pinned)",
+                   opt->slots, LOOM_SLOTS_MAX);
   if (opt->lookahead > LOOM_LOOKAHEAD_MAX)
     return invalid(err, errlen, "lookahead %llu: expected at most %llu tasks",
                    (unsigned long long)opt->lookahead,
@@ -177,6 +183,7 @@ static void free_fields(struct loom *l) {
     free(l->subq);
   }
   free(l->kinds);
+  loom__placer_free(l->placer);
   free(l->policy_name);
   free(l->run_dir);
   free(l->command_line);
@@ -233,6 +240,17 @@ int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
     if (loom_profile_probe(&l->profile, err, sizeof(err)) != 0) {
       loom__log("rank %d: %s", l->rank, err);
       rc = LOOM_EINVAL;
+    } else {
+      rc = loom__slots_plan(l->opt.slots, &l->placer, &l->slots, err,
+                            sizeof(err));
+      if (rc != 0)
+        loom__log("rank %d: slots: %s", l->rank, err);
+      /* 0: the default, one task at a time that may use the whole
+       * binding. */
+      l->profile.slots = l->opt.slots == 0 ? 0 : l->slots;
+      l->profile.task_cores_max = l->placer ? l->placer->n : l->profile.cores;
+      l->profile.task_mem_max =
+          l->placer ? loom__placer_mem_max(l->placer) : l->profile.numa_mem;
     }
   }
   /* Agree: the most negative code wins everywhere. */
@@ -263,9 +281,14 @@ int loom_nworkers(const struct loom *l) { return l ? l->nworkers : 0; }
 
 int loom_register(struct loom *l, const char *name, loom_task_fn fn,
                   void *arg) {
+  return loom_register_flags(l, name, fn, arg, 0);
+}
+
+int loom_register_flags(struct loom *l, const char *name, loom_task_fn fn,
+                        void *arg, unsigned flags) {
   size_t n;
 
-  if (!l || !name || !fn)
+  if (!l || !name || !fn || (flags & ~LOOM_KIND_THREAD_SAFE))
     return LOOM_EINVAL;
   if (l->running)
     return LOOM_ESTATE;
@@ -285,6 +308,7 @@ int loom_register(struct loom *l, const char *name, loom_task_fn fn,
   memcpy(l->kinds[l->nkinds].name, name, n + 1);
   l->kinds[l->nkinds].fn = fn;
   l->kinds[l->nkinds].arg = arg;
+  l->kinds[l->nkinds].flags = flags;
   l->nkinds++;
   return 0;
 }

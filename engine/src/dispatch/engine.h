@@ -24,10 +24,12 @@ struct loom__kind {
   char name[LOOM__KIND_NAME_MAX];
   loom_task_fn fn; /* NULL for the built-in shell kind */
   void *arg;
+  unsigned flags; /* LOOM_KIND_THREAD_SAFE */
 };
 
-struct loom__subq;  /* the loom_submit() queue (engine.c) */
-struct loom__state; /* the state table (state/state.h) */
+struct loom__subq;   /* the loom_submit() queue (engine.c) */
+struct loom__state;  /* the state table (state/state.h) */
+struct loom__placer; /* task placement (hw/place.h) */
 
 struct loom {
   MPI_Comm comm;
@@ -56,6 +58,8 @@ struct loom {
   size_t part_max;             /* a DONE part is closed past this many bytes
                                   (LOOM__WIRE_PART_MAX; white-box tests lower it) */
   struct loom__state *state;   /* made by the first loom_run() */
+  int slots;                   /* tasks this rank runs at once (>= 1) */
+  struct loom__placer *placer; /* where they run; NULL: not pinned */
 };
 
 /* A task's execution context (the opaque struct loom_task of loom.h). */

@@ -56,14 +56,36 @@ int loom__exec_init(struct loom__exec *x, struct loom *l) {
   for (size_t i = 0; i < n; i++)
     if (strncmp(environ[i], "LOOM_", 5) != 0)
       x->envp[k++] = environ[i];
-  for (int i = 0; i < LOOM__ENV_SLOTS; i++)
+  for (int i = 0; i < 6; i++)
     x->envp[k++] = x->env[i];
   x->envp[k] = NULL;
+  x->env_tail = k;
   snprintf(x->env[1], sizeof(x->env[1]), "LOOM_RANK=%d", l->rank);
   snprintf(x->env[2], sizeof(x->env[2]), "LOOM_NWORKERS=%d", l->nworkers);
   snprintf(x->env[3], sizeof(x->env[3]), "LOOM_RUN_DIR=%s",
            l->run_dir ? l->run_dir : "");
   return 0;
+}
+
+void loom__exec_place(struct loom__exec *x, const char *cpus,
+                      const char *places, int threads) {
+  size_t k = x->env_tail;
+
+  snprintf(x->env[6], sizeof(x->env[6]), "LOOM_CPUS=%s", cpus);
+  x->envp[k++] = x->env[6];
+  if (!getenv("OMP_NUM_THREADS")) {
+    snprintf(x->env[7], sizeof(x->env[7]), "OMP_NUM_THREADS=%d", threads);
+    x->envp[k++] = x->env[7];
+  }
+  if (!getenv("OMP_PLACES")) {
+    snprintf(x->env[8], sizeof(x->env[8]), "OMP_PLACES=%s", places);
+    x->envp[k++] = x->env[8];
+  }
+  if (!getenv("OMP_PROC_BIND")) {
+    snprintf(x->env[9], sizeof(x->env[9]), "OMP_PROC_BIND=close");
+    x->envp[k++] = x->env[9];
+  }
+  x->envp[k] = NULL;
 }
 
 void loom__exec_fini(struct loom__exec *x) {

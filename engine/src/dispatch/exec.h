@@ -15,13 +15,14 @@
 #include "dispatch/watchdog.h"
 #include "dispatch/wire.h"
 
-#define LOOM__ENV_SLOTS 6
+#define LOOM__ENV_SLOTS 10 /* 6 always, 4 for a pinned task */
 
 struct loom__exec {
   struct loom *l;
   struct loom_task task; /* reused: its reply buffer grows once */
 
   char **envp;                              /* environ + our slots */
+  size_t env_tail;                          /* envp index after slot 5 */
   char env[LOOM__ENV_SLOTS][PATH_MAX + 32]; /* LOOM_* values */
   char *cmd;                                /* NUL-terminated command */
   size_t cmd_cap;
@@ -33,6 +34,12 @@ struct loom__exec {
 };
 
 int loom__exec_init(struct loom__exec *x, struct loom *l);
+
+/* Where the tasks of x run from now on: LOOM_CPUS=cpus for every task,
+ * and OMP_NUM_THREADS=threads, OMP_PLACES=places, OMP_PROC_BIND=close
+ * each unless the user's environment sets it. */
+void loom__exec_place(struct loom__exec *x, const char *cpus,
+                      const char *places, int threads);
 void loom__exec_fini(struct loom__exec *x);
 
 /* Runs shell task t to its end, its timeout or a cancel, capturing its

@@ -1,11 +1,15 @@
-/* executor.c - the task thread (executor.h).
+/* executor.c - the task threads (executor.h).
  *
- * The core is shared between the loop thread and the task thread, under one
- * mutex. Jobs move through three lists: todo (submitted), done (DONE parts
- * waiting for the loop thread) and spare (taken back; kept with their
- * buffers so a run allocates no memory per batch). The thread sleeps on a
- * condition variable while todo is empty. It blocks every signal: the stop
- * signals belong to the loop thread.
+ * The core is shared between the loop thread and the task threads (one per
+ * slot), under one mutex. Jobs move through three lists: todo (submitted),
+ * done (DONE parts waiting for the loop thread) and spare (taken back; kept
+ * with their buffers so a run allocates no memory per batch). A thread
+ * sleeps on a condition variable while todo is empty. It blocks every
+ * signal: the stop signals belong to the loop thread.
+ * Placement: before a task, its thread takes a ticket and waits (on `room`)
+ * until every earlier ticket was served and the placer has the cores; it
+ * keeps them while the next task of its batch asks for the same, and gives
+ * them back when the batch ends.
  * While a batch runs, the thread publishes after every task how many
  * records of the current DONE part are whole (`progress`), and grows the
  * part's buffer only under the mutex, so the loop thread can copy a
@@ -24,6 +28,7 @@
 #include "dispatch/exec.h"
 #include "dispatch/executor.h"
 #include "dispatch/wire.h"
+#include "hw/place.h"
 
 #define SPIN 50 /* yields before the thread sleeps for want of work */
 #define TINY_TASK 2e-6
@@ -42,20 +47,37 @@ struct job {
   struct job *next;
 };
 
-struct loom__executor_core {
+/* One task thread: a slot. */
+struct slot {
+  struct loom__executor_core *c;
   struct loom__exec exec; /* the thread's */
-  struct loom__waker *waker;
   pthread_t thread;
+  struct job *running; /* under mu: the batch the thread runs */
+  /* The placer's units it holds for its tasks, and their memory; the
+   * thread's own, changed under mu. */
+  int *units;
+  int nunits;
+  uint64_t mem;
+};
+
+struct loom__executor_core {
+  struct loom__waker *waker;
+  struct loom__placer *placer; /* the engine's; NULL: tasks are not pinned */
   pthread_mutex_t mu;
   pthread_cond_t cv;
+  pthread_mutex_t unsafe; /* held by a task of a kind not thread-safe */
+  pthread_cond_t room;    /* units were given back, or a stop came */
+  uint64_t ticket_next;   /* under mu: tasks wait for units in turn */
+  uint64_t ticket_serving;
+  struct slot *slots;
+  int nslots;
   /* Under mu: */
   struct job *todo, *todo_tail; /* waiting, in order */
-  struct job *done, *done_tail; /* DONE parts, in order */
+  struct job *done, *done_tail; /* DONE parts, in completion order */
   struct job *spare;            /* taken back, buffers kept */
-  struct job *running;          /* the batch the thread runs */
   int quit;
-  int orphaned;      /* the loop thread has given the thread up */
-  int refs;          /* the loop thread and the task thread: the last frees */
+  int orphaned;      /* the loop thread has given the threads up */
+  int refs;          /* the loop thread and each task thread: the last frees */
   atomic_uint ready; /* DONE parts in done: read without the lock */
   atomic_int drain;
 };
@@ -195,10 +217,98 @@ static int split(struct loom__executor_core *c, struct job *j,
   return rc;
 }
 
+/* Gives back the units slot sl holds. Under mu. */
+static void let_go(struct slot *sl) {
+  struct loom__executor_core *c = sl->c;
+
+  if (sl->nunits == 0)
+    return;
+  loom__unplace(c->placer, sl->nunits, sl->mem, sl->units);
+  sl->nunits = 0;
+  sl->mem = 0;
+  pthread_cond_broadcast(&c->room);
+}
+
+/* Binds the slot's thread to its units (so its task, and all that the task
+ * starts, inherit them) and tells its tasks where they run. */
+static void bind_slot(struct slot *sl) {
+  struct loom__placer *p = sl->c->placer;
+  char cpus[1024], places[sizeof(sl->exec.env[0]) - 16];
+
+  if (loom__place_cpus(p, sl->units, sl->nunits, cpus, sizeof(cpus)) >=
+      sizeof(cpus))
+    snprintf(cpus, sizeof(cpus), "see /proc/self/status");
+  /* Too many to list: OpenMP's own name, which its runtime reads inside
+   * the binding. */
+  if (loom__place_omp(p, sl->units, sl->nunits, places, sizeof(places)) >=
+      sizeof(places))
+    snprintf(places, sizeof(places), "%s", p->pu_units ? "threads" : "cores");
+  if (p->bind && loom__place_bind(p, sl->units, sl->nunits) != 0)
+    loom__log("rank %d: cannot bind a task to CPUs %s: it runs unbound",
+              sl->exec.l->rank, cpus);
+  loom__exec_place(&sl->exec, cpus, places, sl->nunits);
+}
+
+/* Gets n units and mem bytes for slot sl's next task, waiting for them in
+ * turn: first come, first served, so a wide task is never passed over by
+ * narrower ones that came after it. Returns 0, 1 when a stop came while it
+ * waited, or LOOM_EPROTO for a request this worker can never meet (the
+ * master checks every task against every worker). */
+static int take_room(struct slot *sl, int n, uint64_t mem) {
+  struct loom__executor_core *c = sl->c;
+  uint64_t ticket;
+  int rc = 0;
+
+  if (sl->nunits == n && sl->mem == mem)
+    return 0; /* what the last task had: keep it */
+  pthread_mutex_lock(&c->mu);
+  let_go(sl);
+  ticket = c->ticket_next++;
+  for (;;) {
+    if (atomic_load(&c->drain)) {
+      rc = 1; /* terminal: nobody waits for this ticket's turn */
+      break;
+    }
+    if (c->ticket_serving == ticket) {
+      int r = loom__place(c->placer, n, mem, sl->units);
+      if (r <= 0) {
+        rc = r < 0 ? LOOM_EPROTO : 0;
+        if (r == 0) {
+          sl->nunits = n;
+          sl->mem = mem;
+        }
+        c->ticket_serving++;
+        pthread_cond_broadcast(&c->room);
+        break;
+      }
+    }
+    pthread_cond_wait(&c->room, &c->mu);
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (rc == 0)
+    bind_slot(sl);
+  return rc;
+}
+
+/* Runs C task t; a kind that is not thread-safe waits for the others of
+ * its sort (one slot or several). */
+static int run_c(struct loom__executor_core *c, struct loom__exec *x,
+                 const struct loom__kind *k, const struct loom__wire_task *t) {
+  int rc;
+
+  if (c->nslots == 1 || (k->flags & LOOM_KIND_THREAD_SAFE))
+    return loom__exec_c(x, k, t);
+  pthread_mutex_lock(&c->unsafe);
+  rc = loom__exec_c(x, k, t);
+  pthread_mutex_unlock(&c->unsafe);
+  return rc;
+}
+
 /* Runs every task of job j in order, publishing as it goes. Returns 0, an
  * error for the job, or 1 when the job was abandoned meanwhile. */
-static int run_job(struct loom__executor_core *c, struct job *j) {
-  struct loom__exec *x = &c->exec;
+static int run_job(struct slot *sl, struct job *j) {
+  struct loom__executor_core *c = sl->c;
+  struct loom__exec *x = &sl->exec;
   struct loom__reader r;
   struct loom__wire_task t;
   struct loom__wire_done d;
@@ -221,6 +331,12 @@ static int run_job(struct loom__executor_core *c, struct job *j) {
 
     memset(&d, 0, sizeof(d));
     d.slot = t.slot;
+    /* Room for it first, on a worker with placement. */
+    if (c->placer && !atomic_load_explicit(&c->drain, memory_order_relaxed)) {
+      rc = take_room(sl, t.cores > 0 ? t.cores : 1, t.mem);
+      if (rc < 0)
+        return rc;
+    }
     /* Drained (and so after an abandon): the engine is not touched. */
     if (atomic_load_explicit(&c->drain, memory_order_relaxed)) {
       /* A stop came: answer for the task without running it. */
@@ -236,12 +352,12 @@ static int run_job(struct loom__executor_core *c, struct job *j) {
       atomic_store_explicit(&j->started, loom__wall(), memory_order_relaxed);
       loom__exec_shell(x, &t, &d);
     } else if (g.on) {
-      d.exit_code = loom__exec_c(x, k, &t);
+      d.exit_code = run_c(c, x, k, &t);
       g.n++;
     } else {
       double ta = loom__now(), tb;
       atomic_store_explicit(&j->started, w0 + (ta - m0), memory_order_relaxed);
-      d.exit_code = loom__exec_c(x, k, &t);
+      d.exit_code = run_c(c, x, k, &t);
       tb = loom__now();
       d.start = w0 + (ta - m0);
       d.elapsed = tb - ta;
@@ -283,9 +399,15 @@ static void core_free(struct loom__executor_core *c) {
   free_list(c->todo);
   free_list(c->done);
   free_list(c->spare);
-  loom__exec_fini(&c->exec);
+  for (int i = 0; i < c->nslots; i++) {
+    loom__exec_fini(&c->slots[i].exec);
+    free(c->slots[i].units);
+  }
+  free(c->slots);
   pthread_cond_destroy(&c->cv);
+  pthread_cond_destroy(&c->room);
   pthread_mutex_destroy(&c->mu);
+  pthread_mutex_destroy(&c->unsafe);
   free(c);
 }
 
@@ -298,7 +420,8 @@ static void core_release(struct loom__executor_core *c) {
 }
 
 static void *thread_main(void *arg) {
-  struct loom__executor_core *c = arg;
+  struct slot *sl = arg;
+  struct loom__executor_core *c = sl->c;
   sigset_t all;
 
   sigfillset(&all);
@@ -322,11 +445,13 @@ static void *thread_main(void *arg) {
     atomic_store_explicit(&j->progress, 0, memory_order_relaxed);
     atomic_store_explicit(&j->started, 0, memory_order_relaxed);
     j->base = 0;
-    c->running = j;
+    sl->running = j;
     pthread_mutex_unlock(&c->mu);
-    rc = run_job(c, j);
+    rc = run_job(sl, j);
     pthread_mutex_lock(&c->mu);
-    c->running = NULL;
+    sl->running = NULL;
+    if (c->placer)
+      let_go(sl); /* an idle thread holds no units */
     if (c->orphaned) {
       /* Answered for by the loop thread already. */
       j->next = NULL;
@@ -348,7 +473,7 @@ static void *thread_main(void *arg) {
 int loom__executor_start(struct loom__executor *e, struct loom *l,
                          struct loom__waker *waker) {
   struct loom__executor_core *c;
-  int rc;
+  int rc = 0, n = l->slots > 0 ? l->slots : 1, made = 0;
 
   memset(e, 0, sizeof(*e));
   c = calloc(1, sizeof(*c));
@@ -357,31 +482,67 @@ int loom__executor_start(struct loom__executor *e, struct loom *l,
   atomic_init(&c->ready, 0);
   atomic_init(&c->drain, 0);
   c->waker = waker;
-  c->refs = 2;
-  rc = loom__exec_init(&c->exec, l);
+  c->placer = l->placer;
+  c->slots = calloc((size_t)n, sizeof(*c->slots));
+  if (!c->slots) {
+    free(c);
+    return LOOM_ENOMEM;
+  }
+  c->nslots = n;
+  for (int i = 0; i < n && rc == 0; i++) {
+    c->slots[i].c = c;
+    rc = loom__exec_init(&c->slots[i].exec, l);
+    if (rc == 0 && c->placer &&
+        !(c->slots[i].units = calloc((size_t)c->placer->n, sizeof(int))))
+      rc = LOOM_ENOMEM;
+  }
   if (rc == 0 && pthread_mutex_init(&c->mu, NULL) != 0)
     rc = LOOM_ESYS;
   if (rc == 0 && pthread_cond_init(&c->cv, NULL) != 0) {
     pthread_mutex_destroy(&c->mu);
     rc = LOOM_ESYS;
   }
-  if (rc == 0 && pthread_create(&c->thread, NULL, thread_main, c) != 0) {
+  if (rc == 0 && pthread_mutex_init(&c->unsafe, NULL) != 0) {
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    rc = LOOM_ESYS;
+  }
+  if (rc == 0 && pthread_cond_init(&c->room, NULL) != 0) {
+    pthread_mutex_destroy(&c->unsafe);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     rc = LOOM_ESYS;
   }
   if (rc != 0) {
-    loom__exec_fini(&c->exec);
+    for (int i = 0; i < n; i++) {
+      loom__exec_fini(&c->slots[i].exec);
+      free(c->slots[i].units);
+    }
+    free(c->slots);
     free(c);
     return rc;
   }
+  c->refs = 1;
+  pthread_mutex_lock(&c->mu);
+  for (; made < n; made++) {
+    if (pthread_create(&c->slots[made].thread, NULL, thread_main,
+                       &c->slots[made]) != 0)
+      break;
+    c->refs++;
+  }
+  pthread_mutex_unlock(&c->mu);
   e->core = c;
+  if (made < n) {
+    c->nslots = made; /* the threads that run are joined, then all freed */
+    loom__executor_stop(e);
+    return LOOM_ESYS;
+  }
   return 0;
 }
 
 void loom__executor_stop(struct loom__executor *e) {
   struct loom__executor_core *c = e->core;
-  int join;
+  int running = 0;
 
   if (!c)
     return;
@@ -391,19 +552,23 @@ void loom__executor_stop(struct loom__executor *e) {
     loom__executor_cancel(e);
   pthread_mutex_lock(&c->mu);
   c->quit = 1;
-  pthread_cond_signal(&c->cv);
+  pthread_cond_broadcast(&c->cv);
+  for (int i = 0; i < c->nslots; i++)
+    running |= c->slots[i].running != NULL;
   /* A task still running here (an error path, or an abandoned C task)
-   * would make a join wait for it: leave the thread to finish alone. */
-  if (c->running) {
+   * would make a join wait for it: leave the threads to finish alone. */
+  if (running) {
     c->orphaned = 1;
     atomic_store(&c->drain, 1);
+    pthread_cond_broadcast(&c->room);
   }
-  join = !c->orphaned;
-  if (!join)
-    pthread_detach(c->thread);
-  if (join) {
+  if (c->orphaned) {
+    for (int i = 0; i < c->nslots; i++)
+      pthread_detach(c->slots[i].thread);
+  } else {
     pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
+    for (int i = 0; i < c->nslots; i++)
+      pthread_join(c->slots[i].thread, NULL);
     pthread_mutex_lock(&c->mu);
   }
   core_release(c);
@@ -461,56 +626,77 @@ int loom__executor_take(struct loom__executor *e, struct loom__buf *out,
   return 1;
 }
 
+/* Starts no new task; wakes the tasks waiting for units, to be answered
+ * as cancelled. */
+static void stop_starting(struct loom__executor_core *c) {
+  pthread_mutex_lock(&c->mu);
+  atomic_store(&c->drain, 1);
+  pthread_cond_broadcast(&c->room);
+  pthread_mutex_unlock(&c->mu);
+}
+
 void loom__executor_drain(struct loom__executor *e) {
   if (e->core)
-    atomic_store(&e->core->drain, 1);
+    stop_starting(e->core);
 }
 
 void loom__executor_cancel(struct loom__executor *e) {
   if (!e->core)
     return;
-  atomic_store(&e->core->drain, 1);
-  atomic_store(&e->core->exec.cancel, 1);
+  stop_starting(e->core);
+  for (int i = 0; i < e->core->nslots; i++)
+    atomic_store(&e->core->slots[i].exec.cancel, 1);
   if (e->cancelled_at == 0)
     e->cancelled_at = loom__now();
 }
 
+/* Answers for running batch j: the records published in its current
+ * part, then every task from the first unanswered one (the stuck one)
+ * cancelled. Under mu. */
+static void answer_for(struct loom__executor_core *c, struct job *j) {
+  uint64_t p = atomic_load_explicit(&j->progress, memory_order_acquire);
+  uint32_t records = (uint32_t)(p >> RECORDS_SHIFT);
+  size_t bytes = (size_t)(p & ((UINT64_C(1) << RECORDS_SHIFT) - 1));
+  struct job *part = spare_job(c);
+  int rc = part ? loom__wire_begin(&part->out, LOOM__WIRE_FINAL) : LOOM_ENOMEM;
+
+  if (rc == 0 && bytes > LOOM__WIRE_HEADER)
+    rc = loom__buf_append(&part->out, j->out.data + LOOM__WIRE_HEADER,
+                          bytes - LOOM__WIRE_HEADER);
+  if (rc == 0) {
+    loom__wire_set_count(&part->out, records);
+    rc = loom__wire_cancel_tasks(
+        j->in.data, j->in.len, j->base + records,
+        atomic_load_explicit(&j->started, memory_order_relaxed), &part->out);
+  }
+  if (part) {
+    part->rc = rc;
+    part->final = 1;
+    hand_over(c, part);
+  }
+}
+
 int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
   struct loom__executor_core *c = e->core;
-  struct job *j, *rest;
+  struct job *rest;
+  int stuck = 0;
 
   if (!c || e->cancelled_at == 0 || now - e->cancelled_at < LOOM__ABANDON_AFTER)
     return 0;
   pthread_mutex_lock(&c->mu);
-  j = c->running;
-  if (!j) {
+  for (int i = 0; i < c->nslots; i++)
+    stuck += c->slots[i].running != NULL;
+  if (!stuck) {
     pthread_mutex_unlock(&c->mu);
-    return 0; /* nothing stuck: the thread answers for the rest itself */
+    return 0; /* nothing stuck: the threads answer for the rest themselves */
   }
-  /* The running batch: the records published in its current part, then
-   * every task from the first unanswered one (the stuck one) cancelled. */
-  {
-    uint64_t p = atomic_load_explicit(&j->progress, memory_order_acquire);
-    uint32_t records = (uint32_t)(p >> RECORDS_SHIFT);
-    size_t bytes = (size_t)(p & ((UINT64_C(1) << RECORDS_SHIFT) - 1));
-    struct job *part = spare_job(c);
-    int rc =
-        part ? loom__wire_begin(&part->out, LOOM__WIRE_FINAL) : LOOM_ENOMEM;
-    if (rc == 0 && bytes > LOOM__WIRE_HEADER)
-      rc = loom__buf_append(&part->out, j->out.data + LOOM__WIRE_HEADER,
-                            bytes - LOOM__WIRE_HEADER);
-    if (rc == 0) {
-      loom__wire_set_count(&part->out, records);
-      rc = loom__wire_cancel_tasks(
-          j->in.data, j->in.len, j->base + records,
-          atomic_load_explicit(&j->started, memory_order_relaxed), &part->out);
+  /* Every running batch is answered for here: the threads drop them when
+   * their tasks return. */
+  for (int i = 0; i < c->nslots; i++)
+    if (c->slots[i].running) {
+      answer_for(c, c->slots[i].running);
+      c->slots[i].running = NULL;
     }
-    if (part) {
-      part->rc = rc;
-      part->final = 1;
-      hand_over(c, part);
-    }
-  }
   /* Batches not started: every task cancelled. */
   while ((rest = pop(&c->todo, &c->todo_tail))) {
     int rc = loom__wire_begin(&rest->out, LOOM__WIRE_FINAL);
@@ -522,8 +708,8 @@ int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
     hand_over(c, rest);
   }
   c->orphaned = 1;
-  c->running = NULL; /* answered for: the thread drops it when it returns */
   atomic_store(&c->drain, 1);
+  pthread_cond_broadcast(&c->room);
   pthread_mutex_unlock(&c->mu);
   loom__log("a C task has not returned %.0f s after the cancel: its batch is "
             "recorded as cancelled and its thread left behind",

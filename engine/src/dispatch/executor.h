@@ -1,19 +1,26 @@
-/* executor.h - the thread that runs a rank's tasks, off the loop thread.
+/* executor.h - the threads that run a rank's tasks, off the loop thread.
  *
  * The loop thread owns MPI and must never block for long: it hands each
  * TASKS message to the executor as a job (per batch, not per task, so tiny
  * tasks cost no handoff each) and goes on serving messages. The executor
- * thread runs the batch's tasks in order (exec.h: C functions in this
- * thread, shell commands as child processes it waits for) and hands the
- * DONE message back, waking the loop thread through its waker. A batch
+ * has one thread per slot (loom.h: loom_options.slots); a free thread
+ * takes the oldest job and runs its tasks in order (exec.h: C functions in
+ * the thread, shell commands as child processes it waits for) and hands
+ * the DONE message back, waking the loop thread through its waker; jobs of
+ * different slots finish in any order. With placement (hw/place.h), each
+ * task first waits its turn for the cores it asks for (first come, first
+ * served, so a wide task is never passed over) and its thread is bound to
+ * them; an idle thread holds none. The functions of kinds not registered
+ * LOOM_KIND_THREAD_SAFE run one at a time. A batch
  * whose replies pass LOOM__WIRE_PART_MAX comes back in several parts, the
  * last one FINAL. This is libuv's threadpool model: the loop thread alone
  * calls MPI, tasks never do.
  * On a stop: drain() starts no new task (the rest are answered as
  * cancelled); cancel() also kills what runs. A C task cannot be killed: if
  * one has not returned ABANDON_AFTER seconds after the cancel, the loop
- * thread answers for its batch itself (what finished as it was recorded,
- * the rest cancelled) and leaves the thread behind, never to be joined.
+ * thread answers for every running batch itself (what finished as it was
+ * recorded, the rest cancelled) and leaves the threads behind, never to be
+ * joined.
  * All functions are called by the loop thread.
  */
 #ifndef LOOM_EXECUTOR_H

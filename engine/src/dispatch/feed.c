@@ -39,6 +39,8 @@ int loom__task_spec_check(const struct loom_task_spec *s, char *err,
     why = "a timeout that is not a number of seconds >= 0";
   else if (s->retries < 0 || s->retries > LOOM_RETRIES_MAX)
     why = "retries outside 0 to " LOOM__STR(LOOM_RETRIES_MAX);
+  else if (s->cores < 0 || s->cores > LOOM_CORES_MAX)
+    why = "cores outside 0 to " LOOM__STR(LOOM_CORES_MAX);
   else if ((!s->kind || strcmp(s->kind, "sh") == 0) &&
            s->len > LOOM_SH_COMMAND_MAX)
     why = "a shell command over " LOOM__STR(
@@ -48,6 +50,27 @@ int loom__task_spec_check(const struct loom_task_spec *s, char *err,
   if (err)
     snprintf(err, errlen, "%s", why);
   return LOOM_EINVAL;
+}
+
+/* Can every worker give the task what it asks for? */
+static int fits(const struct loom__feed *f, const struct loom_task_spec *s,
+                char *why, size_t n) {
+  if (f->cores_max > 0 && s->cores > f->cores_max) {
+    snprintf(why, n,
+             "cores=%d, but rank %d can give a task at most %d (every "
+             "worker must be able to run every task)",
+             s->cores, f->cores_who, f->cores_max);
+    return 0;
+  }
+  if (f->mem_max > 0 && s->mem > f->mem_max) {
+    snprintf(why, n,
+             "mem=%" PRIu64 " bytes, but rank %d has at most %" PRIu64
+             " on one NUMA node (every worker must be able to run every "
+             "task)",
+             s->mem, f->mem_who, f->mem_max);
+    return 0;
+  }
+  return 1;
 }
 
 int loom__feed_init(struct loom__feed *f, const struct loom *l,
@@ -141,6 +164,12 @@ static int read_source(struct loom__feed *f) {
       return 0;
     }
     if (loom__task_spec_check(&t->spec, why, sizeof(why)) != 0) {
+      snprintf(f->errbuf, sizeof(f->errbuf),
+               "task %" PRIu64 " from the source (line %" PRIu64 "): %s",
+               f->read + 1, t->spec.line, why);
+      return fail(f, LOOM_EINVAL);
+    }
+    if (!fits(f, &t->spec, why, sizeof(why))) {
       snprintf(f->errbuf, sizeof(f->errbuf),
                "task %" PRIu64 " from the source (line %" PRIu64 "): %s",
                f->read + 1, t->spec.line, why);

@@ -50,6 +50,11 @@ struct loom__feed {
   uint64_t read;        /* tasks read and not skipped as done */
   uint64_t probe;       /* > 0: before anything runs, read up to this many
                            tasks for one the journal knows (resume) */
+  int cores_max;        /* the most cores every worker can give a task, and
+                           a rank that gives no more; 0 = no check */
+  int cores_who;
+  uint64_t mem_max; /* the same for memory; 0 = no check */
+  int mem_who;
 
   struct loom__feed_task look;
   int have_look;

@@ -36,8 +36,10 @@ struct loom__slot_cold {
   const char *text; /* joblog text: own_text's, or a kind name */
   size_t text_len;
   struct loom__buf own_text; /* owned, reused */
-  double timeout;            /* kept for retries */
-  struct loom__buf payload;  /* kept for retries, owned, reused */
+  double timeout;            /* kept for retries, with the requests */
+  uint16_t cores;
+  uint64_t mem;
+  struct loom__buf payload; /* kept for retries, owned, reused */
 };
 
 struct loom__inflight {

@@ -375,6 +375,8 @@ static int fill(struct master *m, uint32_t si) {
     if (rc != 0)
       return rc;
     c->timeout = t->spec.timeout;
+    c->cores = (uint16_t)(t->spec.cores > 0 ? t->spec.cores : 1);
+    c->mem = t->spec.mem;
   }
   return 0;
 }
@@ -402,6 +404,8 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
     payload = m->fl.c[si].payload.data;
     len = m->fl.c[si].payload.len;
     t.timeout = m->fl.c[si].timeout;
+    t.cores = m->fl.c[si].cores;
+    t.mem = m->fl.c[si].mem;
     *fresh = 0;
   } else {
     rc = loom__inflight_alloc(&m->fl, &si);
@@ -412,6 +416,9 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
     payload = m->feed.look.spec.payload;
     len = m->feed.look.spec.len;
     t.timeout = m->feed.look.spec.timeout;
+    t.cores =
+        (uint16_t)(m->feed.look.spec.cores > 0 ? m->feed.look.spec.cores : 1);
+    t.mem = m->feed.look.spec.mem;
     loom__feed_taken(&m->feed);
     *fresh = 1;
   }
@@ -623,13 +630,37 @@ static int gather_workers(struct master *m) {
     rw->hw = all[m->local ? 0 : w + 1];
     over = loom__weights_find(&ws, rw->hw.rank, rw->hw.host);
     rw->weight = over > 0 ? over : rw->hw.weight;
+    /* Slots pinned to fewer cores than the binding has use only those. */
+    if (over <= 0 && rw->hw.slots > 0 && rw->hw.slots < rw->hw.cores)
+      rw->weight *= (double)rw->hw.slots / rw->hw.cores;
     rw->weight_given = over > 0;
     m->sched.w[w].weight = rw->weight;
+    m->sched.w[w].slots = rw->hw.slots > 0 ? rw->hw.slots : 1;
   }
   if (rc == 0)
     loom__weights_fini(&ws);
   free(all);
   return rc;
+}
+
+/* The largest requests a task may make: what the smallest worker can
+ * give, since every worker must be able to run every task. */
+static void task_limits(struct master *m) {
+  struct loom__feed *f = &m->feed;
+
+  for (int w = 0; w < m->sched.n; w++) {
+    const struct loom_profile *hw = &m->rep.w[w].hw;
+    if (hw->task_cores_max > 0 &&
+        (f->cores_max == 0 || hw->task_cores_max < f->cores_max)) {
+      f->cores_max = hw->task_cores_max;
+      f->cores_who = hw->rank;
+    }
+    if (hw->task_mem_max > 0 &&
+        (f->mem_max == 0 || hw->task_mem_max < f->mem_max)) {
+      f->mem_max = hw->task_mem_max;
+      f->mem_who = hw->rank;
+    }
+  }
 }
 
 /* A DONE that comes after the end (a run that failed with batches in
@@ -741,6 +772,8 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
     m->rep.lookahead = m->pol->longest_first ? l->opt.lookahead : 0;
     rc =
         loom__feed_init(&m->feed, l, &m->sched, src, src_arg, m->rep.lookahead);
+    if (rc == 0)
+      task_limits(m);
   }
   if (rc == 0)
     rc = loom__comm_init(&m->comm, l->comm);

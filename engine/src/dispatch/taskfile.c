@@ -27,6 +27,8 @@ struct hints {
   double cost;
   double timeout;
   int retries;
+  int cores;    /* 0 = 1 */
+  uint64_t mem; /* 0 = none */
 };
 
 struct loom_taskfile {
@@ -133,6 +135,40 @@ int loom_taskfile_defaults(struct loom_taskfile *tf, double timeout,
   return 0;
 }
 
+int loom_taskfile_requests(struct loom_taskfile *tf, int cores, uint64_t mem) {
+  if (!tf || cores < 0 || cores > LOOM_CORES_MAX)
+    return LOOM_EINVAL;
+  tf->defaults.cores = cores;
+  tf->defaults.mem = mem;
+  return 0;
+}
+
+int loom_size_parse(const char *v, size_t n, uint64_t *out) {
+  static const char units[] = "KMGT";
+  uint64_t x = 0;
+  size_t i = 0;
+  const char *u;
+
+  if (!v || !out || n == 0 || v[0] < '0' || v[0] > '9')
+    return LOOM_EINVAL;
+  for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
+    if (x > (UINT64_MAX - (uint64_t)(v[i] - '0')) / 10)
+      return LOOM_EINVAL;
+    x = 10 * x + (uint64_t)(v[i] - '0');
+  }
+  if (i < n) {
+    if (i + 1 != n || !(u = memchr(units, v[i], 4)))
+      return LOOM_EINVAL;
+    for (long k = u - units + 1; k > 0; k--) {
+      if (x > UINT64_MAX / 1024)
+        return LOOM_EINVAL;
+      x *= 1024;
+    }
+  }
+  *out = x;
+  return 0;
+}
+
 const char *loom_taskfile_error(const struct loom_taskfile *tf) {
   return tf ? tf->err : "";
 }
@@ -232,8 +268,21 @@ static int parse_hints(struct loom_taskfile *tf, const char *s,
         return fail(tf, "bad retries '%.*s' (expected 0 to %d)", (int)vlen,
                     eq + 1, RETRIES_MAX);
       h->retries = (int)iv;
+    } else if (klen == 5 && strncmp(tok, "cores", 5) == 0) {
+      if (parse_int(eq + 1, vlen, 1, LOOM_CORES_MAX, &iv) != 0)
+        return fail(tf, "bad cores '%.*s' (expected 1 to %d)", (int)vlen,
+                    eq + 1, LOOM_CORES_MAX);
+      h->cores = (int)iv;
+    } else if (klen == 3 && strncmp(tok, "mem", 3) == 0) {
+      if (loom_size_parse(eq + 1, vlen, &h->mem) != 0 || h->mem == 0)
+        return fail(tf,
+                    "bad mem '%.*s' (expected bytes > 0, with an optional "
+                    "K, M, G or T)",
+                    (int)vlen, eq + 1);
     } else {
-      return fail(tf, "unknown hint '%.*s' (expected cost, timeout or retries)",
+      return fail(tf,
+                  "unknown hint '%.*s' (expected cost, timeout, retries, "
+                  "cores or mem)",
                   (int)klen, tok);
     }
   }
@@ -404,6 +453,8 @@ static void fill(struct loom_taskfile *tf, struct loom_task_spec *spec,
   spec->cost = h->cost;
   spec->timeout = h->timeout;
   spec->retries = h->retries;
+  spec->cores = h->cores;
+  spec->mem = h->mem;
   spec->line = line;
   spec->id = loom_task_id_derive("sh", tf->cmd, spec->len, position);
 }

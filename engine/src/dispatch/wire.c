@@ -10,7 +10,7 @@
 #include "common/common.h"
 #include "dispatch/wire.h"
 
-#define TASK_FIXED (4 + 2 + 2 + 8 + 8 + 4)
+#define TASK_FIXED (4 + 2 + 2 + 8 + 8 + 2 + 8 + 4)
 #define DONE_FIXED (4 + 4 + 4 + 4 + 8 + 8 + 4)
 _Static_assert(DONE_FIXED == LOOM__WIRE_DONE_SIZE(0), "DONE record size");
 
@@ -76,6 +76,8 @@ int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t) {
   p = put(p, &t->attempt, 2);
   p = put(p, &t->id, 8);
   p = put(p, &t->timeout, 8);
+  p = put(p, &t->cores, 2);
+  p = put(p, &t->mem, 8);
   p = put(p, &t->len, 4);
   if (t->len)
     memcpy(p, t->payload, t->len);
@@ -149,6 +151,8 @@ int loom__wire_get_task(struct loom__reader *r, struct loom__wire_task *t) {
   p = get(p, &t->attempt, 2);
   p = get(p, &t->id, 8);
   p = get(p, &t->timeout, 8);
+  p = get(p, &t->cores, 2);
+  p = get(p, &t->mem, 8);
   p = get(p, &t->len, 4);
   return tail(r, p, t->len, &t->payload);
 }

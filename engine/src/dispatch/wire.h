@@ -17,7 +17,7 @@
 
 #include "common/buf.h"
 
-#define LOOM__WIRE_MAGIC 0x4c4d0002u /* "LM" + format version 2 */
+#define LOOM__WIRE_MAGIC 0x4c4d0003u /* "LM" + format version 3 */
 #define LOOM__WIRE_HEADER 12u        /* magic, count, flags */
 #define LOOM__WIRE_PAYLOAD_MAX (64u << 20)
 #define LOOM__WIRE_PART_MAX (64u << 20) /* a DONE part is closed past this */
@@ -33,6 +33,8 @@ struct loom__wire_task {
   uint16_t attempt; /* 1 for the first */
   uint64_t id;
   double timeout; /* seconds, 0 = none */
+  uint16_t cores; /* cores it needs at once (>= 1) */
+  uint64_t mem;   /* bytes of memory it needs, 0 = none said */
   const void *payload;
   uint32_t len;
 };

@@ -101,7 +101,7 @@ static int send_done(struct worker *wk) {
  * message can come: sleep up to BUSY_MAX. A finished batch wakes the loop
  * at once. */
 static void idle_wait(struct worker *wk, unsigned *idle) {
-  if (wk->ex.pending >= (unsigned)wk->l->opt.window) {
+  if (wk->ex.pending >= (unsigned)(wk->l->opt.window * wk->l->slots)) {
     loom__waker_wait(&wk->waker, BUSY_MAX);
     return;
   }

@@ -5,6 +5,8 @@
  * with no object at a level (no L2 in the topology, say) is grouped as at
  * the level below, so a missing cache level changes nothing.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "common/common.h"
 #include "hw/place.h"
+#include "hw/topo.h"
 
 enum { LV_CORE, LV_L2, LV_L3, LV_NUMA, LV_PACKAGE, LV_MACHINE };
 
@@ -96,6 +99,13 @@ int loom__placer_build(struct loom__placer *p, hwloc_topology_t topo,
     if (o->cpuset && hwloc_bitmap_intersects(o->cpuset, set) && npus < total)
       add_unit(p, topo, o, set, &npus);
   p->free = p->n;
+  for (int lv = 0; lv < LOOM__PLACE_LEVELS; lv++)
+    for (int a = 0, b; a < p->n; a = b) {
+      for (b = a; b < p->n && p->u[b].group[lv] == p->u[a].group[lv]; b++)
+        ;
+      if (b - a > p->widest[lv])
+        p->widest[lv] = b - a;
+    }
   return 0;
 }
 
@@ -169,6 +179,8 @@ int loom__place(struct loom__placer *p, int n, uint64_t mem, int *out) {
   count_free(p, nfree);
   for (int lv = 0; lv < LOOM__PLACE_LEVELS && rc == 1; lv++) {
     const int *f = nfree + (size_t)lv * (size_t)p->n;
+    if (lv > 0 && p->widest[lv - 1] >= n)
+      break; /* a group below is large enough: wait for room in one */
     int best = -1, first = -1;
     for (int a = 0, b; a < p->n; a = b) {
       int lead = -1; /* the group's first free unit: its NUMA node pays */
@@ -273,4 +285,61 @@ size_t loom__place_omp(const struct loom__placer *p, const int *units, int n,
     out(buf, len, &at, "}");
   }
   return at;
+}
+
+int loom__place_bind(const struct loom__placer *p, const int *units, int n) {
+  cpu_set_t set;
+
+  CPU_ZERO(&set);
+  for (int k = 0; k < n; k++)
+    for (int j = 0; j < p->u[units[k]].npu; j++) {
+      int pu = p->pus[p->u[units[k]].pu0 + j];
+      if (pu < 0 || pu >= CPU_SETSIZE)
+        return LOOM_ESYS;
+      CPU_SET(pu, &set);
+    }
+  /* 0: the calling thread (Linux binds threads one by one). */
+  return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : LOOM_ESYS;
+}
+
+int loom__slots_plan(int slots, struct loom__placer **out, int *n, char *err,
+                     size_t errlen) {
+  struct loom_profile scratch;
+  struct loom__placer *p;
+  hwloc_topology_t topo;
+  hwloc_bitmap_t set;
+  int fake, rc, pu = slots == LOOM_SLOTS_AUTO_PU;
+
+  *out = NULL;
+  *n = slots > 0 ? slots : 1;
+  if (slots == 0)
+    return 0;
+  memset(&scratch, 0, sizeof(scratch));
+  rc = loom__topo_open(&topo, &set, &fake, &scratch, err, errlen);
+  if (rc != 0)
+    return rc;
+  p = calloc(1, sizeof(*p));
+  rc = p ? loom__placer_build(p, topo, set, pu) : LOOM_ENOMEM;
+  hwloc_bitmap_free(set);
+  hwloc_topology_destroy(topo);
+  if (rc != 0) {
+    free(p);
+    return rc;
+  }
+  p->bind = !fake;
+  if (slots < 0)
+    *n = p->n;
+  if (*n > p->n || p->n == 0) { /* more slots than cores: not pinned */
+    loom__placer_free(p);
+    return 0;
+  }
+  *out = p;
+  return 0;
+}
+
+void loom__placer_free(struct loom__placer *p) {
+  if (p) {
+    loom__placer_fini(p);
+    free(p);
+  }
 }

@@ -12,11 +12,13 @@
  * at each level the fullest group that still has room wins (best fit, ties
  * in topology order), so that small tasks fill partly used groups and leave
  * whole ones for wide tasks; inside the group the free units are taken in
- * topology order. Memory is charged to the NUMA node of the task's first
- * unit, and a placement never takes a node past its budget (its local
- * memory, when hwloc knows it). Nothing here binds or calls MPI: the
- * placer is plain bookkeeping, tested against the fake machines of
- * tests/data; the executor binds.
+ * topology order. A task waits rather than be split: it never goes above
+ * the smallest level where a group is large enough for it (a task that fits
+ * in a package waits for room in one, rather than take cores of two). Memory is
+ * charged to the NUMA node of the task's first unit, and a placement never
+ * takes a node past its budget (its local memory, when hwloc knows it). Nothing
+ * here binds or calls MPI: the placer is plain bookkeeping, tested against the
+ * fake machines of tests/data; the executor binds.
  */
 #ifndef LOOM_PLACE_H
 #define LOOM_PLACE_H
@@ -37,14 +39,34 @@ struct loom__unit {
 struct loom__placer {
   int n;                /* units */
   int pu_units;         /* a unit is a PU, not a core */
+  int bind;             /* the units are this machine's: tasks may be bound */
   struct loom__unit *u; /* in topology order */
   int *pus;             /* PU os indexes of every unit, in unit order */
   unsigned char *busy;  /* per unit */
   int free;             /* units not busy */
+  int widest[LOOM__PLACE_LEVELS]; /* units of the largest group per level */
   int nnuma;
   uint64_t *budget; /* per NUMA node, bytes; 0 unknown (not accounted) */
   uint64_t *used;   /* per NUMA node: memory of the placed tasks */
 };
+
+/* A rank's slots: how many tasks it runs at once, from the slots option
+ * of loom.h (0 one, unpinned; N; LOOM_SLOTS_AUTO one per core of the
+ * binding; LOOM_SLOTS_AUTO_PU one per hardware thread). *n gets the count;
+ * *out a placer when the slots are pinned (an explicit count no larger
+ * than the binding's cores, or auto), else NULL. The topology and binding
+ * are read as for the rank's profile (LOOM_TOPOLOGY, LOOM_CPUSET): tasks
+ * are bound only on this machine. Returns 0, LOOM_EINVAL (err says why),
+ * LOOM_ENOMEM or LOOM_ESYS. */
+int loom__slots_plan(int slots, struct loom__placer **out, int *n, char *err,
+                     size_t errlen);
+
+/* Frees a placer made by loom__slots_plan(); NULL is fine. */
+void loom__placer_free(struct loom__placer *p);
+
+/* Binds the calling thread to the PUs of units[0..n). Returns 0 or
+ * LOOM_ESYS. */
+int loom__place_bind(const struct loom__placer *p, const int *units, int n);
 
 /* Builds the placer for the PUs of set in topo: one unit per core with a
  * PU in set, or one per PU when pu_units. Returns 0 or LOOM_ENOMEM. */

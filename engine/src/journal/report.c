@@ -1,9 +1,10 @@
 /* report.c - report.json and the closing summary (report.h).
  *
  * Load-balance figures, as documented in the README:
- *   imbalance   = max busy / mean busy - 1
- *   efficiency  = sum busy / (workers * makespan)
- *   lower bound = max(sum of task times / workers, longest task)
+ * (a worker with S slots counts as S workers, its busy time shared out)
+ *   imbalance   = max busy per slot / mean busy per slot - 1
+ *   efficiency  = sum busy / (slots * makespan)
+ *   lower bound = max(sum of task times / slots, longest task)
  *   ratio       = makespan / lower bound
  */
 #include <inttypes.h>
@@ -17,22 +18,27 @@
 #include "common/json.h"
 #include "journal/report.h"
 
+/* Worker i's slots: tasks it ran at once (1 for a profile without). */
+static double slots_of(const struct loom__report *r, int i) {
+  return r->w[i].hw.slots > 0 ? (double)r->w[i].hw.slots : 1.0;
+}
+
 void loom__report_metrics(const struct loom__report *r,
                           struct loom__metrics *m) {
-  double sum = 0, max = 0, mean;
+  double sum = 0, max = 0, mean, slots = 0;
 
   for (int i = 0; i < r->nworkers; i++) {
+    double per = r->w[i].busy / slots_of(r, i);
+    slots += slots_of(r, i);
     sum += r->w[i].busy;
-    max = fmax(max, r->w[i].busy);
+    max = fmax(max, per);
   }
-  mean = r->nworkers > 0 ? sum / r->nworkers : 0;
+  mean = slots > 0 ? sum / slots : 0;
   m->throughput = r->makespan > 0 ? (double)r->tasks / r->makespan : 0;
   m->imbalance = mean > 0 ? max / mean - 1 : 0;
-  m->efficiency = r->makespan > 0 && r->nworkers > 0
-                      ? sum / (r->nworkers * r->makespan)
-                      : 0;
-  m->lower_bound =
-      r->nworkers > 0 ? fmax(r->sum_task / r->nworkers, r->longest) : 0;
+  m->efficiency =
+      r->makespan > 0 && slots > 0 ? sum / (slots * r->makespan) : 0;
+  m->lower_bound = slots > 0 ? fmax(r->sum_task / slots, r->longest) : 0;
   m->ratio = m->lower_bound > 0 ? r->makespan / m->lower_bound : 0;
 }
 
@@ -139,12 +145,15 @@ int loom__report_write(const struct loom__report *r, const char *path) {
             loom__json_num(w->weight), w->weight_given ? "user" : "topology");
     loom__json_string_n(f, w->hw.notes, sizeof(w->hw.notes));
     fprintf(f,
-            ", \"cores\": %d, \"pus\": %d, \"tasks\": %" PRIu64
+            ", \"cores\": %d, \"pus\": %d, \"slots\": %d, \"tasks\": %" PRIu64
             ", \"failed\": %" PRIu64
-            ", \"busy_s\": %.6f, \"idle_s\": %.6f, \"quarantined\": %s}%s\n",
-            w->hw.cores, w->hw.pus, w->attempts, w->failed,
+            ", \"busy_s\": %.6f, \"idle_s\": %.6f, \"slot_utilisation\": %.6f"
+            ", \"quarantined\": %s}%s\n",
+            w->hw.cores, w->hw.pus, (int)slots_of(r, i), w->attempts, w->failed,
             loom__json_num(w->busy),
-            loom__json_num(fmax(0, r->makespan - w->busy)),
+            loom__json_num(fmax(0, slots_of(r, i) * r->makespan - w->busy)),
+            loom__json_num(
+                r->makespan > 0 ? w->busy / (slots_of(r, i) * r->makespan) : 0),
             w->quarantined ? "true" : "false", i + 1 < r->nworkers ? "," : "");
   }
   fprintf(f, "  ]");

@@ -52,9 +52,9 @@ struct loom__report {
 
 struct loom__metrics {
   double throughput;  /* tasks per second of makespan */
-  double imbalance;   /* max busy / mean busy - 1 */
-  double efficiency;  /* sum busy / (workers * makespan) */
-  double lower_bound; /* max(sum task / workers, longest) */
+  double imbalance;   /* max busy per slot / mean busy per slot - 1 */
+  double efficiency;  /* sum busy / (slots * makespan) */
+  double lower_bound; /* max(sum task / slots, longest) */
   double ratio;       /* makespan / lower bound */
 };
 

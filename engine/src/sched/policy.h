@@ -28,11 +28,12 @@ struct loom__wstate {
   uint32_t blame;       /* its failed tasks that then succeeded elsewhere,
                            since its own last success */
   int quarantined;      /* gets no more tasks */
+  int slots;            /* tasks it runs at once (>= 1) */
 };
 
 struct loom__sched {
   int n;               /* workers */
-  int window;          /* batches in flight per worker */
+  int window;          /* batches in flight per worker and slot */
   uint32_t batch_max;  /* tasks per batch */
   double batch_target; /* seconds of work per batch */
   double t_est;        /* smoothed seconds per task, < 0 until measured */
@@ -67,7 +68,8 @@ struct loom__policy_ops {
 
 /* May worker w take another batch? */
 static inline int loom__sched_has_room(const struct loom__sched *s, int w) {
-  return !s->w[w].quarantined && (int)s->w[w].batches < s->window;
+  return !s->w[w].quarantined &&
+         (int)s->w[w].batches < s->window * s->w[w].slots;
 }
 
 /* The policy table (policy.c). Returns NULL for an unknown name. */

@@ -23,8 +23,10 @@ int loom__sched_init(struct loom__sched *s, int nworkers, int window,
   s->w = calloc((size_t)nworkers, sizeof(*s->w));
   if (!s->w)
     return LOOM_ENOMEM;
-  for (int i = 0; i < nworkers; i++)
+  for (int i = 0; i < nworkers; i++) {
     s->w[i].weight = 1.0;
+    s->w[i].slots = 1;
+  }
   return 0;
 }
 

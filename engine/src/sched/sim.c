@@ -5,13 +5,16 @@
  * batches, the accounting) and the look-ahead's order (ahead.h). Only MPI
  * and the workers are replaced by a discrete-event model:
  *  1. A batch assigned at master time t reaches worker w at t + latency and
- *     starts when w is free (workers run their batches in order), so its
- *     end is known at once: end = max(t + latency, free[w]) + work / speed.
+ *     starts when one of w's slots is free (a slot runs its batches in
+ *     order, its tasks one after the other); each task starts once as many
+ *     of w's cores as it needs are free, never before a task that reached
+ *     w earlier (first come, first served), and takes duration / speed.
+ *     So the batch's end is known at once.
  *  2. Its completion reaches the master at end + latency: an event in a
  *     min-heap keyed by time. The master handles events in time order,
  *     updates the accounting and measured speeds, then dispatches again.
- * Task durations come from a callback, so memory is O(workers), whatever
- * the number of tasks; with a look-ahead (hints and a longest-first
+ * Task durations come from a callback, so memory is O(workers x slots),
+ * whatever the number of tasks; with a look-ahead (hints and a longest-first
  * policy) the buffer holds up to `lookahead` tasks, ordered by the same
  * heap loom run uses (ahead.h).
  */
@@ -28,12 +31,15 @@
 
 struct batch {
   double arrive; /* completion reaches the master */
+  double end;    /* while it is built: when its last task so far ends */
+  double wall;   /* seconds of its tasks (busy is core-seconds) */
+  int slot;      /* the worker's slot that runs it */
   uint32_t next; /* free list of the pool */
   int worker;
   uint32_t n;
   double work; /* sum of durations at speed 1 */
   double cost; /* sum of cost hints (0 without hints) */
-  double busy; /* seconds the worker spent on it */
+  double busy; /* core-seconds the worker spent on it */
 };
 
 struct sim {
@@ -45,10 +51,18 @@ struct sim {
   struct batch *pool;       /* the batches in flight, named by the heap */
   size_t npool, pool_cap;
   uint32_t pool_free; /* free list through batch.next */
-  double *free_at;
-  double *busy;
-  uint64_t next;   /* tasks dispatched */
-  uint64_t stream; /* tasks read from the workload, with a look-ahead */
+  int slots;          /* per worker */
+  int plain;          /* one slot, one core a task: a worker's batches run
+                         one after the other (the arithmetic of old) */
+  double now;
+  double *thread_at;  /* [w * slots + k]: when slot k of w is free */
+  double *core_at;    /* [w * slots + k]: when core k of w is free */
+  double *last_start; /* per worker: tasks start in arrival order */
+  double wait_max;
+  double *busy;     /* core-seconds */
+  double sum_cores; /* core-seconds of work at speed 1 */
+  uint64_t next;    /* tasks dispatched */
+  uint64_t stream;  /* tasks read from the workload, with a look-ahead */
   uint64_t ahead_max;
   struct loom__heap ahead;
   double sum_work, longest;
@@ -115,6 +129,55 @@ static struct batch next_event(struct sim *m) {
   return m->pool[i];
 }
 
+/* The k-th smallest of n values (k >= 1), by selection: n is a worker's
+ * slots, small. Reorders v. */
+static double kth(double *v, int n, int k) {
+  for (int i = 0; i < k; i++) {
+    int lo = i;
+    for (int j = i + 1; j < n; j++)
+      if (v[j] < v[lo])
+        lo = j;
+    double t = v[i];
+    v[i] = v[lo];
+    v[lo] = t;
+  }
+  return v[k - 1];
+}
+
+/* A batch for w starts on its slot that is free first. */
+static void first_slot(struct sim *m, int w) {
+  double *th = m->thread_at + (size_t)w * (size_t)m->slots;
+  int k = 0;
+
+  for (int i = 1; i < m->slots; i++)
+    if (th[i] < th[k])
+      k = i;
+  m->cur.slot = k;
+  m->cur.end = fmax(m->now + m->o->latency, th[k]);
+}
+
+/* Runs a task of duration d needing c cores on worker w, after the
+ * current batch's earlier tasks (m->cur.end): returns its core-seconds. */
+static double run_task(struct sim *m, int w, double d, int c) {
+  double *cores = m->core_at + (size_t)w * (size_t)m->slots;
+  double ready = fmax(m->cur.end, m->last_start[w]), start, t;
+
+  if (c < 1 || c > m->slots) {
+    m->err = LOOM_EINVAL; /* a task no worker can ever run */
+    c = 1;
+  }
+  start = fmax(ready, kth(cores, m->slots, c));
+  m->wait_max = fmax(m->wait_max, start - ready);
+  t = d / speed(m, w);
+  for (int k = 0; k < c; k++) /* the c cores free first (sorted by kth) */
+    cores[k] = start + t;
+  m->last_start[w] = start;
+  m->cur.end = start + t;
+  m->cur.wall += t;
+  m->sum_cores += c * d;
+  return c * t;
+}
+
 /* The batch builder's view of the workload (sched/batch.h). */
 static int src_peek(void *arg, int w, double *cost) {
   struct sim *m = arg;
@@ -139,6 +202,13 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
   m->cur.work += d;
   m->sum_work += d;
   m->longest = fmax(m->longest, d);
+  /* With slots: timed now, at its worker, in the order it arrives. */
+  if (!m->plain) {
+    if (m->cur.n++ == 0)
+      first_slot(m, w);
+    m->cur.busy +=
+        run_task(m, w, d, m->o->cores ? m->o->cores(m->o->arg, m->next) : 1);
+  }
   m->next++;
   *cost = m->o->hints ? d : -1;
   *fresh = 1;
@@ -152,6 +222,7 @@ static const struct loom__batch_src sim_src = {src_peek, src_take};
 static int dispatch(struct sim *m, double now) {
   const struct loom_sim_options *o = m->o;
 
+  m->now = now;
   for (;;) {
     struct loom__batch plan;
     double start;
@@ -167,10 +238,16 @@ static int dispatch(struct sim *m, double now) {
     m->cur.worker = w;
     m->cur.n = plan.n;
     m->cur.cost = plan.cost;
-    start = fmax(now + o->latency, m->free_at[w]);
-    m->cur.busy = m->cur.work / speed(m, w);
-    m->free_at[w] = start + m->cur.busy;
-    m->cur.arrive = m->free_at[w] + o->latency;
+    if (m->plain) {
+      start = fmax(now + o->latency, m->thread_at[w]);
+      m->cur.busy = m->cur.wall = m->cur.work / speed(m, w);
+      m->thread_at[w] = start + m->cur.busy;
+      m->cur.end = m->thread_at[w];
+    } else {
+      m->thread_at[(size_t)w * (size_t)m->slots + (size_t)m->cur.slot] =
+          m->cur.end;
+    }
+    m->cur.arrive = m->cur.end + o->latency;
     m->messages++;
     if (post(m, &m->cur) != 0)
       return LOOM_ENOMEM;
@@ -179,13 +256,13 @@ static int dispatch(struct sim *m, double now) {
 
 static void complete(struct sim *m, const struct batch *b) {
   const struct loom_sim_options *o = m->o;
-  double each = b->busy / b->n, cost = o->hints ? b->cost / b->n : -1;
+  double each = b->wall / b->n, cost = o->hints ? b->cost / b->n : -1;
 
   for (uint32_t k = 0; k < b->n; k++)
     loom__sched_task_done(&m->s, b->worker, each, cost, 0, k + 1 == b->n);
   m->busy[b->worker] += b->busy;
-  loom__sched_observe(&m->s, b->n, b->busy);
-  loom__sched_measure(&m->s, b->worker, b->n, b->busy, o->hints ? b->cost : -1);
+  loom__sched_observe(&m->s, b->n, b->wall);
+  loom__sched_measure(&m->s, b->worker, b->n, b->wall, o->hints ? b->cost : -1);
   m->pol->done(m->pol_state, &m->s, b->worker);
 }
 
@@ -195,14 +272,15 @@ static int greedy(const struct loom_sim_options *o, const struct sim *m,
                   double *out) {
   struct loom__heap h;
   double end = 0;
-  int rc = loom__heap_init_indexed(&h, (uint32_t)o->workers);
+  uint32_t n = (uint32_t)o->workers * (uint32_t)m->slots;
+  int rc = loom__heap_init_indexed(&h, n);
 
   for (uint64_t k = 0; rc == 0 && k < o->tasks; k++) {
-    int w = (int)loom__heap_top(&h)->ref;
+    int i = (int)loom__heap_top(&h)->ref, w = i / m->slots;
     double t =
-        loom__heap_key(&h, (uint32_t)w) + o->duration(o->arg, k) / speed(m, w);
+        loom__heap_key(&h, (uint32_t)i) + o->duration(o->arg, k) / speed(m, w);
     end = fmax(end, t);
-    loom__heap_set(&h, (uint32_t)w, t);
+    loom__heap_set(&h, (uint32_t)i, t);
   }
   loom__heap_free(&h);
   *out = end;
@@ -222,11 +300,16 @@ static void figures(const struct sim *m, double makespan,
   }
   mean = bsum / o->workers;
   r->makespan = makespan;
-  r->lower_bound = fmax(m->sum_work / vsum, m->longest / vmax);
+  /* With slots: core-seconds over every worker's cores. */
+  r->lower_bound =
+      fmax((m->plain ? m->sum_work : m->sum_cores) / (vsum * m->slots),
+           m->longest / vmax);
   r->ratio = r->lower_bound > 0 ? makespan / r->lower_bound : 0;
   r->imbalance = mean > 0 ? bmax / mean - 1 : 0;
-  r->efficiency = makespan > 0 ? bsum / (o->workers * makespan) : 0;
+  r->efficiency =
+      makespan > 0 ? bsum / ((double)o->workers * m->slots * makespan) : 0;
   r->messages = m->messages;
+  r->wait_max = m->wait_max;
 }
 
 int loom_sim_run(const struct loom_sim_options *o,
@@ -238,7 +321,10 @@ int loom_sim_run(const struct loom_sim_options *o,
   if (!out)
     return LOOM_EINVAL;
   memset(out, 0, sizeof(*out));
-  if (!o || o->workers < 1 || !o->duration || !(o->latency >= 0))
+  if (!o || o->workers < 1 || !o->duration || !(o->latency >= 0) ||
+      o->slots < 0 || o->slots > LOOM_SLOTS_MAX ||
+      (uint64_t)o->workers * (uint64_t)(o->slots > 0 ? o->slots : 1) >
+          UINT32_MAX)
     return LOOM_EINVAL;
   for (int w = 0; o->speeds && w < o->workers; w++)
     if (!(o->speeds[w] > 0))
@@ -255,14 +341,20 @@ int loom_sim_run(const struct loom_sim_options *o,
   rc = loom__sched_init(&m.s, o->workers, o->window > 0 ? o->window : 2,
                         o->batch_max > 0 ? (uint32_t)o->batch_max : 4096,
                         o->batch_target > 0 ? o->batch_target : 0.0005);
-  m.free_at = calloc((size_t)o->workers, sizeof(double));
+  m.slots = o->slots > 0 ? o->slots : 1;
+  m.plain = m.slots == 1 && !o->cores;
+  m.thread_at = calloc((size_t)o->workers * (size_t)m.slots, sizeof(double));
+  m.core_at = calloc((size_t)o->workers * (size_t)m.slots, sizeof(double));
+  m.last_start = calloc((size_t)o->workers, sizeof(double));
   m.busy = calloc((size_t)o->workers, sizeof(double));
-  if (rc == 0 && (!m.free_at || !m.busy))
+  if (rc == 0 && (!m.thread_at || !m.core_at || !m.last_start || !m.busy))
     rc = LOOM_ENOMEM;
   if (rc == 0) {
     m.s.total = o->tasks;
-    for (int w = 0; w < o->workers; w++)
+    for (int w = 0; w < o->workers; w++) {
       m.s.w[w].weight = o->weights && o->weights[w] > 0 ? o->weights[w] : 1.0;
+      m.s.w[w].slots = m.slots;
+    }
     rc = m.pol->init(&m.s, &m.pol_state);
   }
   if (rc == 0)
@@ -279,14 +371,16 @@ int loom_sim_run(const struct loom_sim_options *o,
   if (rc == 0)
     figures(&m, now, out);
   out->lookahead = m.ahead_max;
-  if (rc == 0)
+  if (rc == 0 && !o->cores) /* list scheduling knows no wide tasks */
     rc = greedy(o, &m, &out->greedy);
   if (m.pol_state)
     m.pol->fini(m.pol_state);
   loom__heap_free(&m.events);
   free(m.pool);
   loom__heap_free(&m.ahead);
-  free(m.free_at);
+  free(m.thread_at);
+  free(m.core_at);
+  free(m.last_start);
   free(m.busy);
   loom__sched_fini(&m.s);
   return rc;

@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Slots: a worker runs several tasks at once, each pinned to cores of its
+own (README: Slots and pinning).
+
+On this machine (2 cores, ranks unbound under --oversubscribe) the binding
+itself is checked: each task reads its own Cpus_allowed_list. On the fake
+two-package machine of tests/data the placement is checked through what the
+tasks are told (LOOM_CPUS, OMP_PLACES): hwloc cannot bind a real process to
+a fake machine's cores. Overlap is read from the joblog, never from the wall
+clock.
+"""
+import os
+import re
+
+import loomtest
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+
+# A task that waits, then says where it ran.
+REPORT = ("sleep {s}; grep Cpus_allowed_list /proc/self/status; "
+          "echo \"cpus=$LOOM_CPUS places=$OMP_PLACES "
+          "threads=$OMP_NUM_THREADS bind=$OMP_PROC_BIND\"")
+
+
+def parse_cpus(text):
+    """'0-2,5' -> {0, 1, 2, 5}"""
+    out = set()
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.update(range(int(a), int(b) + 1))
+        elif part:
+            out.add(int(part))
+    return out
+
+
+def overlapping(rows):
+    """Pairs of joblog rows whose run intervals overlap."""
+    pairs = []
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            if (a["start"] < b["start"] + b["elapsed"] and
+                    b["start"] < a["start"] + a["elapsed"]):
+                pairs.append((a, b))
+    return pairs
+
+
+def most_at_once(rows):
+    """The largest number of joblog rows running at one instant."""
+    events = sorted([(r["start"], 1) for r in rows] +
+                    [(r["start"] + r["elapsed"], -1) for r in rows],
+                    key=lambda e: (e[0], e[1]))
+    now = best = 0
+    for _, d in events:
+        now += d
+        best = max(best, now)
+    return best
+
+
+class SlotsTest(loomtest.LoomTestCase):
+
+    def loom_unbound(self, args, np=2, env=None):
+        """loom under mpiexec with the ranks left unbound, each seeing the
+        whole machine (Open MPI binds 2 ranks to a core each by default)."""
+        argv = ([loomtest.MPIEXEC, "-n", str(np)] +
+                loomtest.mpiexec_preflags() + ["--bind-to", "none",
+                                               loomtest.LOOM] + args)
+        return loomtest.run_argv(argv, cwd=self.tmp, env=env)
+
+    def run_tasks(self, lines, args, np=2, env=None, out="run"):
+        tasks = self.write("tasks.txt", "".join(l + "\n" for l in lines))
+        run = self.loom_unbound(["run", "-o", out] + args + [tasks], np=np,
+                                env=env)
+        self.assertEqual(run.rc, 0, run.describe())
+        rundir = self.path(out)
+        rows = loomtest.read_joblog(rundir)
+        self.assertEqual(len(rows), len(lines), run.describe())
+        for r in rows:
+            self.assertEqual(r["status"], "ok", run.describe())
+        return rundir, rows, run
+
+    def where(self, rundir, row):
+        """What a REPORT task printed: (allowed CPUs, fields)."""
+        text = loomtest.read_text(
+            loomtest.output_path(rundir, row["id"], row["attempt"], "out"))
+        allowed = re.search(r"Cpus_allowed_list:\s*(\S+)", text).group(1)
+        fields = dict(kv.split("=", 1)
+                      for kv in text.strip().splitlines()[-1].split())
+        return parse_cpus(allowed), fields
+
+    def test_two_slots_run_four_tasks_two_at_a_time(self):
+        rundir, rows, run = self.run_tasks(
+            [REPORT.format(s=1)] * 4, ["--slots", "2"])
+        # Two at a time, never three: the joblog's intervals say so.
+        self.assertEqual(most_at_once(rows), 2, run.describe())
+        self.assertGreaterEqual(len(overlapping(rows)), 2, run.describe())
+        # Each pinned to one core of this machine, as it was told, and two
+        # that ran together never on the same one.
+        seen = {}
+        for r in rows:
+            allowed, f = self.where(rundir, r)
+            self.assertEqual(len(allowed), 1, (allowed, run.describe()))
+            self.assertEqual(allowed, parse_cpus(f["cpus"]))
+            self.assertEqual(f["threads"], "1")
+            self.assertEqual(f["places"], "{%d}" % min(allowed))
+            self.assertEqual(f["bind"], "close")
+            seen[r["id"]] = allowed
+        for a, b in overlapping(rows):
+            self.assertFalse(seen[a["id"]] & seen[b["id"]],
+                             "tasks that overlapped shared a core")
+        rep = loomtest.read_report(rundir)
+        w = rep["per_worker"][0]
+        self.assertEqual(w["slots"], 2)
+        # Counted per slot: two slots kept busy is full efficiency, not 2.
+        self.assertGreater(rep["balance"]["efficiency"], 0.5)
+        self.assertLessEqual(rep["balance"]["efficiency"], 1.01)
+        self.assertLessEqual(w["slot_utilisation"], 1.01)
+
+    def test_one_slot_by_default_and_unpinned(self):
+        rundir, rows, run = self.run_tasks([REPORT.format(s=0.3)] * 3, [])
+        self.assertEqual(most_at_once(rows), 1, run.describe())
+        for r in rows:
+            allowed, f = self.where(rundir, r)
+            self.assertEqual(f["cpus"], "")  # not pinned: nothing said
+            self.assertEqual(allowed, set(range(os.cpu_count())))
+        w = loomtest.read_report(rundir)["per_worker"][0]
+        self.assertEqual(w["slots"], 1)
+
+    def test_user_openmp_settings_win(self):
+        rundir, rows, run = self.run_tasks(
+            [REPORT.format(s=0)], ["--slots", "1"],
+            env={"OMP_NUM_THREADS": "7", "OMP_PROC_BIND": "spread"})
+        allowed, f = self.where(rundir, rows[0])
+        self.assertEqual(f["threads"], "7")
+        self.assertEqual(f["bind"], "spread")
+        self.assertEqual(len(allowed), 1)  # pinned all the same
+
+    def test_more_slots_than_cores_share_them_unpinned(self):
+        n = os.cpu_count() + 1
+        rundir, rows, run = self.run_tasks(
+            [REPORT.format(s=1)] * n, ["--slots", str(n)])
+        self.assertEqual(most_at_once(rows), n, run.describe())
+        for r in rows:
+            allowed, f = self.where(rundir, r)
+            self.assertEqual(f["cpus"], "")
+            self.assertEqual(allowed, set(range(os.cpu_count())))
+
+    def test_fake_two_package_machine(self):
+        # 16 cores of 2 threads: auto gives 16 slots; every task is told a
+        # whole core (both threads); tasks that overlap never share one.
+        env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
+        rundir, rows, run = self.run_tasks(
+            [REPORT.format(s=0.5)] * 20, ["--slots", "auto"], env=env)
+        rep = loomtest.read_report(rundir)
+        self.assertEqual(rep["per_worker"][0]["slots"], 16)
+        self.assertGreater(most_at_once(rows), 1, run.describe())
+        told = {}
+        for r in rows:
+            _, f = self.where(rundir, r)
+            cpus = parse_cpus(f["cpus"])
+            self.assertEqual(len(cpus), 2, f)
+            lo = min(cpus)
+            self.assertEqual(cpus, {lo, lo + 1}, "not one core's threads")
+            self.assertEqual(lo % 2, 0)
+            self.assertEqual(f["places"], "{%d,%d}" % (lo, lo + 1))
+            told[r["id"]] = cpus
+        for a, b in overlapping(rows):
+            self.assertFalse(told[a["id"]] & told[b["id"]],
+                             "tasks that overlapped shared a core")
+        # Four slots: four cores side by side in the first package, and a
+        # weight for four cores of the sixteen (20 = 16 cores + SMT).
+        rundir, rows, run = self.run_tasks(
+            [REPORT.format(s=0.3)] * 8, ["--slots", "4"], env=env,
+            out="run-4")
+        w = loomtest.read_report(rundir)["per_worker"][0]
+        self.assertEqual(w["slots"], 4)
+        self.assertAlmostEqual(w["weight"], 20.0 * 4 / 16)
+        used = set()
+        for r in rows:
+            used |= parse_cpus(self.where(rundir, r)[1]["cpus"])
+        self.assertTrue(used <= set(range(8)), used)
+        # auto:pu: one slot per hardware thread, each told one PU.
+        rundir, rows, run = self.run_tasks(
+            [REPORT.format(s=0)] * 4, ["--slots", "auto:pu"], env=env,
+            out="run-pu")
+        self.assertEqual(
+            loomtest.read_report(rundir)["per_worker"][0]["slots"], 32)
+        for r in rows:
+            _, f = self.where(rundir, r)
+            self.assertEqual(len(parse_cpus(f["cpus"])), 1, f)
+
+    def test_a_timeout_kills_one_task_not_its_neighbour(self):
+        tasks = self.write("tasks.txt", "sleep 30 #loom timeout=1\n"
+                           "sleep 2; echo survived\n")
+        run = self.loom_unbound(["run", "-o", "run", "--slots", "2", tasks])
+        self.assertEqual(run.rc, 1, run.describe())
+        rows = {r["line"]: r for r in loomtest.read_joblog(self.path("run"))}
+        self.assertEqual(rows[1]["status"], "timeout")
+        self.assertEqual(rows[2]["status"], "ok", run.describe())
+        self.assertTrue(overlapping([rows[1], rows[2]]))
+        self.assertIn("survived", loomtest.read_text(loomtest.output_path(
+            self.path("run"), rows[2]["id"], 1, "out")))
+
+    def test_wide_tasks_get_compact_cores_of_their_own(self):
+        # On the fake 16-core machine: 4-core tasks among 1-core ones. Each
+        # wide one is told four whole cores in one package (one L3),
+        # with OpenMP set to match; tasks that overlap never share a core,
+        # and never more than 16 cores are busy at once. Every task runs:
+        # the wide ones are not starved by the narrow ones.
+        env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
+        lines = []
+        for i in range(24):
+            wide = i % 3 == 0
+            lines.append(REPORT.format(s=0.2) +
+                         ("; : wide #loom cores=4" if wide else ""))
+        rundir, rows, run = self.run_tasks(lines, ["--slots", "auto"],
+                                           env=env)
+        told = {}
+        for r in rows:
+            _, f = self.where(rundir, r)
+            cpus = parse_cpus(f["cpus"])
+            wide = r["command"].endswith(": wide")
+            self.assertEqual(len(cpus), 8 if wide else 2, f)
+            # Whole cores (both threads), all in one package (its L3).
+            self.assertEqual(cpus, {c ^ 1 for c in cpus}, f["cpus"])
+            self.assertEqual(min(cpus) // 16, max(cpus) // 16,
+                             "split packages: %s" % f["cpus"])
+            self.assertEqual(f["threads"], "4" if wide else "1")
+            told[r["id"]] = cpus
+        for a, b in overlapping(rows):
+            self.assertFalse(told[a["id"]] & told[b["id"]],
+                             "tasks that overlapped shared a core")
+        # At any instant, the cores of the running tasks fit in 16.
+        events = sorted([(r["start"], len(told[r["id"]]) // 2) for r in rows] +
+                        [(r["start"] + r["elapsed"], -len(told[r["id"]]) // 2)
+                         for r in rows], key=lambda e: (e[0], e[1]))
+        busy = 0
+        for _, d in events:
+            busy += d
+            self.assertLessEqual(busy, 16)
+
+    def test_a_two_core_task_has_the_machine_to_itself(self):
+        n = os.cpu_count()
+        lines = [REPORT.format(s=0.3) + "; : wide #loom cores=%d" % n] * 2 + \
+            [REPORT.format(s=0.3)] * 4
+        rundir, rows, run = self.run_tasks(lines, ["--slots", "auto"])
+        for r in rows:
+            allowed, f = self.where(rundir, r)
+            want = n if r["command"].endswith(": wide") else 1
+            self.assertEqual(len(allowed), want, (f, run.describe()))
+            self.assertEqual(allowed, parse_cpus(f["cpus"]))
+        wide = [r for r in rows if r["command"].endswith(": wide")]
+        for w in wide:
+            for r in rows:
+                if r is not w:
+                    self.assertFalse(overlapping([w, r]),
+                                     "a task ran beside a whole-machine one")
+
+    def test_a_wide_task_is_not_starved_by_narrow_ones(self):
+        # The fake 16-core machine, 16 slots: a whole-machine task early in
+        # a long stream of 1-core tasks. Tasks wait for cores in the order
+        # they reach the worker, so the wide one runs soon, not after the
+        # stream: were narrow tasks let past it, the other slots would keep
+        # some core busy nearly all the time and it would wait for the end.
+        env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
+        lines = ["sleep 0.05"] * 2 + ["sleep 0.05; : wide #loom cores=16"] + \
+            ["sleep 0.05"] * 300
+        rundir, rows, run = self.run_tasks(lines, ["--slots", "auto"],
+                                           env=env)
+        wide = [r for r in rows if r["command"].endswith(": wide")][0]
+        before = [r for r in rows
+                  if r["line"] > wide["line"] and r["start"] < wide["start"]]
+        # At most what the worker held when the wide task came (its window:
+        # 2 batches per slot) may start first.
+        self.assertLessEqual(len(before), 40, run.describe())
+        for r in rows:
+            if r is not wide:
+                self.assertFalse(overlapping([wide, r]), run.describe())
+
+    def test_memory_requests_share_numa_nodes(self):
+        # 64 GiB per NUMA node: two 40 GiB tasks never run on one node, so
+        # at most two run at once, one per package.
+        env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
+        rundir, rows, run = self.run_tasks(
+            [REPORT.format(s=0.3) + " #loom mem=40G"] * 6,
+            ["--slots", "auto"], env=env)
+        self.assertLessEqual(most_at_once(rows), 2, run.describe())
+        node = {}
+        for r in rows:
+            node[r["id"]] = min(parse_cpus(self.where(rundir, r)[1]["cpus"]))
+            node[r["id"]] //= 16
+        for a, b in overlapping(rows):
+            self.assertNotEqual(node[a["id"]], node[b["id"]])
+        # --mem for every task: the same, from the command line.
+        rundir, rows, run = self.run_tasks(
+            [REPORT.format(s=0.3)] * 4, ["--slots", "auto", "--mem", "40G"],
+            env=env, out="run-mem")
+        self.assertLessEqual(most_at_once(rows), 2, run.describe())
+
+    def test_requests_no_worker_can_meet_are_input_errors(self):
+        env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
+        cases = [("true\nsleep 0 #loom cores=17\n", ["--slots", "auto"],
+                  "line 2", "cores=17"),
+                 ("true\ntrue\ntrue #loom mem=65G\n", ["--slots", "auto"],
+                  "line 3", "mem="),
+                 ("true\n", ["--slots", "4", "--cores", "17"], "line 1",
+                  "cores=17")]
+        for i, (text, args, where, what) in enumerate(cases):
+            tasks = self.write("bad%d.txt" % i, text)
+            run = self.loom_unbound(["run", "-o", "bad%d" % i] + args +
+                                    [tasks], env=env)
+            self.assertEqual(run.rc, 2, run.describe())
+            self.assertIn(where, run.stderr, run.describe())
+            self.assertIn(what, run.stderr, run.describe())
+        for hint in ["cores=0", "cores=two", "mem=0", "mem=1X", "mem=-1"]:
+            tasks = self.write("hint.txt", "true #loom %s\n" % hint)
+            run = self.loom(["run", "-o", "h-" + hint, tasks])
+            self.assertEqual(run.rc, 2, run.describe())
+            self.assertIn("hint.txt:1", run.stderr, run.describe())
+
+    def test_bad_values(self):
+        tasks = self.write("tasks.txt", "true\n")
+        for bad in ["0", "-1", "auto:core", "4097", "two", ""]:
+            run = self.loom(["run", "--slots", bad, tasks])
+            self.assertEqual(run.rc, 2, run.describe())
+            lines = loomtest.loom_lines(run.stderr)
+            self.assertEqual(len(lines), 1, run.describe())
+            self.assertIn("--slots", lines[0])
+
+
+if __name__ == "__main__":
+    loomtest.main()
