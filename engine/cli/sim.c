@@ -322,11 +322,22 @@ static int parse_speeds(const char *spec, double *speeds, int workers) {
 
 static double draw(void *arg, uint64_t i) { return dist_draw(arg, i); }
 
-static struct sim_cli *wide_cli; /* the cores callback's flags */
+/* The workload with --wide: the durations it wraps, and the cores. */
+struct wide_load {
+  double (*duration)(void *arg, uint64_t i);
+  void *arg;
+  uint64_t every;
+  int cores;
+};
 
-static int wide(void *arg, uint64_t i) {
-  (void)arg;
-  return i % wide_cli->wide_every == 0 ? wide_cli->wide_cores : 1;
+static double wide_duration(void *arg, uint64_t i) {
+  const struct wide_load *w = arg;
+  return w->duration(w->arg, i);
+}
+
+static int wide_cores(void *arg, uint64_t i) {
+  const struct wide_load *w = arg;
+  return i % w->every == 0 ? w->cores : 1;
 }
 
 static double replayed(void *arg, uint64_t i) {
@@ -337,6 +348,7 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
   struct sim_cli c;
   struct loom_sim_options o;
   struct loom_sim_result r;
+  struct wide_load wl;
   struct dist d;
   double *speeds = NULL, *wspec = NULL, *recorded = NULL, t0, t1;
   size_t nrecorded = 0;
@@ -419,8 +431,13 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
                            o.slots > 0 ? o.slots : 1);
       goto out;
     }
-    wide_cli = &c;
-    o.cores = wide;
+    wl.duration = o.duration;
+    wl.arg = o.arg;
+    wl.every = c.wide_every;
+    wl.cores = c.wide_cores;
+    o.duration = wide_duration;
+    o.arg = &wl;
+    o.cores = wide_cores;
   }
   if (c.durations) {
     for (uint64_t i = 0; i < o.tasks; i++)

@@ -157,7 +157,7 @@ int loom_size_parse(const char *v, size_t n, uint64_t *out) {
     x = 10 * x + (uint64_t)(v[i] - '0');
   }
   if (i < n) {
-    if (i + 1 != n || !(u = memchr(units, v[i], 4)))
+    if (i + 1 != n || v[i] == '\0' || !(u = strchr(units, v[i])))
       return LOOM_EINVAL;
     for (long k = u - units + 1; k > 0; k--) {
       if (x > UINT64_MAX / 1024)
