@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include <mpi.h>
+
 #include "loom.h"
 
 static int world_rank;
@@ -31,6 +33,38 @@ static void check_rc_at(int got, int want, const char *what, const char *file,
             loom_strerror(want));
     failures++;
   }
+}
+
+/* The start of a test program: MPI at the thread level loom needs, and
+ * world_rank and world_size. Returns 0, or 3 (main's status) when MPI
+ * does not start. */
+__attribute__((unused)) static int mpicheck_init(int *argc, char ***argv) {
+  int provided;
+
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) !=
+      MPI_SUCCESS)
+    return 3;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+  return 0;
+}
+
+/* A new engine on MPI_COMM_WORLD, quiet, with opt's other settings (NULL:
+ * the defaults). NULL (and a failed check) when it cannot be made. */
+__attribute__((unused)) static struct loom *
+mpicheck_engine(struct loom_options *opt) {
+  struct loom_options def;
+  struct loom *l = NULL;
+  int rc;
+
+  if (!opt) {
+    loom_options_init(&def);
+    opt = &def;
+  }
+  opt->quiet = 1;
+  rc = loom_new(MPI_COMM_WORLD, opt, &l);
+  check_rc_at(rc, 0, "loom_new", __FILE__, __LINE__);
+  return rc == 0 ? l : NULL;
 }
 
 /* The end of a test program: every rank's failures summed, one line from

@@ -302,13 +302,8 @@ static void test_submit_refuses_bad_specs(void) {
 }
 
 int main(int argc, char **argv) {
-  int provided;
-
-  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) !=
-      MPI_SUCCESS)
+  if (mpicheck_init(&argc, &argv) != 0)
     return 3;
-  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &world_size);
 
   test_local_functions();
   test_kinds_in_another_order();

@@ -92,21 +92,14 @@ static int run_kind(struct loom *l, const char *kind) {
 
 int main(int argc, char **argv) {
   struct loom_options opt;
-  struct loom *l = NULL;
-  int provided, rc;
+  struct loom *l;
 
-  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) !=
-      MPI_SUCCESS)
+  if (mpicheck_init(&argc, &argv) != 0)
     return 3;
-  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &world_size);
-
   loom_options_init(&opt);
-  opt.quiet = 1;
   opt.slots = 2;
-  rc = loom_new(MPI_COMM_WORLD, &opt, &l);
-  CHECK_RC(rc, 0);
-  if (rc != 0) {
+  l = mpicheck_engine(&opt);
+  if (!l) {
     MPI_Finalize();
     return 1;
   }
