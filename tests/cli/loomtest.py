@@ -36,7 +36,7 @@ MPIEXEC = os.environ.get("MPIEXEC") or shutil.which("mpiexec") or "mpiexec"
 
 JOBLOG_COLUMNS = [
     "id", "key", "line", "rank", "host", "start", "elapsed", "exit", "signal",
-    "status", "attempt", "command",
+    "status", "attempt", "cpus", "command",
 ]
 STATUSES = {"ok", "failed", "signal", "timeout", "spawn-failed", "cancelled",
             "output-failed"}
@@ -185,7 +185,7 @@ def read_joblog(rundir):
             "id": f[0], "key": f[1], "line": int(f[2]), "rank": int(f[3]),
             "host": f[4], "start": float(f[5]), "elapsed": float(f[6]),
             "exit": int(f[7]), "signal": int(f[8]), "status": f[9],
-            "attempt": int(f[10]), "command": unescape(f[11]),
+            "attempt": int(f[10]), "cpus": f[11], "command": unescape(f[12]),
         }
         assert row["status"] in STATUSES, "%s:%d: bad status %r" % (
             path, n, row["status"])

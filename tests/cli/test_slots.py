@@ -101,6 +101,8 @@ class SlotsTest(loomtest.LoomTestCase):
             allowed, f = self.where(rundir, r)
             self.assertEqual(len(allowed), 1, (allowed, run.describe()))
             self.assertEqual(allowed, parse_cpus(f["cpus"]))
+            # The joblog records where each attempt ran.
+            self.assertEqual(r["cpus"], f["cpus"])
             self.assertEqual(f["threads"], "1")
             self.assertEqual(f["places"], "{%d}" % min(allowed))
             self.assertEqual(f["bind"], "close")
@@ -122,6 +124,7 @@ class SlotsTest(loomtest.LoomTestCase):
         for r in rows:
             allowed, f = self.where(rundir, r)
             self.assertEqual(f["cpus"], "")  # not pinned: nothing said
+            self.assertEqual(r["cpus"], "-")
             self.assertEqual(allowed, set(range(os.cpu_count())))
         w = loomtest.read_report(rundir)["per_worker"][0]
         self.assertEqual(w["slots"], 1)
@@ -226,6 +229,7 @@ class SlotsTest(loomtest.LoomTestCase):
             self.assertEqual(min(cpus) // 16, max(cpus) // 16,
                              "split packages: %s" % f["cpus"])
             self.assertEqual(f["threads"], "4" if wide else "1")
+            self.assertEqual(r["cpus"], f["cpus"])
             told[r["id"]] = cpus
         for a, b in overlapping(rows):
             self.assertFalse(told[a["id"]] & told[b["id"]],

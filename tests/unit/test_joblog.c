@@ -97,13 +97,13 @@ static void test_joblog_open_writes_the_exact_header(void **st) {
   /* The header is on disk before any row. */
   char *text = read_joblog(&len);
   assert_string_equal(text, "id\tkey\tline\trank\thost\tstart\telapsed\texit\t"
-                            "signal\tstatus\tattempt\tcommand\n");
+                            "signal\tstatus\tattempt\tcpus\tcommand\n");
   free(text);
   assert_int_equal(loom__joblog_close(&j), 0);
   assert_null(j.fp);
 }
 
-static void test_joblog_row_has_twelve_fields_in_header_order(void **st) {
+static void test_joblog_row_has_thirteen_fields_in_header_order(void **st) {
   (void)st;
   struct loom__joblog j;
   struct loom__joblog_row r = sample_row();
@@ -115,8 +115,16 @@ static void test_joblog_row_has_twelve_fields_in_header_order(void **st) {
   char *text = read_joblog(&len);
   const char *row = text + strlen(LOOM__JOBLOG_HEADER);
   assert_string_equal(row, "00000000000000ff\t0000000000000abc\t7\t2\tnode1\t"
-                           "1700000000.250000\t1.500000\t3\t0\tfailed\t2\t"
+                           "1700000000.250000\t1.500000\t3\t0\tfailed\t2\t-\t"
                            "echo hi\n");
+  free(text);
+  /* A pinned attempt names its CPUs. */
+  r.cpus = "4-7,9";
+  r.cpus_len = 5;
+  assert_int_equal(loom__joblog_write(&j, &r), 0);
+  assert_int_equal(loom__joblog_flush(&j), 0);
+  text = read_joblog(&len);
+  assert_non_null(strstr(text, "\tfailed\t2\t4-7,9\techo hi\n"));
   free(text);
   assert_int_equal(loom__joblog_close(&j), 0);
 }
@@ -142,11 +150,11 @@ static void test_joblog_escapes_the_command_to_keep_one_line(void **st) {
     fields += *p == '\t';
     lines += *p == '\n';
   }
-  assert_int_equal(fields, 12);
+  assert_int_equal(fields, 13);
   assert_int_equal(lines, 1);
   assert_int_equal(row[strlen(row) - 1], '\n');
   assert_non_null(strstr(row, "ffffffffffffffff\t0000000000000abc\t0\t"));
-  assert_non_null(strstr(row, "\tfailed\t2\ta\\tb\\nc\\rd\\\\e\n"));
+  assert_non_null(strstr(row, "\tfailed\t2\t-\ta\\tb\\nc\\rd\\\\e\n"));
   free(text);
 }
 
@@ -201,7 +209,7 @@ static void test_joblog_open_fails_for_a_missing_directory(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TEST(test_joblog_open_writes_the_exact_header),
-      TEST(test_joblog_row_has_twelve_fields_in_header_order),
+      TEST(test_joblog_row_has_thirteen_fields_in_header_order),
       TEST(test_joblog_escapes_the_command_to_keep_one_line),
       TEST(test_joblog_escape_leaves_plain_text_alone),
       TEST(test_joblog_escape_handles_runs_and_both_ends),

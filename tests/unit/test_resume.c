@@ -222,7 +222,7 @@ static void journal_row(struct journal *j, const char *cmd, uint64_t line,
   int code = strcmp(status, "ok") == 0 ? 0 : 1;
   fprintf(j->logf,
           "%016" PRIx64 "\t%016" PRIx64 "\t%" PRIu64
-          "\t1\tnode1\t1700000000.000000\t0.010000\t%d\t0\t%s\t%d\t%s\n",
+          "\t1\tnode1\t1700000000.000000\t0.010000\t%d\t0\t%s\t%d\t-\t%s\n",
           id_of(cmd, line), key_of(cmd), line, code, status, attempt, cmd);
 }
 
@@ -374,12 +374,12 @@ static void test_joblog_read_rejects_a_bad_header(void **st) {
 static void test_joblog_read_names_file_and_line_of_a_malformed_row(void **st) {
   const char *bad[] = {
       "not a row at all\n",
-      /* 11 fields */
-      "0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1\n",
+      /* 12 fields */
+      "0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1\t-\n",
       /* an id of 15 hex digits */
-      "000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1\tx\n",
+      "000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1\t-\tx\n",
       /* a key that is not hex */
-      "0000000000000001\t000000000000000g\t1\t1\th\t0\t0\t0\t0\tok\t1\tx\n",
+      "0000000000000001\t000000000000000g\t1\t1\th\t0\t0\t0\t0\tok\t1\t-\tx\n",
   };
   char want[128];
   (void)st;
@@ -417,33 +417,49 @@ static void test_joblog_read_checks_every_field(void **st) {
     const char *field;
   } bad[] = {
       {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t"
-       "2147483647\tx\n",
+       "2147483647\t-\tx\n",
        "bad attempt '2147483647'"},
       {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t"
-       "65535\tx\n",
+       "65535\t-\tx\n",
        "bad attempt '65535'"},
-      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t0\tx\n",
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t0\t-\tx\n",
        "bad attempt '0'"},
-      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t-1\tx\n",
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t-1\t-"
+       "\tx\n",
        "bad attempt '-1'"},
-      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1x\tx\n",
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1x\t-"
+       "\tx\n",
        "bad attempt '1x'"},
-      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tdone\t1\tx\n",
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tdone\t1\t-"
+       "\tx\n",
        "bad status 'done'"},
-      {"0000000000000001\t0000000000000002\t1\t1\th\t0\tnan\t0\t0\tok\t1\tx\n",
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1\tab\tx"
+       "\n",
+       "bad cpus 'ab'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1\t\tx\n",
+       "bad cpus ''"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t0\tok\t1\t-"
+       "3\tx\n",
+       "bad cpus '-3'"},
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\tnan\t0\t0\tok\t1\t-"
+       "\tx\n",
        "bad elapsed 'nan'"},
-      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t-2\t0\t0\tok\t1\tx\n",
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t-2\t0\t0\tok\t1\t-"
+       "\tx\n",
        "bad elapsed '-2'"},
-      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t999\tok\t1\tx\n",
+      {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t0\t999\tok\t1\t-"
+       "\tx\n",
        "bad signal '999'"},
-      {"0000000000000001\t0000000000000002\t-4\t1\th\t0\t0\t0\t0\tok\t1\tx\n",
+      {"0000000000000001\t0000000000000002\t-4\t1\th\t0\t0\t0\t0\tok\t1\t-"
+       "\tx\n",
        "bad line '-4'"},
-      {"0000000000000001\t0000000000000002\t1\tr\xff\th\t0\t0\t0\t0\tok\t1\tx"
+      {"0000000000000001\t0000000000000002\t1\tr\xff\th\t0\t0\t0\t0\tok\t1\t-"
+       "\tx"
        "\n",
        "bad rank 'r\\xff'"},
       {"0000000000000001\t0000000000000002\t1\t1\th\t0\t0\t99999999999\t0\tok\t"
        "1"
-       "\tx\n",
+       "\t-\tx\n",
        "bad exit '99999999999'"},
   };
   (void)st;

@@ -21,7 +21,7 @@
 
 /* Fixed record sizes, from the layout documented in wire.c. */
 #define TASK_FIXED 38u
-#define DONE_FIXED 36u
+#define DONE_FIXED 38u
 
 static unsigned char big[1000];
 
@@ -88,7 +88,9 @@ static void put_three_dones(struct loom__buf *b) {
        .start = 1700000000.125,
        .elapsed = 3,
        .data = &one,
-       .len = 1},
+       .len = 1,
+       .cpus = "0-3,8",
+       .cpus_len = 5},
       {.slot = UINT32_MAX,
        .exit_code = 255,
        .sig = 0,
@@ -167,7 +169,8 @@ static void test_wire_dones_round_trip_with_0_1_and_1000_bytes(void **st) {
   struct loom__wire_done d;
 
   put_three_dones(&b);
-  assert_int_equal(b.len, LOOM__WIRE_HEADER + 3 * DONE_FIXED + 0 + 1 + 1000);
+  assert_int_equal(b.len,
+                   LOOM__WIRE_HEADER + 3 * DONE_FIXED + 0 + 1 + 5 + 1000);
   unsigned char *msg = exact_copy(b.data, b.len);
   assert_int_equal(loom__wire_open(&r, msg, b.len), 0);
 
@@ -180,6 +183,8 @@ static void test_wire_dones_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_true(d.elapsed == 0.25);
   assert_int_equal(d.len, 0);
   assert_null(d.data);
+  assert_int_equal(d.cpus_len, 0);
+  assert_null(d.cpus);
 
   assert_int_equal(loom__wire_get_done(&r, &d), 1);
   assert_int_equal(d.slot, 9);
@@ -190,6 +195,8 @@ static void test_wire_dones_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_true(d.elapsed == 3);
   assert_int_equal(d.len, 1);
   assert_int_equal(*(const unsigned char *)d.data, 0x5a);
+  assert_int_equal(d.cpus_len, 5);
+  assert_memory_equal(d.cpus, "0-3,8", 5);
 
   assert_int_equal(loom__wire_get_done(&r, &d), 1);
   assert_true(d.slot == UINT32_MAX);
@@ -203,6 +210,33 @@ static void test_wire_dones_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_int_equal(loom__wire_get_done(&r, &d), 0);
   free(msg);
   loom__buf_fini(&b);
+}
+
+/* The CPU list goes into the joblog as it is: anything but digits,
+ * commas and dashes, or a length past the end, is refused. */
+static void test_wire_done_cpus_are_checked(void **st) {
+  static const char *const bad[] = {"0\t1", "0\n", "a", "0 1"};
+  (void)st;
+
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct loom__buf b = {0};
+    struct loom__reader r;
+    struct loom__wire_done d = {
+        .slot = 1, .cpus = bad[i], .cpus_len = (uint16_t)strlen(bad[i])};
+    assert_int_equal(loom__wire_begin(&b, 0), 0);
+    assert_int_equal(loom__wire_put_done(&b, &d), 0);
+    assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+    assert_int_equal(loom__wire_get_done(&r, &d), LOOM_EPROTO);
+    /* A list that claims more bytes than the message has. */
+    d.cpus = "1";
+    d.cpus_len = 1;
+    assert_int_equal(loom__wire_begin(&b, 0), 0);
+    assert_int_equal(loom__wire_put_done(&b, &d), 0);
+    b.len--; /* cut the list short */
+    assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+    assert_int_equal(loom__wire_get_done(&r, &d), LOOM_EPROTO);
+    loom__buf_fini(&b);
+  }
 }
 
 static void test_wire_empty_message_has_a_zero_count_header(void **st) {
@@ -465,6 +499,7 @@ int main(void) {
       cmocka_unit_test(test_wire_flags_travel_and_unknown_ones_are_refused),
       cmocka_unit_test(test_wire_tasks_round_trip_with_0_1_and_1000_bytes),
       cmocka_unit_test(test_wire_dones_round_trip_with_0_1_and_1000_bytes),
+      cmocka_unit_test(test_wire_done_cpus_are_checked),
       cmocka_unit_test(test_wire_empty_message_has_a_zero_count_header),
       cmocka_unit_test(test_wire_count_header_counts_records_written),
       cmocka_unit_test(test_wire_truncated_task_message_is_rejected),

@@ -49,7 +49,7 @@ int loom__exec_init(struct loom__exec *x, struct loom *l) {
   x->task.l = l;
   while (environ && environ[n])
     n++;
-  x->envp = calloc(n + LOOM__ENV_SLOTS + 1, sizeof(char *));
+  x->envp = calloc(n + LOOM__ENV_SLOTS + 2, sizeof(char *));
   if (!x->envp)
     return LOOM_ENOMEM;
   /* Our own variables replace inherited ones (a loom inside a loom task). */
@@ -69,21 +69,25 @@ int loom__exec_init(struct loom__exec *x, struct loom *l) {
 
 void loom__exec_place(struct loom__exec *x, const char *cpus,
                       const char *places, int threads) {
-  size_t k = x->env_tail;
+  size_t k = x->env_tail, n = strlen(cpus) + sizeof("LOOM_CPUS=");
+  char *e = realloc(x->cpus_env, n);
 
-  snprintf(x->env[6], sizeof(x->env[6]), "LOOM_CPUS=%s", cpus);
-  x->envp[k++] = x->env[6];
+  if (e) {
+    x->cpus_env = e;
+    snprintf(e, n, "LOOM_CPUS=%s", cpus);
+    x->envp[k++] = e;
+  }
   if (!getenv("OMP_NUM_THREADS")) {
-    snprintf(x->env[7], sizeof(x->env[7]), "OMP_NUM_THREADS=%d", threads);
-    x->envp[k++] = x->env[7];
+    snprintf(x->env[6], sizeof(x->env[6]), "OMP_NUM_THREADS=%d", threads);
+    x->envp[k++] = x->env[6];
   }
   if (!getenv("OMP_PLACES")) {
-    snprintf(x->env[8], sizeof(x->env[8]), "OMP_PLACES=%s", places);
-    x->envp[k++] = x->env[8];
+    snprintf(x->env[7], sizeof(x->env[7]), "OMP_PLACES=%s", places);
+    x->envp[k++] = x->env[7];
   }
   if (!getenv("OMP_PROC_BIND")) {
-    snprintf(x->env[9], sizeof(x->env[9]), "OMP_PROC_BIND=close");
-    x->envp[k++] = x->env[9];
+    snprintf(x->env[8], sizeof(x->env[8]), "OMP_PROC_BIND=close");
+    x->envp[k++] = x->env[8];
   }
   x->envp[k] = NULL;
 }
@@ -91,6 +95,7 @@ void loom__exec_place(struct loom__exec *x, const char *cpus,
 void loom__exec_fini(struct loom__exec *x) {
   loom__watchdog_stop(&x->watchdog);
   free(x->envp);
+  free(x->cpus_env);
   free(x->cmd);
   free(x->task.reply);
   memset(x, 0, sizeof(*x));

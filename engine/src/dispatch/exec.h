@@ -15,14 +15,15 @@
 #include "dispatch/watchdog.h"
 #include "dispatch/wire.h"
 
-#define LOOM__ENV_SLOTS 10 /* 6 always, 4 for a pinned task */
+#define LOOM__ENV_SLOTS 9 /* 6 always, 3 for a pinned task (OMP_*) */
 
 struct loom__exec {
   struct loom *l;
   struct loom_task task; /* reused: its reply buffer grows once */
 
-  char **envp;                              /* environ + our slots */
-  size_t env_tail;                          /* envp index after slot 5 */
+  char **envp;     /* environ + our slots */
+  size_t env_tail; /* envp index after slot 5 */
+  char *cpus_env;  /* "LOOM_CPUS=..." of a pinned task (any length) */
   char env[LOOM__ENV_SLOTS][PATH_MAX + 32]; /* LOOM_* values */
   char *cmd;                                /* NUL-terminated command */
   size_t cmd_cap;

@@ -58,6 +58,9 @@ struct slot {
   int *units;
   int nunits;
   uint64_t mem;
+  char *cpus; /* their PUs as a list ("0-3"), cpus_len bytes */
+  size_t cpus_cap;
+  uint16_t cpus_len;
 };
 
 struct loom__executor_core {
@@ -166,10 +169,12 @@ static void group_close(struct loom__executor_core *c, struct group *g,
 /* Appends a completion record; grows the buffer under mu. */
 static int put(struct loom__executor_core *c, struct job *j,
                const struct loom__wire_done *d) {
-  if (j->out.cap - j->out.len < LOOM__WIRE_DONE_SIZE(d->len)) {
+  size_t need = LOOM__WIRE_DONE_SIZE((size_t)d->len + d->cpus_len);
+
+  if (j->out.cap - j->out.len < need) {
     int rc;
     pthread_mutex_lock(&c->mu);
-    rc = loom__buf_reserve(&j->out, LOOM__WIRE_DONE_SIZE(d->len));
+    rc = loom__buf_reserve(&j->out, need);
     pthread_mutex_unlock(&c->mu);
     if (rc != 0)
       return rc;
@@ -233,11 +238,25 @@ static void let_go(struct slot *sl) {
  * starts, inherit them) and tells its tasks where they run. */
 static void bind_slot(struct slot *sl) {
   struct loom__placer *p = sl->c->placer;
-  char cpus[1024], places[sizeof(sl->exec.env[0]) - 16];
+  size_t need = loom__place_cpus(p, sl->units, sl->nunits, NULL, 0) + 1;
+  char places[sizeof(sl->exec.env[0]) - 16];
+  const char *cpus = "";
 
-  if (loom__place_cpus(p, sl->units, sl->nunits, cpus, sizeof(cpus)) >=
-      sizeof(cpus))
-    snprintf(cpus, sizeof(cpus), "see /proc/self/status");
+  /* The list, for the task (LOOM_CPUS) and the joblog. */
+  if (need > sl->cpus_cap) {
+    char *b = realloc(sl->cpus, need);
+    if (b) {
+      sl->cpus = b;
+      sl->cpus_cap = need;
+    }
+  }
+  sl->cpus_len = 0;
+  if (need <= sl->cpus_cap) {
+    loom__place_cpus(p, sl->units, sl->nunits, sl->cpus, sl->cpus_cap);
+    cpus = sl->cpus;
+    if (need - 1 <= UINT16_MAX)
+      sl->cpus_len = (uint16_t)(need - 1);
+  }
   /* Too many to list: OpenMP's own name, which its runtime reads inside
    * the binding. */
   if (loom__place_omp(p, sl->units, sl->nunits, places, sizeof(places)) >=
@@ -336,6 +355,10 @@ static int run_job(struct slot *sl, struct job *j) {
       rc = take_room(sl, t.cores > 0 ? t.cores : 1, t.mem);
       if (rc < 0)
         return rc;
+      if (rc == 0) { /* the record says where it ran */
+        d.cpus = sl->cpus;
+        d.cpus_len = sl->cpus_len;
+      }
     }
     /* Drained (and so after an abandon): the engine is not touched. */
     if (atomic_load_explicit(&c->drain, memory_order_relaxed)) {
@@ -402,6 +425,7 @@ static void core_free(struct loom__executor_core *c) {
   for (int i = 0; i < c->nslots; i++) {
     loom__exec_fini(&c->slots[i].exec);
     free(c->slots[i].units);
+    free(c->slots[i].cpus);
   }
   free(c->slots);
   pthread_cond_destroy(&c->cv);

@@ -182,6 +182,8 @@ static void record(struct master *m, int w, uint32_t si,
                                    .sig = d->sig,
                                    .status = status_of(d),
                                    .attempt = s->attempt,
+                                   .cpus = d->cpus,
+                                   .cpus_len = d->cpus_len,
                                    .text = c->text,
                                    .text_len = c->text_len};
     journal_checked(m, loom__joblog_write(&m->joblog, &row));
@@ -243,6 +245,7 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   rc = loom__wire_open(&r, msg, len);
   if (rc != 0)
     return rc;
+  m->rep.done_msgs++;
   /* The tasks' changes to the state table (sent by their worker before
    * this answer) are journaled before the tasks are recorded done. */
   if (loom__state_sync(m->l->state) != 0 && !m->io_failed)
@@ -454,6 +457,7 @@ static int cancel_batch(struct master *m, int w) {
 /* Hands the batch in m->out to worker w: to its rank, or with one rank to
  * the master's own executor. */
 static int send_batch(struct master *m, int w) {
+  m->rep.batches++;
   if (m->local) {
     /* Said once, when there is a first task to run. */
     if (!m->l->opt.quiet && !m->told_local) {

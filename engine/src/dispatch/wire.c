@@ -11,7 +11,7 @@
 #include "dispatch/wire.h"
 
 #define TASK_FIXED (4 + 2 + 2 + 8 + 8 + 2 + 8 + 4)
-#define DONE_FIXED (4 + 4 + 4 + 4 + 8 + 8 + 4)
+#define DONE_FIXED (4 + 4 + 4 + 4 + 8 + 8 + 4 + 2)
 _Static_assert(DONE_FIXED == LOOM__WIRE_DONE_SIZE(0), "DONE record size");
 
 /* Field writers and readers work on a local cursor: going through b->len
@@ -92,7 +92,7 @@ int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d) {
 
   if (d->len > LOOM__WIRE_PAYLOAD_MAX)
     return LOOM_ETOOBIG;
-  rc = loom__buf_reserve(b, DONE_FIXED + (size_t)d->len);
+  rc = loom__buf_reserve(b, DONE_FIXED + (size_t)d->len + d->cpus_len);
   if (rc != 0)
     return rc;
   p = b->data + b->len;
@@ -103,9 +103,12 @@ int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d) {
   p = put(p, &d->start, 8);
   p = put(p, &d->elapsed, 8);
   p = put(p, &d->len, 4);
+  p = put(p, &d->cpus_len, 2);
   if (d->len)
     memcpy(p, d->data, d->len);
-  b->len += DONE_FIXED + (size_t)d->len;
+  if (d->cpus_len)
+    memcpy(p + d->len, d->cpus, d->cpus_len);
+  b->len += DONE_FIXED + (size_t)d->len + d->cpus_len;
   bump(b);
   return 0;
 }
@@ -171,7 +174,21 @@ int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d) {
   p = get(p, &d->start, 8);
   p = get(p, &d->elapsed, 8);
   p = get(p, &d->len, 4);
-  return tail(r, p, d->len, &d->data);
+  p = get(p, &d->cpus_len, 2);
+  if (d->len > LOOM__WIRE_PAYLOAD_MAX ||
+      (size_t)(r->end - p) < (size_t)d->len + d->cpus_len)
+    return LOOM_EPROTO;
+  d->data = d->len ? p : NULL;
+  d->cpus = d->cpus_len ? (const char *)p + d->len : NULL;
+  /* It goes into the joblog as it is: digits, commas and dashes only. */
+  for (uint16_t i = 0; i < d->cpus_len; i++) {
+    char c = d->cpus[i];
+    if ((c < '0' || c > '9') && c != ',' && c != '-')
+      return LOOM_EPROTO;
+  }
+  r->p = p + d->len + d->cpus_len;
+  r->left--;
+  return 1;
 }
 
 void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
@@ -181,10 +198,12 @@ void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
   for (uint64_t k = 0; (size_t)(end - p) >= DONE_FIXED; k++) {
     double t = start + (double)k * each;
     uint32_t len;
+    uint16_t cpus_len;
     memcpy(p + 16, &t, 8);
     memcpy(p + 24, &each, 8);
     memcpy(&len, p + 32, 4);
-    p += DONE_FIXED + len;
+    memcpy(&cpus_len, p + 36, 2);
+    p += DONE_FIXED + len + cpus_len;
   }
 }
 

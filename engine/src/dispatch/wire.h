@@ -17,7 +17,7 @@
 
 #include "common/buf.h"
 
-#define LOOM__WIRE_MAGIC 0x4c4d0003u /* "LM" + format version 3 */
+#define LOOM__WIRE_MAGIC 0x4c4d0004u /* "LM" + format version 4 */
 #define LOOM__WIRE_HEADER 12u        /* magic, count, flags */
 #define LOOM__WIRE_PAYLOAD_MAX (64u << 20)
 #define LOOM__WIRE_PART_MAX (64u << 20) /* a DONE part is closed past this */
@@ -49,6 +49,9 @@ struct loom__wire_done {
   double elapsed;
   const void *data;
   uint32_t len;
+  const char *cpus; /* the CPUs it was pinned to ("0-3,8"; digits, commas
+                       and dashes only, checked on decode), NULL none */
+  uint16_t cpus_len;
 };
 
 enum {
@@ -82,8 +85,9 @@ int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d);
 int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
                             double started, struct loom__buf *out);
 
-/* Bytes a DONE record takes on the wire, with len bytes of data. */
-#define LOOM__WIRE_DONE_SIZE(len) (36u + (size_t)(len))
+/* Bytes a DONE record takes on the wire, with len bytes of data and
+ * CPU list together. */
+#define LOOM__WIRE_DONE_SIZE(len) (38u + (size_t)(len))
 
 /* Rewrites start and elapsed of every DONE record from byte offset `from`
  * of b: the k-th gets start + k * each and elapsed = each. */

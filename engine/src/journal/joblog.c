@@ -136,9 +136,10 @@ int loom__joblog_write(struct loom__joblog *j,
   errno = 0;
   fprintf(j->fp,
           "%016" PRIx64 "\t%016" PRIx64 "\t%" PRIu64
-          "\t%d\t%s\t%.6f\t%.6f\t%d\t%d\t%s\t%d\t",
+          "\t%d\t%s\t%.6f\t%.6f\t%d\t%d\t%s\t%d\t%.*s\t",
           r->id, r->key, r->line, r->rank, r->host, r->start, r->elapsed,
-          r->exit_code, r->sig, r->status, r->attempt);
+          r->exit_code, r->sig, r->status, r->attempt,
+          r->cpus_len ? (int)r->cpus_len : 1, r->cpus_len ? r->cpus : "-");
   loom__joblog_escape(j->fp, r->text, r->text_len);
   return fputc('\n', j->fp) == EOF || ferror(j->fp) ? failed(j, 0) : 0;
 }
@@ -176,11 +177,22 @@ static int close_one(struct loom__joblog *j, FILE **f, int i) {
   if (ferror(*f))
     rc = LOOM_EIO;
   /* After a failure fclose() tries the rest of the buffer once more: the
-   * bytes continue where the failed write stopped, so rows stay whole. */
+   * bytes continue where the failed write stopped. */
   if (fclose(*f) != 0)
     rc = LOOM_EIO;
   *f = NULL;
-  return rc != 0 ? failed(j, i) : 0;
+  if (rc != 0) {
+    /* Still no room: the file may end in part of a row. Cut it back to
+     * its last whole row (shrinking needs no room), so that what is on
+     * disk is whole rows only: a row cut short was never recorded. */
+    FILE *g = fopen(j->path[i], "r+");
+    if (g) {
+      (void)cut_torn_tail(g);
+      fclose(g);
+    }
+    return failed(j, i);
+  }
+  return 0;
 }
 
 int loom__joblog_close(struct loom__joblog *j) {
@@ -265,7 +277,19 @@ static size_t split(char *line, size_t total, char **f, size_t *len,
   return n;
 }
 
-/* Checks the fields of a joblog row (12 of them) into e. Returns 0, or the
+/* Is the cpus field "-" or a CPU list (digits, commas, dashes)? */
+static int cpus_ok(const char *s, size_t n) {
+  if (n == 1 && s[0] == '-')
+    return 1;
+  if (n == 0 || s[0] < '0' || s[0] > '9')
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((s[i] < '0' || s[i] > '9') && s[i] != ',' && s[i] != '-')
+      return 0;
+  return 1;
+}
+
+/* Checks the fields of a joblog row (13 of them) into e. Returns 0, or the
  * index of the first bad field. */
 static int check_row(char **fld, size_t *len, struct loom__joblog_entry *e) {
   long long v;
@@ -291,20 +315,22 @@ static int check_row(char **fld, size_t *len, struct loom__joblog_entry *e) {
     return 9;
   if (parse_int(fld[10], len[10], 1, LOOM__ATTEMPT_MAX, &v) != 0)
     return 10; /* attempt */
+  if (!cpus_ok(fld[11], len[11]))
+    return 11;
   e->attempt = (int)v;
   e->ok = len[9] == 2 && memcmp(fld[9], "ok", 2) == 0;
   return 0;
 }
 
 static const char *const field_names[] = {
-    "id",      "key",  "line",   "rank",   "host",    "start",
-    "elapsed", "exit", "signal", "status", "attempt", "command"};
+    "id",   "key",    "line",   "rank",    "host", "start",  "elapsed",
+    "exit", "signal", "status", "attempt", "cpus", "command"};
 
 int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
                       void *arg, char *err, size_t errlen) {
   int is_joblog = strcmp(name, "joblog.tsv") == 0;
   const char *header = is_joblog ? LOOM__JOBLOG_HEADER : LOOM__STARTED_HEADER;
-  size_t want = is_joblog ? 12 : 2;
+  size_t want = is_joblog ? 13 : 2;
   char path[PATH_MAX];
   struct loom__buf line = {0};
   uint64_t lineno = 0;
@@ -322,8 +348,8 @@ int loom__joblog_read(const char *dir, const char *name, loom__joblog_fn fn,
   }
   while ((got = loom__buf_getline(&line, f, ROW_MAX)) != 0) {
     struct loom__joblog_entry e = {0};
-    char *fld[12], ex[200];
-    size_t len[12], n;
+    char *fld[13], ex[200];
+    size_t len[13], n;
     int bad = -1;
 
     lineno++;

@@ -36,13 +36,16 @@ struct loom__joblog_row {
   int sig;
   const char *status; /* ok, failed, signal, timeout, spawn-failed */
   int attempt;
+  const char *cpus; /* where it was pinned ("0-3"), cpus_len bytes; NULL:
+                       not pinned, written "-" */
+  size_t cpus_len;
   const char *text;
   size_t text_len;
 };
 
 #define LOOM__JOBLOG_HEADER                                                    \
   "id\tkey\tline\trank\thost\tstart\telapsed\texit\tsignal\tstatus\t"          \
-  "attempt\tcommand\n"
+  "attempt\tcpus\tcommand\n"
 #define LOOM__STARTED_HEADER "id\tkey\n"
 
 /* The highest attempt number a journal may hold: with at most

@@ -36,8 +36,11 @@ struct loom__report {
   double started;    /* wall clock */
   double makespan;
   uint64_t tasks, succeeded, failed, attempts;
-  double sum_task; /* seconds, all attempts */
-  double longest;  /* seconds, one attempt */
+  uint64_t batches;   /* TASKS messages the master sent (or handed to its
+                         own executor) */
+  uint64_t done_msgs; /* DONE messages it received */
+  double sum_task;    /* seconds, all attempts */
+  double longest;     /* seconds, one attempt */
   int nworkers;
   int master_runs_tasks;
   int resumed;          /* this run resumed an earlier one */
