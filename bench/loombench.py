@@ -1479,6 +1479,30 @@ def run_bigfile(opts):
 # ---------------------------------------------------------------------------
 # state: the state table's calls.
 
+SLOTS_HELP = """\
+slots - one worker rank per node with N slots against N worker ranks of one
+slot each, on the same tasks, in the same run (loom run --slots).
+
+usage: bench/loombench.py slots [--quick | --smoke] [--results DIR]
+                                [--no-build] [BUILD_DIR]
+  BUILD_DIR      a CMake build directory (default: build/); configured and
+                 built here if needed
+  --quick        a ~1 minute run (fewer tasks, one repeat)
+  --smoke        a few seconds (checks that it works, measures nothing)
+  --results DIR  where the CSV files go (default: bench/results, or
+                 LOOM_BENCH_RESULTS)
+  --no-build     use the binaries already in BUILD_DIR
+
+N is the number of cores this process may use. The two layouts run in turn
+on three workloads: `true` shell tasks from a task file, 1 ms spin tasks
+(the spin kind) and empty C tasks (the noop kind). Each run is one mpirun
+with the ranks unbound; each rank runs under /usr/bin/time, whose peak
+resident sizes summed are the memory of the node (master included; skipped
+with a line when /usr/bin/time is missing). The master's messages per task
+come from report.json. Writes every run to bench/results/slots.csv and the
+medians with the ratios slots/ranks to slots_summary.csv.
+"""
+
 STATE_HELP = """\
 state - how fast the state table answers, per consistency mode, beside the
 MPI ping-pong round trip and the textbook key-value server (one owner rank
@@ -1594,6 +1618,122 @@ def run_state(opts):
                                                             mode_, mix))
     publish(out_path, summary, state_summary)
     return 0
+
+
+# ---------------------------------------------------------------------------
+# slots
+
+SLOTS_HEADER = ("layout,workload,ranks,workers,slots,tasks,seconds,"
+                "tasks_per_s,msgs_per_task,node_rss_mib,rep")
+SLOTS_MODES = {
+    "full": dict(reps=3, true=2000, spin=4000, noop=400000),
+    "quick": dict(reps=1, true=400, spin=800, noop=50000),
+    "smoke": dict(reps=1, true=10, spin=10, noop=100),
+}
+
+
+def slots_run(loom, layout, ranks, extra, work, base, rep, env):
+    """One mpirun; returns a slots.csv row (without the newline)."""
+    tag = "%s-%s-%d" % (layout, work[0], rep)
+    rundir = os.path.join(base, tag)
+    rss = os.path.join(base, "rss-" + tag)
+    timed = []
+    if os.path.exists("/usr/bin/time"):
+        # One file per rank: the wrapper names it by Open MPI's rank.
+        timed = ["sh", "-c", 'exec /usr/bin/time -f %M -o "$0.$OMPI_COMM_'
+                 'WORLD_RANK" "$@"', rss]
+    argv = (mpirun_unbound() + ["-n", str(ranks)] + timed +
+            [loom, "run", "-q", "-o", rundir] + extra + work[1])
+    t0 = time.monotonic()
+    rc = run_timeout(argv, 600, env=env, stdout=subprocess.DEVNULL)
+    seconds = time.monotonic() - t0
+    if rc != 0:
+        raise BenchError("FAILED (exit %d): %s" % (rc, " ".join(argv)))
+    with open(os.path.join(rundir, "report.json")) as f:
+        rep_ = json.load(f)
+    tasks = rep_["tasks"]["attempts"]
+    node = ""
+    if timed:
+        kib = 0
+        for r in range(ranks):
+            with open("%s.%d" % (rss, r)) as f:
+                kib += int(f.read().split()[-1])
+        node = "%.1f" % (kib / 1024.0)
+    shutil.rmtree(rundir, ignore_errors=True)
+    slots = extra[1] if extra else "1"
+    return "%s,%s,%d,%d,%s,%d,%.4f,%.1f,%.4f,%s,%d" % (
+        layout, work[0], ranks, ranks - 1, slots, tasks, seconds,
+        tasks / seconds, rep_["messages"]["per_task"], node, rep)
+
+
+def slots_summary(rows):
+    """Medians per (layout, workload), then slots over ranks."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["workload"], r["layout"]), []).append(r)
+    lines = ["workload,layout,ranks,slots,runs,tasks_per_s,msgs_per_task,"
+             "node_rss_mib"]
+    med = {}
+    for key in sorted(groups):
+        rs = groups[key]
+        m = (median(r["tasks_per_s"] for r in rs),
+             median(r["msgs_per_task"] for r in rs),
+             median(r["node_rss_mib"] for r in rs))
+        med[key] = m
+        lines.append("%s,%s,%s,%s,%d,%.1f,%.4f,%s" % (
+            key + (rs[0]["ranks"], rs[0]["slots"], len(rs), m[0], m[1],
+                   "%.1f" % m[2] if m[2] is not None else "")))
+    lines.append("")
+    lines.append("workload,throughput_slots_over_ranks,"
+                 "msgs_slots_over_ranks,rss_slots_over_ranks")
+    for work in sorted({k[0] for k in med}):
+        a, b = med.get((work, "slots")), med.get((work, "ranks"))
+        if a and b:
+            lines.append("%s,%.3f,%.3f,%s" % (
+                work, a[0] / b[0], a[1] / b[1] if b[1] else 0,
+                "%.3f" % (a[2] / b[2]) if a[2] and b[2] else ""))
+    return lines, columns(lines)
+
+
+def run_slots(opts):
+    require_build(opts, ["loom"])
+    mode = mode_of(opts)
+    m = SLOTS_MODES[mode]
+    n = max(2, ncores())
+    loom = target_path(opts.build, "loom")
+    results = results_dir(opts.results)
+    out_path = os.path.join(results, "slots.csv")
+    summary = os.path.join(results, "slots_summary.csv")
+    env = mpi_env()
+    if not os.path.exists("/usr/bin/time"):
+        say("slots: /usr/bin/time is missing (Debian's time package): "
+            "node memory is not measured")
+    os.makedirs(results, exist_ok=True)
+    base = tempfile.mkdtemp(prefix="loom-slots-")
+    try:
+        taskfile = os.path.join(base, "true.txt")
+        with open(taskfile, "w") as f:
+            f.write("true\n" * m["true"])
+        works = [("true", [taskfile]),
+                 ("spin1ms", ["--kind", "spin", "--count", str(m["spin"]),
+                              "--arg", "mean=0.001"]),
+                 ("noop", ["--kind", "noop", "--count", str(m["noop"])])]
+        layouts = [("slots", 2, ["--slots", str(n)]), ("ranks", n + 1, [])]
+        with open(out_path + ".tmp", "w") as f:
+            f.write(SLOTS_HEADER + "\n")
+        for rep in range(1, m["reps"] + 1):
+            for work in works:
+                for layout, ranks, extra in layouts:
+                    row = slots_run(loom, layout, ranks, extra, work, base,
+                                    rep, env)
+                    with open(out_path + ".tmp", "a") as f:
+                        f.write(row + "\n")
+                    say("slots: rep %d, %s, %s" % (rep, work[0], layout))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    publish(out_path, summary, slots_summary)
+    return 0
+
 
 
 def plot_state(results, outdir):
@@ -2096,6 +2236,8 @@ SUBCOMMANDS = {
                 "task-file memory for 10k to 10M lines"),
     "state": (STATE_HELP, run_state, True,
               "the state table's calls per mode, beside MPI baselines"),
+    "slots": (SLOTS_HELP, run_slots, True,
+              "one rank with N slots against N one-slot ranks"),
     "plot": (PLOT_HELP, run_plot, False,
              "PNG plots of every CSV there is (or: plot dispatch|balance)"),
 }

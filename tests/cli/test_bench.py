@@ -4,10 +4,10 @@
 Imports it as a module and checks its pure parts on hand-made rows: the
 medians and summaries, the row formatters, the lower bound, the CSV
 headers (against the committed results in bench/results/) and each
-subcommand's --help. Then a smoke run of `balance-sim`, `dispatch` and `state`
-(a few seconds each) into a temporary results directory, with the
-binaries of the build that LOOM_BIN lies in (LOOM_BIN=BUILD/engine/loom),
-and their plots where gnuplot is installed. Speed is never asserted.
+subcommand's --help. Then a smoke run of `balance-sim`, `dispatch`,
+`slots` and `state` (a few seconds each) into a temporary results
+directory, with the binaries of the build that LOOM_BIN lies in
+(LOOM_BIN=BUILD/engine/loom), and their plots where gnuplot is installed. Speed is never asserted.
 """
 
 import contextlib
@@ -36,7 +36,7 @@ def load_bench():
 
 lb = load_bench()
 SUBCOMMANDS = ["dispatch", "balance-sim", "balance-real", "slowdown",
-               "bigfile", "state", "plot"]
+               "bigfile", "state", "plot", "slots"]
 
 
 def raw(impl, ranks, work, seconds, tps, over, eff, task_s="0", tasks="100"):
@@ -249,6 +249,7 @@ class PureTest(loomtest.LoomTestCase):
             "slowdown_summary.csv": lb.SLOWDOWN_SUMMARY_HEADER,
             "bigfile.csv": lb.BIGFILE_HEADER,
             "bigfile_run.csv": lb.BIGFILE_RUN_HEADER,
+            "slots.csv": lb.SLOTS_HEADER,
         }
         for name, header in headers.items():
             path = os.path.join(RESULTS, name)
@@ -407,6 +408,37 @@ class SmokeTest(loomtest.LoomTestCase):
         self.assertTrue(all(int(r["ops"]) == 300 for r in rows))
         self.plot("state", ["state.png"])
 
+
+    def test_slots_summary_and_ratios(self):
+        def row(layout, work, tps, msgs, rss):
+            return {"layout": layout, "workload": work, "ranks": "2",
+                    "slots": "2", "tasks_per_s": str(tps),
+                    "msgs_per_task": str(msgs), "node_rss_mib": str(rss)}
+        rows = [row("slots", "true", 1000, 0.5, 40),
+                row("slots", "true", 3000, 0.5, 40),
+                row("ranks", "true", 1000, 1.0, 80),
+                row("slots", "noop", 1e6, 0.01, "")]
+        lines, table = lb.slots_summary(rows)
+        self.assertIn("true,slots,2,2,2,2000.0,0.5000,40.0", lines)
+        self.assertIn("true,2.000,0.500,0.500", lines)
+        self.assertFalse(any(l.startswith("noop,") and l.count(",") == 3
+                             for l in lines))
+        self.assertEqual(len(table), len(lines))
+
+    def test_slots_smoke(self):
+        self.bench("slots", "--smoke", "--no-build", BUILD)
+        rows = self.csv_rows("slots.csv", lb.SLOTS_HEADER)
+        self.assertEqual({(r["layout"], r["workload"]) for r in rows},
+                         {(l, w) for l in ("slots", "ranks")
+                          for w in ("true", "spin1ms", "noop")})
+        for r in rows:
+            self.assertEqual(int(r["tasks"]), 10 if r["workload"] != "noop"
+                             else 100)
+            self.assertGreater(float(r["msgs_per_task"]), 0)
+            if os.path.exists("/usr/bin/time"):
+                self.assertGreater(float(r["node_rss_mib"]), 1)
+        self.assertTrue(os.path.exists(self.path("results",
+                                                 "slots_summary.csv")))
 
 if __name__ == "__main__":
     loomtest.main()
