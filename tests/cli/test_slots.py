@@ -9,8 +9,12 @@ tasks are told (LOOM_CPUS, OMP_PLACES): hwloc cannot bind a real process to
 a fake machine's cores. Overlap is read from the joblog, never from the wall
 clock.
 """
+import collections
 import os
 import re
+import signal
+import subprocess
+import time
 
 import loomtest
 
@@ -280,6 +284,65 @@ class SlotsTest(loomtest.LoomTestCase):
         for r in rows:
             if r is not wide:
                 self.assertFalse(overlapping([wide, r]), run.describe())
+
+    def test_stop_and_resume_with_two_slots(self):
+        # A graceful stop while both slots run long tasks: each is killed
+        # after the grace and recorded cancelled, nothing queued starts,
+        # nothing is left running; a resume with slots runs the rest, each
+        # line ok exactly once.
+        long_ = "sleep 30; : long"
+        lines = ["true"] * 4 + [long_] * 4 + ["echo after %d" % i
+                                             for i in range(10)]
+        self.write("tasks.txt", "\n".join(lines) + "\n")
+        rundir = self.path("run")
+        argv = ([loomtest.MPIEXEC, "-n", "2"] + loomtest.mpiexec_preflags() +
+                ["--bind-to", "none", loomtest.LOOM, "run", "-q", "-o",
+                 rundir, "--slots", "2", "--grace", "0.5", "tasks.txt"])
+        proc = subprocess.Popen(argv, cwd=self.tmp, env=loomtest.test_env(),
+                                start_new_session=True,
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30:
+            try:
+                with open(os.path.join(rundir, "joblog.tsv")) as f:
+                    if len(f.read().splitlines()) > 4:
+                        break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
+        time.sleep(0.5)  # both slots are in a long task now
+        os.kill(proc.pid, signal.SIGUSR1)
+        try:
+            _out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            self.fail("the run did not stop")
+        self.assertEqual(proc.returncode, 4, err.decode())
+        rows = loomtest.read_joblog(rundir)
+        cancelled = [r for r in rows if r["status"] == "cancelled"]
+        self.assertGreaterEqual(len(cancelled), 2, err.decode())
+        self.assertFalse(any(r["command"].startswith("echo after") and
+                             r["status"] == "ok" for r in rows))
+        left = subprocess.run(["pgrep", "-f", "sleep 30; : long"],
+                              capture_output=True, text=True).stdout.split()
+        self.assertEqual(left, [], "a killed task is still running")
+        with open(os.path.join(rundir, "dispatched.tsv")) as f:
+            dispatched = [l.split("\t")[0] for l in f.read().splitlines()[1:]]
+        self.assertEqual(sorted(dispatched), sorted(r["id"] for r in rows))
+        # The long tasks cut short for the resume (an edited line is a new
+        # task); the rest run as the journal says.
+        self.write("tasks.txt", "\n".join(lines).replace(long_, "true; : short")
+                   + "\n")
+        run = self.loom_unbound(["run", "-q", "--resume", rundir, "--slots",
+                                 "2", "tasks.txt"])
+        self.assertEqual(run.rc, 0, run.describe())
+        rows = loomtest.read_joblog(rundir)
+        ok = collections.Counter(r["line"] for r in rows
+                                 if r["status"] == "ok")
+        self.assertEqual(sorted(ok), list(range(1, len(lines) + 1)))
+        self.assertEqual(set(ok.values()), {1})
 
     def test_memory_requests_share_numa_nodes(self):
         # 64 GiB per NUMA node: two 40 GiB tasks never run on one node, so

@@ -114,9 +114,9 @@ int loom__report_write(const struct loom__report *r, const char *path) {
           "  \"messages\": {\"batches\": %" PRIu64 ", \"done\": %" PRIu64
           ", \"per_task\": %.6f},\n",
           r->batches, r->done_msgs,
-          loom__json_num(r->attempts
-                             ? (double)(r->batches + r->done_msgs) / r->attempts
-                             : 0));
+          loom__json_num(r->attempts ? (double)(r->batches + r->done_msgs) /
+                                           (double)r->attempts
+                                     : 0));
   fprintf(f,
           "  \"resumed\": %s,\n  \"skipped\": %" PRIu64
           ",\n  \"lost_in_earlier_run\": %" PRIu64
