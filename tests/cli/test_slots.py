@@ -26,6 +26,13 @@ REPORT = ("sleep {s}; grep Cpus_allowed_list /proc/self/status; "
           "threads=$OMP_NUM_THREADS bind=$OMP_PROC_BIND\"")
 
 
+def loom_unbound_argv(args, np):
+    """argv of loom under mpiexec with the ranks left unbound, each seeing
+    the whole machine (Open MPI binds 2 ranks to a core each by default)."""
+    return ([loomtest.MPIEXEC, "-n", str(np)] + loomtest.mpiexec_preflags() +
+            ["--bind-to", "none", loomtest.LOOM] + list(args))
+
+
 def parse_cpus(text):
     """'0-2,5' -> {0, 1, 2, 5}"""
     out = set()
@@ -64,12 +71,9 @@ def most_at_once(rows):
 class SlotsTest(loomtest.LoomTestCase):
 
     def loom_unbound(self, args, np=2, env=None):
-        """loom under mpiexec with the ranks left unbound, each seeing the
-        whole machine (Open MPI binds 2 ranks to a core each by default)."""
-        argv = ([loomtest.MPIEXEC, "-n", str(np)] +
-                loomtest.mpiexec_preflags() + ["--bind-to", "none",
-                                               loomtest.LOOM] + args)
-        return loomtest.run_argv(argv, cwd=self.tmp, env=env)
+        """Runs loom_unbound_argv(args, np) and returns the Run."""
+        return loomtest.run_argv(loom_unbound_argv(args, np), cwd=self.tmp,
+                                 env=env)
 
     def run_tasks(self, lines, args, np=2, env=None, out="run"):
         tasks = self.write("tasks.txt", "".join(l + "\n" for l in lines))
@@ -295,9 +299,8 @@ class SlotsTest(loomtest.LoomTestCase):
                                              for i in range(10)]
         self.write("tasks.txt", "\n".join(lines) + "\n")
         rundir = self.path("run")
-        argv = ([loomtest.MPIEXEC, "-n", "2"] + loomtest.mpiexec_preflags() +
-                ["--bind-to", "none", loomtest.LOOM, "run", "-q", "-o",
-                 rundir, "--slots", "2", "--grace", "0.5", "tasks.txt"])
+        argv = loom_unbound_argv(["run", "-q", "-o", rundir, "--slots", "2",
+                                  "--grace", "0.5", "tasks.txt"], 2)
         proc = subprocess.Popen(argv, cwd=self.tmp, env=loomtest.test_env(),
                                 start_new_session=True,
                                 stdin=subprocess.DEVNULL,
