@@ -134,8 +134,15 @@ class SlotsTest(loomtest.LoomTestCase):
             self.assertEqual(f["cpus"], "")  # not pinned: nothing said
             self.assertEqual(r["cpus"], "-")
             self.assertEqual(allowed, set(range(os.cpu_count())))
-        w = loomtest.read_report(rundir)["per_worker"][0]
+        rep = loomtest.read_report(rundir)
+        w = rep["per_worker"][0]
         self.assertEqual(w["slots"], 1)
+        # One task at a time on a binding of every core left the others
+        # idle, and the efficiency says so: it counts cores, not ranks.
+        self.assertEqual(w["cores_counted"], w["cores"])
+        eff = rep["balance"]["efficiency"] * w["cores"]
+        self.assertGreater(eff, 0.5, rep["balance"])
+        self.assertLessEqual(eff, 1.01, rep["balance"])
 
     def test_user_openmp_settings_win(self):
         rundir, rows, run = self.run_tasks(

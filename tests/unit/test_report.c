@@ -280,15 +280,18 @@ static struct loom__report_worker three[3] = {
     {.hw = {.rank = 1, .host = "n\"1", .cores = 4, .pus = 8},
      .attempts = 5,
      .failed = 1,
-     .busy = 2.0},
+     .busy = 2.0,
+     .core_s = 2.0},
     {.hw = {.rank = 2, .host = "back\\slash", .cores = 2, .pus = 2},
      .attempts = 4,
      .failed = 0,
-     .busy = 3.0},
+     .busy = 3.0,
+     .core_s = 3.0},
     {.hw = {.rank = 3, .host = "tab\there", .cores = 1, .pus = 1},
      .attempts = 5,
      .failed = 1,
-     .busy = 4.0},
+     .busy = 4.0,
+     .core_s = 4.0},
 };
 
 static struct loom__report sample(void) {
@@ -353,7 +356,8 @@ static void test_report_lower_bound_is_the_longest_task_when_larger(void **st) {
 
 static void test_report_metrics_of_perfect_balance(void **st) {
   (void)st;
-  struct loom__report_worker w[2] = {{.busy = 4.0}, {.busy = 4.0}};
+  struct loom__report_worker w[2] = {{.busy = 4.0, .core_s = 4.0},
+                                     {.busy = 4.0, .core_s = 4.0}};
   struct loom__report r = {.makespan = 4.0,
                            .tasks = 8,
                            .sum_task = 8.0,
@@ -373,8 +377,9 @@ static void test_report_metrics_count_slots(void **st) {
   (void)st;
   /* Four 1 s tasks: two at a time on a 2-slot worker (busy 4 s in 2 s),
    * and one by one on a 1-slot worker beside it (busy 4 s in 4 s). */
-  struct loom__report_worker w[2] = {{.hw = {.slots = 2}, .busy = 4.0},
-                                     {.hw = {.slots = 1}, .busy = 4.0}};
+  struct loom__report_worker w[2] = {
+      {.hw = {.slots = 2}, .busy = 4.0, .core_s = 4.0},
+      {.hw = {.slots = 1}, .busy = 4.0, .core_s = 4.0}};
   struct loom__report r = {.makespan = 4.0,
                            .tasks = 8,
                            .sum_task = 8.0,
@@ -388,6 +393,68 @@ static void test_report_metrics_count_slots(void **st) {
   assert_true(fabs(m.efficiency - 8.0 / 12.0) < 1e-12);
   /* Per slot: 2 s and 4 s, mean 8 / 3. */
   assert_true(fabs(m.imbalance - (4.0 / (8.0 / 3.0) - 1)) < 1e-12);
+}
+
+/* The issue's example: four 1 s tasks one by one on a worker whose
+ * binding has 2 cores left half of them idle: efficiency 0.5, not 1. */
+static void test_report_counts_cores_not_ranks(void **st) {
+  (void)st;
+  struct loom__report_worker w[1] = {
+      {.hw = {.rank = 1, .host = "a", .cpuset = "0-1", .cores = 2, .pus = 2},
+       .busy = 4.0,
+       .core_s = 4.0}};
+  struct loom__report r = {
+      .makespan = 4.0, .tasks = 4, .longest = 1.0, .nworkers = 1, .w = w};
+  struct loom__metrics m;
+
+  assert_int_equal(loom__report_units(&r), 0);
+  assert_true(w[0].units == 2);
+  loom__report_metrics(&r, &m);
+  assert_true(fabs(m.efficiency - 0.5) < 1e-12);
+  assert_true(fabs(m.lower_bound - 2.0) < 1e-12);
+  /* The same tasks two at a time in 2 s: every core busy. */
+  w[0].hw.slots = 2;
+  r.makespan = 2.0;
+  loom__report_metrics(&r, &m);
+  assert_true(fabs(m.efficiency - 1.0) < 1e-12);
+  /* One 2 s task asking for both cores is 4 core-seconds in 2 s. */
+  w[0].busy = 2.0;
+  r.tasks = 1;
+  r.longest = 2.0;
+  loom__report_metrics(&r, &m);
+  assert_true(fabs(m.efficiency - 1.0) < 1e-12);
+  assert_true(fabs(m.ratio - 1.0) < 1e-12);
+}
+
+/* Unbound ranks of one host share its cores; bound ones do not; ranks of
+ * other hosts are counted apart; slots beyond the cores count as asked. */
+static void test_report_units_share_overlapping_bindings(void **st) {
+  (void)st;
+  struct loom__report_worker w[6] = {
+      /* two unbound ranks on host a (2 cores): one core each */
+      {.hw = {.rank = 1, .host = "a", .cpuset = "0-1", .cores = 2, .pus = 2}},
+      {.hw = {.rank = 2, .host = "a", .cpuset = "0-1", .cores = 2, .pus = 2}},
+      /* host b: two ranks bound to 2 cores each (SMT: 4 PUs each) */
+      {.hw = {.rank = 3, .host = "b", .cpuset = "0-3", .cores = 2, .pus = 4}},
+      {.hw = {.rank = 4, .host = "b", .cpuset = "4-7", .cores = 2, .pus = 4}},
+      /* host c: one PU per slot, 4 slots on 2 cores */
+      {.hw = {.rank = 5,
+              .host = "c",
+              .cpuset = "0-3",
+              .cores = 2,
+              .pus = 4,
+              .slots = 4}},
+      /* host d: a binding hwloc could not name counts whole */
+      {.hw = {.rank = 6, .host = "d", .cpuset = "", .cores = 3, .pus = 3}},
+  };
+  struct loom__report r = {.nworkers = 6, .w = w};
+  const double want[6] = {1, 1, 2, 2, 4, 3};
+
+  assert_int_equal(loom__report_units(&r), 0);
+  for (int i = 0; i < 6; i++)
+    if (fabs(w[i].units - want[i]) > 1e-12)
+      fail_msg("rank %d: %g cores counted, want %g", i + 1, w[i].units,
+               want[i]);
 }
 
 static void test_report_zero_makespan_gives_zero_not_nan(void **st) {
@@ -472,6 +539,7 @@ static void test_report_json_has_totals_balance_and_per_worker(void **st) {
                         "\"weight\": 0, \"weight_from\": \"topology\", "
                         "\"topology_notes\": \"\", \"cores\": 4, \"pus\": 8, "
                         "\"slots\": 1, \"tasks\": 5, \"failed\": 1, "
+                        "\"cores_counted\": 1, \"core_seconds\": 2.000000, "
                         "\"busy_s\": 2.000000, \"idle_s\": 3.000000, "
                         "\"slot_utilisation\": 0.400000, "
                         "\"quarantined\": false},\n");
@@ -667,6 +735,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_report_metrics_for_three_workers_by_hand),
       cmocka_unit_test(test_report_lower_bound_is_the_longest_task_when_larger),
+      cmocka_unit_test(test_report_counts_cores_not_ranks),
+      cmocka_unit_test(test_report_units_share_overlapping_bindings),
       cmocka_unit_test(test_report_metrics_of_perfect_balance),
       cmocka_unit_test(test_report_metrics_count_slots),
       cmocka_unit_test(test_report_zero_makespan_gives_zero_not_nan),

@@ -170,6 +170,7 @@ static void record(struct master *m, int w, uint32_t si,
   rw->attempts++;
   rw->failed += failed;
   rw->busy += d->elapsed;
+  rw->core_s += d->elapsed * (c->cores > 1 ? c->cores : 1);
   if (m->joblog.fp) {
     struct loom__joblog_row row = {.id = s->id,
                                    .key = c->key,
@@ -644,7 +645,7 @@ static int gather_workers(struct master *m) {
   if (rc == 0)
     loom__weights_fini(&ws);
   free(all);
-  return rc;
+  return rc == 0 ? loom__report_units(&m->rep) : rc;
 }
 
 /* The largest requests a task may make: what the smallest worker can

@@ -1,18 +1,23 @@
 /* report.c - report.json and the closing summary (report.h).
  *
- * Load-balance figures, as documented in the README:
- * (a worker with S slots counts as S workers, its busy time shared out)
- *   imbalance   = max busy per slot / mean busy per slot - 1
- *   efficiency  = sum busy / (slots * makespan)
- *   lower bound = max(sum of task times / slots, longest task)
+ * Load-balance figures, as documented in the README. They count cores,
+ * not ranks: a worker counts as the cores it has (loom__report_units), and
+ * an attempt as its time times the cores it asked for (core-seconds):
+ *   imbalance   = max core-seconds per core / mean per core - 1
+ *   efficiency  = sum core-seconds / (cores * makespan)
+ *   lower bound = max(sum core-seconds / cores, longest task)
  *   ratio       = makespan / lower bound
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <hwloc.h>
 
 #include "common/common.h"
 #include "common/json.h"
@@ -23,22 +28,86 @@ static double slots_of(const struct loom__report *r, int i) {
   return r->w[i].hw.slots > 0 ? (double)r->w[i].hw.slots : 1.0;
 }
 
+/* Worker i's cores, as the balance figures count them. */
+static double units_of(const struct loom__report *r, int i) {
+  return r->w[i].units > 0 ? r->w[i].units : slots_of(r, i);
+}
+
+static int by_host(const void *a, const void *b, void *arg) {
+  const struct loom__report *r = arg;
+  const struct loom_profile *x = &r->w[*(const int *)a].hw;
+  const struct loom_profile *y = &r->w[*(const int *)b].hw;
+  int c = strncmp(x->host, y->host, sizeof(x->host));
+  return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* The workers idx[0..n) of one host: each gets its binding's cores, times
+ * the share of the host's PUs it has when bindings overlap (P distinct
+ * PUs among S bound ones: P / S), and at least its slots. A binding hwloc
+ * could not name counts whole. */
+static void host_units(struct loom__report *r, const int *idx, int n,
+                       hwloc_bitmap_t all, hwloc_bitmap_t one) {
+  double listed = 0, share = 1;
+
+  hwloc_bitmap_zero(all);
+  for (int k = 0; k < n; k++) {
+    const struct loom_profile *hw = &r->w[idx[k]].hw;
+    if (hw->cpuset[0] && hwloc_bitmap_list_sscanf(one, hw->cpuset) == 0 &&
+        hwloc_bitmap_weight(one) > 0) {
+      hwloc_bitmap_or(all, all, one);
+      listed += hwloc_bitmap_weight(one);
+    }
+  }
+  if (listed > hwloc_bitmap_weight(all))
+    share = hwloc_bitmap_weight(all) / listed;
+  for (int k = 0; k < n; k++) {
+    struct loom__report_worker *w = &r->w[idx[k]];
+    int listed_here = w->hw.cpuset[0] &&
+                      hwloc_bitmap_list_sscanf(one, w->hw.cpuset) == 0 &&
+                      hwloc_bitmap_weight(one) > 0;
+    double cores = w->hw.cores * (listed_here ? share : 1);
+    w->units = fmax(cores, slots_of(r, idx[k]));
+  }
+}
+
+int loom__report_units(struct loom__report *r) {
+  hwloc_bitmap_t all = hwloc_bitmap_alloc(), one = hwloc_bitmap_alloc();
+  int *idx = malloc(sizeof(*idx) * (size_t)(r->nworkers > 0 ? r->nworkers : 1));
+  int rc = all && one && idx ? 0 : LOOM_ENOMEM;
+
+  for (int i = 0; rc == 0 && i < r->nworkers; i++)
+    idx[i] = i;
+  if (rc == 0)
+    qsort_r(idx, (size_t)r->nworkers, sizeof(*idx), by_host, r);
+  for (int a = 0, b; rc == 0 && a < r->nworkers; a = b) {
+    for (b = a + 1;
+         b < r->nworkers && strncmp(r->w[idx[a]].hw.host, r->w[idx[b]].hw.host,
+                                    sizeof(r->w[0].hw.host)) == 0;)
+      b++;
+    host_units(r, idx + a, b - a, all, one);
+  }
+  free(idx);
+  hwloc_bitmap_free(all);
+  hwloc_bitmap_free(one);
+  return rc;
+}
+
 void loom__report_metrics(const struct loom__report *r,
                           struct loom__metrics *m) {
-  double sum = 0, max = 0, mean, slots = 0;
+  double sum = 0, max = 0, mean, units = 0;
 
   for (int i = 0; i < r->nworkers; i++) {
-    double per = r->w[i].busy / slots_of(r, i);
-    slots += slots_of(r, i);
-    sum += r->w[i].busy;
+    double per = r->w[i].core_s / units_of(r, i);
+    units += units_of(r, i);
+    sum += r->w[i].core_s;
     max = fmax(max, per);
   }
-  mean = slots > 0 ? sum / slots : 0;
+  mean = units > 0 ? sum / units : 0;
   m->throughput = r->makespan > 0 ? (double)r->tasks / r->makespan : 0;
   m->imbalance = mean > 0 ? max / mean - 1 : 0;
   m->efficiency =
-      r->makespan > 0 && slots > 0 ? sum / (slots * r->makespan) : 0;
-  m->lower_bound = slots > 0 ? fmax(r->sum_task / slots, r->longest) : 0;
+      r->makespan > 0 && units > 0 ? sum / (units * r->makespan) : 0;
+  m->lower_bound = units > 0 ? fmax(sum / units, r->longest) : 0;
   m->ratio = m->lower_bound > 0 ? r->makespan / m->lower_bound : 0;
 }
 
@@ -154,9 +223,11 @@ int loom__report_write(const struct loom__report *r, const char *path) {
     fprintf(f,
             ", \"cores\": %d, \"pus\": %d, \"slots\": %d, \"tasks\": %" PRIu64
             ", \"failed\": %" PRIu64
+            ", \"cores_counted\": %.6g, \"core_seconds\": %.6f"
             ", \"busy_s\": %.6f, \"idle_s\": %.6f, \"slot_utilisation\": %.6f"
             ", \"quarantined\": %s}%s\n",
             w->hw.cores, w->hw.pus, (int)slots_of(r, i), w->attempts, w->failed,
+            loom__json_num(units_of(r, i)), loom__json_num(w->core_s),
             loom__json_num(w->busy),
             loom__json_num(fmax(0, slots_of(r, i) * r->makespan - w->busy)),
             loom__json_num(

@@ -21,7 +21,11 @@ struct loom__report_worker {
   int quarantined;
   uint64_t attempts;
   uint64_t failed; /* failed attempts */
-  double busy;     /* seconds of task time */
+  double busy;     /* seconds of task time (slot-seconds) */
+  double core_s;   /* core-seconds: each attempt's time x the cores it
+                      asked for (1 without a request) */
+  double units;    /* the cores its capacity counts (loom__report_units);
+                      0 = its slots */
 };
 
 struct loom__report {
@@ -55,11 +59,17 @@ struct loom__report {
 
 struct loom__metrics {
   double throughput;  /* tasks per second of makespan */
-  double imbalance;   /* max busy per slot / mean busy per slot - 1 */
-  double efficiency;  /* sum busy / (slots * makespan) */
-  double lower_bound; /* max(sum task / slots, longest) */
+  double imbalance;   /* max core-seconds per core / mean - 1 */
+  double efficiency;  /* sum core-seconds / (cores * makespan) */
+  double lower_bound; /* max(sum core-seconds / cores, longest) */
   double ratio;       /* makespan / lower bound */
 };
+
+/* Counts each worker's cores for the balance figures (README: load
+ * balance): the cores of its binding, shared out among the workers of its
+ * host whose bindings overlap (unbound ranks), and never fewer than its
+ * slots. Call once the profiles are in. Returns 0 or LOOM_ENOMEM. */
+int loom__report_units(struct loom__report *r);
 
 void loom__report_metrics(const struct loom__report *r,
                           struct loom__metrics *m);
