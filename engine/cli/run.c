@@ -195,6 +195,12 @@ static int set_slots(void *ctx, const char *v, char *err, size_t n) {
   return 0;
 }
 
+static int set_membind(void *ctx, const char *v, char *err, size_t n) {
+  (void)v, (void)err, (void)n;
+  ((struct run_cli *)ctx)->opt.membind = 1;
+  return 0;
+}
+
 static int set_lookahead(void *ctx, const char *v, char *err, size_t n) {
   struct run_cli *c = ctx;
   unsigned long long u;
@@ -394,6 +400,10 @@ static const struct cli_flag run_flags[] = {
      "binding; auto:pu: one per hardware thread; N more\n"
      "than the cores: not pinned). Default: one, not pinned",
      "1 to " CLI_STR(LOOM_SLOTS_MAX) ", auto or auto:pu", set_slots},
+    {"--membind", 0, NULL,
+     "bind each task's memory to the NUMA node of its\n"
+     "cores (with pinned --slots)",
+     NULL, set_membind},
     {"--window", 0, "N", "batches in flight per worker slot (default 2)",
      "1 to " CLI_STR(LOOM_WINDOW_MAX), set_window},
     {"--lookahead", 0, "N",
@@ -497,6 +507,10 @@ static int check_flags(struct run_cli *c, int quiet) {
     return cli_usage_error(s, quiet, "--skip-failed goes with --resume");
   if (c->opt.resume_any && !c->resume)
     return cli_usage_error(s, quiet, "--resume-any goes with --resume");
+  if (c->opt.membind && c->opt.slots == 0)
+    return cli_usage_error(s, quiet,
+                           "--membind goes with --slots N|auto|auto:pu (a "
+                           "task that is not pinned has no NUMA node)");
   if (c->kind && !kind_find(c->kind))
     return cli_usage_error(s, quiet, "unknown kind '%s'", c->kind);
   if (c->kind && !c->have_count)

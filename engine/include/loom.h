@@ -129,6 +129,9 @@ struct loom_options {
                             else sharing them unpinned; LOOM_SLOTS_AUTO = one
                             per core of the binding, LOOM_SLOTS_AUTO_PU = one
                             per hardware thread, both pinned */
+  int membind;           /* 1: bind each task's memory to the NUMA node its
+                            cores are on (pinned slots only; 0 = the
+                            kernel's default, first touch) */
 };
 
 #define LOOM_SLOTS_AUTO (-1)

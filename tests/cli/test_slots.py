@@ -374,6 +374,41 @@ class SlotsTest(loomtest.LoomTestCase):
             env=env, out="run-mem")
         self.assertLessEqual(most_at_once(rows), 2, run.describe())
 
+    def test_membind_binds_each_tasks_memory_to_its_node(self):
+        # The kernel's word: /proc/self/numa_maps shows a process's memory
+        # policy (bind:N) on every mapping without one of its own.
+        policy = ("grep -m1 -o 'bind:[0-9,-]*\\|default' /proc/self/numa_maps"
+                  "; echo cpus=$LOOM_CPUS")
+        rundir, rows, run = self.run_tasks([policy] * 3,
+                                           ["--slots", "2", "--membind"])
+        for r in rows:
+            text = loomtest.read_text(
+                loomtest.output_path(rundir, r["id"], 1, "out"))
+            self.assertRegex(text, r"^bind:\d", run.describe())
+        rundir, rows, run = self.run_tasks([policy], ["--slots", "2"],
+                                           out="plain")
+        text = loomtest.read_text(
+            loomtest.output_path(rundir, rows[0]["id"], 1, "out"))
+        self.assertTrue(text.startswith("default"), text)
+        # On a fake machine nothing is bound, memory no more than CPUs.
+        env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
+        rundir, rows, run = self.run_tasks(
+            [policy], ["--slots", "auto", "--membind"], env=env, out="fake")
+        text = loomtest.read_text(
+            loomtest.output_path(rundir, rows[0]["id"], 1, "out"))
+        self.assertTrue(text.startswith("default"), text)
+        # Without pinned slots there is no node to bind to: exit 2, one
+        # line, nothing run.
+        tasks = self.write("one.txt", "true\n")
+        for args, what in [([], "--membind goes with --slots"),
+                           (["--slots", str(os.cpu_count() + 1)],
+                            "--membind needs pinned slots")]:
+            run = self.loom_unbound(["run", "-o", "nb"] + args +
+                                    ["--membind", tasks])
+            self.assertEqual(run.rc, 2, run.describe())
+            self.assertIn(what, run.stderr, run.describe())
+            self.assertFalse(os.path.exists(self.path("nb", "joblog.tsv")))
+
     def test_requests_no_worker_can_meet_are_input_errors(self):
         env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
         cases = [("true\nsleep 0 #loom cores=17\n", ["--slots", "auto"],

@@ -13,9 +13,12 @@
 
 #include <cmocka.h>
 
+#include <linux/mempolicy.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "hw/place.h"
@@ -170,6 +173,39 @@ static void test_memory_budget_per_numa_node(void **st) {
   rig_close(&r);
 }
 
+/* Each NUMA node keeps the kernel's name for it, and --membind binds a
+ * task's memory to the node it is charged to: checked with the kernel's
+ * own answer on this machine, whose node 0 always exists. */
+static void test_membind_names_the_charged_node(void **st) {
+  struct rig r;
+  int a[1], b[1];
+  unsigned long mask[16] = {0};
+  int mode = -1;
+  (void)st;
+
+  rig_open(&r, "xml:topo-2p16c.xml", NULL, 0);
+  assert_int_equal(r.p.nnuma, 2);
+  assert_string_equal(place(&r, 1, 40 * GIB, a), "0-1");
+  assert_string_equal(place(&r, 1, 40 * GIB, b), "16-17");
+  assert_int_equal(r.p.numa_os[r.p.u[a[0]].numa], 0);
+  assert_int_equal(r.p.numa_os[r.p.u[b[0]].numa], 1);
+  assert_int_equal(loom__place_membind(&r.p, a, 1), 0);
+  assert_int_equal(
+      syscall(SYS_get_mempolicy, &mode, mask, 8 * sizeof(mask), NULL, 0), 0);
+  assert_int_equal(mode, MPOL_BIND);
+  assert_int_equal(mask[0], 1);
+  assert_int_equal(loom__place_membind(&r.p, a, 0), 0);
+  assert_int_equal(
+      syscall(SYS_get_mempolicy, &mode, mask, 8 * sizeof(mask), NULL, 0), 0);
+  assert_int_equal(mode, MPOL_DEFAULT);
+  /* A node the kernel does not know: refused, not ignored. */
+  r.p.numa_os[r.p.u[a[0]].numa] = 999;
+  assert_int_equal(loom__place_membind(&r.p, a, 1), LOOM_ESYS);
+  r.p.numa_os[r.p.u[a[0]].numa] = -1;
+  assert_int_equal(loom__place_membind(&r.p, a, 1), LOOM_ESYS);
+  rig_close(&r);
+}
+
 static void test_unknown_memory_is_not_accounted(void **st) {
   struct rig r;
   int a[4];
@@ -304,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_narrow_tasks_pack_together),
       cmocka_unit_test(test_hardware_threads_as_units),
       cmocka_unit_test(test_memory_budget_per_numa_node),
+      cmocka_unit_test(test_membind_names_the_charged_node),
       cmocka_unit_test(test_unknown_memory_is_not_accounted),
       cmocka_unit_test(test_part_of_the_machine),
       cmocka_unit_test(test_lists_are_cut_safely),

@@ -121,6 +121,12 @@ int loom_options_check(const struct loom_options *opt, char *err,
                    "slots %d: expected 1 to %d, LOOM_SLOTS_AUTO or "
                    "LOOM_SLOTS_AUTO_PU (0 = one, not pinned)",
                    opt->slots, LOOM_SLOTS_MAX);
+  if (opt->membind != 0 && opt->membind != 1)
+    return invalid(err, errlen, "membind %d: expected 0 or 1", opt->membind);
+  if (opt->membind && opt->slots == 0)
+    return invalid(err, errlen,
+                   "membind needs pinned slots (slots N or auto): a task "
+                   "that is not pinned has no NUMA node of its own");
   if (opt->lookahead > LOOM_LOOKAHEAD_MAX)
     return invalid(err, errlen, "lookahead %llu: expected at most %llu tasks",
                    (unsigned long long)opt->lookahead,
@@ -245,6 +251,13 @@ int loom_new(MPI_Comm comm, const struct loom_options *opt, struct loom **out) {
                             sizeof(err));
       if (rc != 0)
         loom__log("rank %d: slots: %s", l->rank, err);
+      else if (l->opt.membind && !l->placer) {
+        loom__log("rank %d: --membind needs pinned slots, but %d slots on "
+                  "%d cores share them unpinned",
+                  l->rank, l->slots, l->profile.cores);
+        rc = LOOM_EINVAL;
+      } else if (l->placer)
+        l->placer->membind = l->opt.membind;
       /* 0: the default, one task at a time that may use the whole
        * binding. */
       l->profile.slots = l->opt.slots == 0 ? 0 : l->slots;

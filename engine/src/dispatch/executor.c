@@ -265,6 +265,10 @@ static void bind_slot(struct slot *sl) {
   if (p->bind && loom__place_bind(p, sl->units, sl->nunits) != 0)
     loom__log("rank %d: cannot bind a task to CPUs %s: it runs unbound",
               sl->exec.l->rank, cpus);
+  if (p->bind && p->membind && loom__place_membind(p, sl->units, 1) != 0)
+    loom__log("rank %d: cannot bind the memory of a task on CPUs %s to its "
+              "NUMA node: it allocates where the kernel likes",
+              sl->exec.l->rank, cpus);
   loom__exec_place(&sl->exec, cpus, places, sl->nunits);
 }
 

@@ -6,11 +6,14 @@
  * the level below, so a missing cache level changes nothing.
  */
 #define _GNU_SOURCE
+#include <linux/mempolicy.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "hw/place.h"
@@ -87,13 +90,19 @@ int loom__placer_build(struct loom__placer *p, hwloc_topology_t topo,
   p->busy = calloc(nobj > 0 ? (size_t)nobj : 1, 1);
   p->budget = calloc((size_t)p->nnuma, sizeof(*p->budget));
   p->used = calloc((size_t)p->nnuma, sizeof(*p->used));
-  if (!p->u || !p->pus || !p->busy || !p->budget || !p->used) {
+  p->numa_os = malloc((size_t)p->nnuma * sizeof(*p->numa_os));
+  if (!p->u || !p->pus || !p->busy || !p->budget || !p->used || !p->numa_os) {
     loom__placer_fini(p);
     return LOOM_ENOMEM;
   }
+  for (int i = 0; i < p->nnuma; i++)
+    p->numa_os[i] = -1;
   while ((o = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, o)))
-    if ((int)o->logical_index < p->nnuma && o->attr)
-      p->budget[o->logical_index] = o->attr->numanode.local_memory;
+    if ((int)o->logical_index < p->nnuma) {
+      p->numa_os[o->logical_index] = (int)o->os_index;
+      if (o->attr)
+        p->budget[o->logical_index] = o->attr->numanode.local_memory;
+    }
   o = NULL;
   while ((o = hwloc_get_next_obj_by_type(topo, t, o)))
     if (o->cpuset && hwloc_bitmap_intersects(o->cpuset, set) && npus < total)
@@ -115,6 +124,7 @@ void loom__placer_fini(struct loom__placer *p) {
   free(p->busy);
   free(p->budget);
   free(p->used);
+  free(p->numa_os);
   memset(p, 0, sizeof(*p));
 }
 
@@ -300,6 +310,24 @@ int loom__place_bind(const struct loom__placer *p, const int *units, int n) {
     }
   /* 0: the calling thread (Linux binds threads one by one). */
   return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : LOOM_ESYS;
+}
+
+int loom__place_membind(const struct loom__placer *p, const int *units,
+                        int on) {
+  unsigned long mask[1024 / (8 * sizeof(unsigned long))] = {0};
+  const unsigned long bits = 8 * sizeof(unsigned long);
+  int node = p->numa_os[p->u[units[0]].numa];
+
+  if (!on)
+    return syscall(SYS_set_mempolicy, MPOL_DEFAULT, NULL, 0) == 0 ? 0
+                                                                  : LOOM_ESYS;
+  if (node < 0 || (unsigned long)node >= 8 * sizeof(mask))
+    return LOOM_ESYS;
+  mask[(unsigned long)node / bits] |= 1UL << ((unsigned long)node % bits);
+  /* The thread's policy: the kernel gives it to the processes it forks. */
+  return syscall(SYS_set_mempolicy, MPOL_BIND, mask, 8 * sizeof(mask)) == 0
+             ? 0
+             : LOOM_ESYS;
 }
 
 int loom__slots_plan(int slots, struct loom__placer **out, int *n, char *err,

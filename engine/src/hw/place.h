@@ -46,6 +46,9 @@ struct loom__placer {
   int free;             /* units not busy */
   int widest[LOOM__PLACE_LEVELS]; /* units of the largest group per level */
   int nnuma;
+  int *numa_os;     /* per NUMA node: its OS index (what the kernel calls
+                       it), -1 unknown */
+  int membind;      /* bind each task's memory to its NUMA node */
   uint64_t *budget; /* per NUMA node, bytes; 0 unknown (not accounted) */
   uint64_t *used;   /* per NUMA node: memory of the placed tasks */
 };
@@ -67,6 +70,12 @@ void loom__placer_free(struct loom__placer *p);
 /* Binds the calling thread to the PUs of units[0..n). Returns 0 or
  * LOOM_ESYS. */
 int loom__place_bind(const struct loom__placer *p, const int *units, int n);
+
+/* Binds the memory the calling thread allocates from now on (and that of
+ * the processes it starts) to the NUMA node of units[0], the node the
+ * task's memory is charged to; with on = 0, undoes it. Returns 0 or
+ * LOOM_ESYS (the kernel refused, or the node's OS index is unknown). */
+int loom__place_membind(const struct loom__placer *p, const int *units, int on);
 
 /* Builds the placer for the PUs of set in topo: one unit per core with a
  * PU in set, or one per PU when pu_units. Returns 0 or LOOM_ENOMEM. */
