@@ -374,6 +374,28 @@ class SlotsTest(loomtest.LoomTestCase):
             env=env, out="run-mem")
         self.assertLessEqual(most_at_once(rows), 2, run.describe())
 
+    def test_retries_and_quarantine_with_two_slots_a_worker(self):
+        # Rank 1 fails every task; each is retried elsewhere, rank 1 is
+        # quarantined with tasks in both of its slots, and every task ends
+        # ok exactly once.
+        lines = ['[ "$LOOM_RANK" = 1 ] && exit 1; echo ok %d #loom retries=3'
+                 % i for i in range(150)]
+        tasks = self.write("q.txt", "".join(l + "\n" for l in lines))
+        run = self.loom_unbound(["run", "-o", "q", "--slots", "2", tasks],
+                                np=3)
+        self.assertEqual(run.rc, 0, run.describe())
+        rep = loomtest.read_report(self.path("q"))
+        self.assertEqual(rep["quarantined"], [1], run.describe())
+        self.assertEqual(rep["tasks"]["succeeded"], 150)
+        rows = loomtest.read_joblog(self.path("q"))
+        ok = collections.Counter(r["id"] for r in rows if r["status"] == "ok")
+        self.assertEqual(sorted(ok.values()), [1] * 150)
+        self.assertTrue(all(r["rank"] == 2 for r in rows
+                            if r["status"] == "ok"))
+        on_bad = [r for r in rows if r["rank"] == 1]
+        self.assertLess(len(on_bad), 40, "rank 1 kept getting tasks")
+        self.assertEqual(rep["per_worker"][0]["slots"], 2)
+
     def test_membind_binds_each_tasks_memory_to_its_node(self):
         # The kernel's word: /proc/self/numa_maps shows a process's memory
         # policy (bind:N) on every mapping without one of its own.
