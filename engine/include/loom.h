@@ -246,8 +246,8 @@ struct loom_task_spec {
   int cores;        /* cores the task needs at once, 0 to LOOM_CORES_MAX
                        (0 = 1): on a worker with slots it waits for that
                        many free cores (hardware threads with auto:pu) and
-                       is pinned to them; every worker must be able to
-                       give them (README: Slots and pinning) */
+                       is pinned to them; it goes only to workers that
+                       can give them (README: Slots and pinning) */
   uint64_t mem;     /* bytes of memory it needs, 0 = none said: on a worker
                        with slots, tasks running at once never take a NUMA
                        node past its memory */

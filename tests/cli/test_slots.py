@@ -431,6 +431,72 @@ class SlotsTest(loomtest.LoomTestCase):
             self.assertIn(what, run.stderr, run.describe())
             self.assertFalse(os.path.exists(self.path("nb", "joblog.tsv")))
 
+    def mixed_workers(self, args, lines, out):
+        """Runs lines on two workers of the fake two-package machine: rank 1
+        bound to 2 of its cores, rank 2 to all 16 (--slots auto)."""
+        wrapper = self.write("as-rank.sh", (
+            "#!/bin/sh\n"
+            "[ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && export LOOM_CPUSET=0-3\n"
+            "exec \"$@\"\n"))
+        os.chmod(wrapper, 0o755)
+        tasks = self.write(out + ".txt", "".join(l + "\n" for l in lines))
+        argv = loom_unbound_argv(["run", "-o", out, "--slots", "auto"] +
+                                 args + [tasks], 3)
+        at = argv.index(loomtest.LOOM)
+        argv[at:at] = [wrapper]
+        env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
+        run = loomtest.run_argv(argv, cwd=self.tmp, env=env)
+        return run, self.path(out)
+
+    def test_wide_tasks_go_to_the_workers_that_can_run_them(self):
+        # 8-core tasks fit only rank 2; 1-core ones anywhere. Every task
+        # runs, each wide one on rank 2, and a wide task that failed there
+        # is retried there (the only worker that can).
+        marker = self.path("failed-once")
+        lines = []
+        for i in range(24):
+            lines.append(REPORT.format(s=0.2) +
+                         (" #loom cores=8" if i % 4 == 0 else ""))
+        lines.append("test -e %s || { touch %s; exit 3; } "
+                     "#loom cores=8 retries=1" % (marker, marker))
+        run, rundir = self.mixed_workers([], lines, "mixed")
+        self.assertEqual(run.rc, 0, run.describe())
+        rows = loomtest.read_joblog(rundir)
+        by_line = collections.defaultdict(list)
+        for r in rows:
+            by_line[r["line"]].append(r)
+        ranks = set()
+        for i in range(24):
+            (r,) = by_line[i + 1]
+            self.assertEqual(r["status"], "ok")
+            ranks.add(r["rank"])
+            if i % 4 == 0:
+                self.assertEqual(r["rank"], 2, run.describe())
+                self.assertEqual(len(parse_cpus(r["cpus"])), 16)
+        self.assertEqual(ranks, {1, 2}, "narrow tasks ran on one rank only")
+        retried = by_line[25]
+        self.assertEqual([r["attempt"] for r in retried], [1, 2])
+        self.assertEqual([r["status"] for r in retried], ["failed", "ok"])
+        self.assertEqual({r["rank"] for r in retried}, {2})
+
+    def test_wide_tasks_with_their_workers_quarantined_end_the_run(self):
+        # Rank 2, the only one able to run the 8-core task at the end, fails
+        # everything and is quarantined: the run ends, saying why, with
+        # the wide task not started, instead of waiting for ever.
+        lines = ['[ "$LOOM_RANK" = 2 ] && exit 1; echo ok %d #loom retries=3'
+                 % i for i in range(60)]
+        lines.append("echo wide #loom cores=8")
+        run, rundir = self.mixed_workers([], lines, "q")
+        self.assertNotEqual(run.rc, 0, run.describe())
+        self.assertIn("no worker left that can give the next task cores=8",
+                      run.stderr, run.describe())
+        rep = loomtest.read_report(rundir)
+        self.assertEqual(rep["quarantined"], [2])
+        rows = loomtest.read_joblog(rundir)
+        self.assertFalse([r for r in rows if r["line"] == 61], run.describe())
+        ok = {r["line"] for r in rows if r["status"] == "ok"}
+        self.assertEqual(ok, set(range(1, 61)))
+
     def test_requests_no_worker_can_meet_are_input_errors(self):
         env = {"LOOM_TOPOLOGY": "xml:" + os.path.join(DATA, "topo-2p16c.xml")}
         cases = [("true\nsleep 0 #loom cores=17\n", ["--slots", "auto"],

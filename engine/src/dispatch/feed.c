@@ -52,25 +52,15 @@ int loom__task_spec_check(const struct loom_task_spec *s, char *err,
   return LOOM_EINVAL;
 }
 
-/* Can every worker give the task what it asks for? */
+/* Can some worker give the task what it asks for? */
 static int fits(const struct loom__feed *f, const struct loom_task_spec *s,
                 char *why, size_t n) {
-  if (f->cores_max > 0 && s->cores > f->cores_max) {
-    snprintf(why, n,
-             "cores=%d, but rank %d can give a task at most %d (every "
-             "worker must be able to run every task)",
-             s->cores, f->cores_who, f->cores_max);
-    return 0;
-  }
-  if (f->mem_max > 0 && s->mem > f->mem_max) {
-    snprintf(why, n,
-             "mem=%" PRIu64 " bytes, but rank %d has at most %" PRIu64
-             " on one NUMA node (every worker must be able to run every "
-             "task)",
-             s->mem, f->mem_who, f->mem_max);
-    return 0;
-  }
-  return 1;
+  int cores = s->cores > 0 ? s->cores : 1;
+
+  if ((f->cores_all == 0 || cores <= f->cores_all) &&
+      (f->mem_all == 0 || s->mem <= f->mem_all))
+    return 1;
+  return !f->can_run || f->can_run(f->can_arg, cores, s->mem, why, n);
 }
 
 int loom__feed_init(struct loom__feed *f, const struct loom *l,

@@ -50,11 +50,14 @@ struct loom__feed {
   uint64_t read;        /* tasks read and not skipped as done */
   uint64_t probe;       /* > 0: before anything runs, read up to this many
                            tasks for one the journal knows (resume) */
-  int cores_max;        /* the most cores every worker can give a task, and
-                           a rank that gives no more; 0 = no check */
-  int cores_who;
-  uint64_t mem_max; /* the same for memory; 0 = no check */
-  int mem_who;
+  /* Requests: what every worker can give (cores_all, mem_all; 0 = no
+   * limit) passes; anything larger is asked of can_run (the master's
+   * check over its workers; NULL = no check), which fills why when no
+   * worker can give it. */
+  int cores_all;
+  uint64_t mem_all;
+  int (*can_run)(void *arg, int cores, uint64_t mem, char *why, size_t n);
+  void *can_arg;
 
   struct loom__feed_task look;
   int have_look;

@@ -65,6 +65,9 @@ struct master {
   struct loom__buf local_done; /* one-rank mode: a DONE from ex */
   int local;
   int told_local; /* the one-rank notice is out */
+  int route_to;   /* >= 0: choose() gives this worker the retry at the head
+                     even where it failed before (the only one able to run
+                     it) */
 
   int lock_fd; /* the run directory's lock (journal/rundir.h) */
   struct loom__joblog joblog;
@@ -316,7 +319,7 @@ static int choose(struct master *m, int w) {
     return 0;
   if (m->fl.retry_head != LOOM__NO_SLOT) {
     int elsewhere = w >= 0 && m->fl.s[m->fl.retry_head].last_worker == w &&
-                    m->sched.n > 1 && !m->feed.err;
+                    m->sched.n > 1 && !m->feed.err && m->route_to != w;
     if (!elsewhere || !loom__feed_next(&m->feed))
       return 1;
     return 2;
@@ -326,6 +329,35 @@ static int choose(struct master *m, int w) {
   return loom__feed_next(&m->feed) ? 2 : 0;
 }
 
+/* What the task choose() names (which: 1 or 2) asks for. */
+static void request_of(const struct master *m, int which, int *cores,
+                       uint64_t *mem) {
+  if (which == 1) {
+    *cores = m->fl.c[m->fl.retry_head].cores;
+    *mem = m->fl.c[m->fl.retry_head].mem;
+  } else {
+    *cores = m->feed.look.spec.cores > 0 ? m->feed.look.spec.cores : 1;
+    *mem = m->feed.look.spec.mem;
+  }
+}
+
+/* Can worker w ever give a task that much? */
+static int can_run(const struct master *m, int w, int cores, uint64_t mem) {
+  const struct loom_profile *hw = &m->rep.w[w].hw;
+  return (hw->task_cores_max <= 0 || cores <= hw->task_cores_max) &&
+         (hw->task_mem_max == 0 || mem <= hw->task_mem_max);
+}
+
+/* Does the task choose() names ask for more than some worker can give? */
+static int is_routed(const struct master *m, int which) {
+  int cores;
+  uint64_t mem;
+
+  request_of(m, which, &cores, &mem);
+  return (m->feed.cores_all > 0 && cores > m->feed.cores_all) ||
+         (m->feed.mem_all > 0 && mem > m->feed.mem_all);
+}
+
 static int src_peek(void *arg, int w, double *cost) {
   struct master *m = arg;
   int which;
@@ -333,6 +365,9 @@ static int src_peek(void *arg, int w, double *cost) {
   if (w >= 0 && m->out.len >= BATCH_BYTES_MAX)
     return 0; /* this batch is full: the task waits for the next */
   which = choose(m, w);
+  /* A task not every worker can run goes out alone (route_one). */
+  if (which != 0 && is_routed(m, which))
+    return 0;
   if (which == 1)
     *cost = m->fl.s[m->fl.retry_head].cost;
   else if (which == 2)
@@ -374,13 +409,13 @@ static int fill(struct master *m, uint32_t si) {
       c->text_len = strlen(c->text);
     }
   }
+  c->cores = (uint16_t)(t->spec.cores > 0 ? t->spec.cores : 1);
+  c->mem = t->spec.mem;
   if (s->retries_left > 0) {
     rc = loom__buf_set(&c->payload, t->spec.payload, t->spec.len);
     if (rc != 0)
       return rc;
     c->timeout = t->spec.timeout;
-    c->cores = (uint16_t)(t->spec.cores > 0 ? t->spec.cores : 1);
-    c->mem = t->spec.mem;
   }
   return 0;
 }
@@ -470,13 +505,58 @@ static int send_batch(struct master *m, int w) {
   return loom__comm_send(&m->comm, w + 1, LOOM__TAG_TASKS, &m->out);
 }
 
+/* The task at the head asks for more than some workers can give: it goes
+ * alone to a worker that can run it and has room, the one with the fewest
+ * tasks in flight per slot (for a retry, not where it failed if another
+ * can). Narrower tasks behind it wait for it to leave: it is never passed
+ * over. Returns 1 with b filled, 0 when no such worker has room now, or a
+ * negative code. */
+static int route_one(struct master *m, int which, struct loom__batch *b) {
+  struct loom__sched *s = &m->sched;
+  int cores, best = -1, avoid = -1, fresh = 0, rc;
+  double best_load = 0, cost = -1;
+  uint64_t mem;
+
+  request_of(m, which, &cores, &mem);
+  if (which == 1)
+    avoid = m->fl.s[m->fl.retry_head].last_worker;
+  for (int pass = 0; pass < 2 && best < 0; pass++)
+    for (int w = 0; w < s->n; w++) {
+      double load = (double)s->w[w].inflight / s->w[w].slots;
+      if (s->w[w].quarantined || !loom__sched_has_room(s, w) ||
+          !can_run(m, w, cores, mem) || (pass == 0 && w == avoid))
+        continue;
+      if (best < 0 || load < best_load) {
+        best = w;
+        best_load = load;
+      }
+    }
+  if (best < 0)
+    return 0;
+  m->route_to = best;
+  rc = src_take(m, best, &cost, &fresh);
+  m->route_to = -1;
+  if (rc <= 0)
+    return rc;
+  if (fresh)
+    s->next_task++;
+  b->worker = best;
+  b->n = 1;
+  b->cost = cost > 0 ? cost : 0;
+  loom__sched_assign(s, best, 1, b->cost);
+  m->pol->assigned(m->pol_state, s, best);
+  return 1;
+}
+
 /* Builds and sends batches while some worker has room and there is work. */
 static int dispatch(struct master *m) {
   for (;;) {
     struct loom__batch b = {.worker = -1};
-    int rc = loom__wire_begin(&m->out, 0);
+    int rc = loom__wire_begin(&m->out, 0), which;
 
-    if (rc == 0)
+    if (rc == 0 && (which = choose(m, -1)) != 0 && is_routed(m, which))
+      rc = route_one(m, which, &b);
+    else if (rc == 0)
       rc = loom__batch_build(&m->sched, m->pol, m->pol_state, &master_src, m,
                              &b);
     if (rc <= 0)
@@ -501,12 +581,25 @@ static int work_left(struct master *m) {
 /* No worker can take the work that is left (all quarantined)? Then the
  * run ends with that work not started. */
 static void check_workers_left(struct master *m) {
-  if (m->fl.count > 0 || m->rep.halted || !choose(m, -1))
+  int which, cores;
+  uint64_t mem;
+
+  if (m->fl.count > 0 || m->rep.halted || !(which = choose(m, -1)))
     return;
+  request_of(m, which, &cores, &mem);
   for (int w = 0; w < m->sched.n; w++)
-    if (!m->sched.w[w].quarantined)
+    if (!m->sched.w[w].quarantined && can_run(m, w, cores, mem))
       return;
   m->rep.halted = 1;
+  for (int w = 0; w < m->sched.n; w++)
+    if (!m->sched.w[w].quarantined) {
+      stop_reason(m,
+                  "no worker left that can give the next task cores=%d "
+                  "mem=%" PRIu64 " (the ones that could are quarantined): "
+                  "the tasks left were not started",
+                  cores, mem);
+      return;
+    }
   stop_reason(m, "every worker is quarantined: the tasks left were not "
                  "started");
 }
@@ -648,24 +741,64 @@ static int gather_workers(struct master *m) {
   return rc == 0 ? loom__report_units(&m->rep) : rc;
 }
 
-/* The largest requests a task may make: what the smallest worker can
- * give, since every worker must be able to run every task. */
+/* The feed's check of a task larger than some workers: can any worker
+ * give it that much, cores and memory at once? If not, why names the
+ * largest. */
+static int feed_can_run(void *arg, int cores, uint64_t mem, char *why,
+                        size_t n) {
+  const struct master *m = arg;
+  int most = 0, most_who = -1, mem_who = -1;
+  uint64_t mem_most = 0;
+
+  for (int w = 0; w < m->sched.n; w++) {
+    const struct loom_profile *hw = &m->rep.w[w].hw;
+    if (can_run(m, w, cores, mem))
+      return 1;
+    if (hw->task_cores_max > most) {
+      most = hw->task_cores_max;
+      most_who = hw->rank;
+    }
+    if (hw->task_mem_max > mem_most) {
+      mem_most = hw->task_mem_max;
+      mem_who = hw->rank;
+    }
+  }
+  if (cores > most)
+    snprintf(why, n,
+             "cores=%d, but the most any worker can give a task is %d "
+             "(rank %d)",
+             cores, most, most_who);
+  else if (mem > mem_most)
+    snprintf(why, n,
+             "mem=%" PRIu64 " bytes, but the most any worker has on one "
+             "NUMA node is %" PRIu64 " (rank %d)",
+             mem, mem_most, mem_who);
+  else
+    snprintf(why, n,
+             "cores=%d and mem=%" PRIu64 " bytes: no worker can give both "
+             "at once",
+             cores, mem);
+  return 0;
+}
+
+/* The requests every worker can meet (the smallest's limits) go out in
+ * batches; a larger one is checked against every worker by the feed and
+ * routed by route_one. A limit of 0 is none (memory hwloc could not
+ * size). */
 static void task_limits(struct master *m) {
   struct loom__feed *f = &m->feed;
 
   for (int w = 0; w < m->sched.n; w++) {
     const struct loom_profile *hw = &m->rep.w[w].hw;
     if (hw->task_cores_max > 0 &&
-        (f->cores_max == 0 || hw->task_cores_max < f->cores_max)) {
-      f->cores_max = hw->task_cores_max;
-      f->cores_who = hw->rank;
-    }
+        (f->cores_all == 0 || hw->task_cores_max < f->cores_all))
+      f->cores_all = hw->task_cores_max;
     if (hw->task_mem_max > 0 &&
-        (f->mem_max == 0 || hw->task_mem_max < f->mem_max)) {
-      f->mem_max = hw->task_mem_max;
-      f->mem_who = hw->rank;
-    }
+        (f->mem_all == 0 || hw->task_mem_max < f->mem_all))
+      f->mem_all = hw->task_mem_max;
   }
+  f->can_run = feed_can_run;
+  f->can_arg = m;
 }
 
 /* A DONE that comes after the end (a run that failed with batches in
@@ -749,6 +882,7 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
   int rc, rc2;
 
   m->local = l->size == 1;
+  m->route_to = -1;
   m->waker.fd = -1;
   m->lock_fd = -1;
   loom__inflight_init(&m->fl);
