@@ -488,6 +488,22 @@ class DeadRankTest(FaultCase):
             proc.communicate()
 
 
+def comm_of(pid):
+    try:
+        with open("/proc/%d/comm" % pid, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def watchdog_of(pid, rank):
+    """Is pid a child rank forked (a watchdog; it runs in its own session)?"""
+    try:
+        return parent_of(pid) == rank
+    except OSError:
+        return False
+
+
 def parent_of(pid):
     with open("/proc/%d/stat" % pid, encoding="utf-8",
               errors="replace") as f:
@@ -539,17 +555,19 @@ class NoTaskOutlivesItsRankTest(FaultCase):
         super().setUp()
         self.addCleanup(kill_matching, INFLIGHT)
 
-    def start(self, np, ntasks):
+    def start(self, np, ntasks, args=(), want=None):
         self.write("tasks.txt", "".join("%s; : %d\n" % (INFLIGHT, i)
                                         for i in range(ntasks)))
-        argv = loomtest.command(["run", "-q", "-o", "run", "tasks.txt"], np)
+        argv = loomtest.command(["run", "-q", "-o", "run"] + list(args) +
+                                ["tasks.txt"], np)
         proc = subprocess.Popen(argv, cwd=self.tmp, env=loomtest.test_env(),
                                 start_new_session=True,
                                 stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         self.addCleanup(DeadRankTest.reap, proc)
-        want = np - 1 if np else 1
+        if want is None:
+            want = np - 1 if np else 1
         t0 = time.monotonic()
         while len(pids_matching(INFLIGHT)) < want:
             if time.monotonic() - t0 > 30:
@@ -582,6 +600,18 @@ class NoTaskOutlivesItsRankTest(FaultCase):
 
     def test_kill_9_of_a_single_rank(self):
         proc = self.start(None, 2)
+        os.kill(proc.pid, signal.SIGKILL)
+        self.check_all_gone(proc)
+
+    def test_kill_9_of_a_rank_with_two_slots_busy(self):
+        # Three tasks at once in three slots, one watchdog for them all:
+        # the rank's only child that is loom itself.
+        proc = self.start(None, 4, ["--slots", "3"], want=3)
+        dogs = [pid for pid in map(int, filter(str.isdigit,
+                                               os.listdir("/proc")))
+                if pid != proc.pid and comm_of(pid) == "loom" and
+                watchdog_of(pid, proc.pid)]
+        self.assertEqual(len(dogs), 1, "one watchdog per rank, not per slot")
         os.kill(proc.pid, signal.SIGKILL)
         self.check_all_gone(proc)
 

@@ -37,13 +37,13 @@ int loom__exec_output_path(char *buf, size_t buflen, const char *run_dir,
   return n < 0 || (size_t)n >= buflen ? LOOM_ETOOBIG : 0;
 }
 
-int loom__exec_init(struct loom__exec *x, struct loom *l) {
+int loom__exec_init(struct loom__exec *x, struct loom *l,
+                    struct loom__watchdog *watchdog) {
   size_t n = 0, k = 0;
 
   memset(x, 0, sizeof(*x));
   atomic_init(&x->cancel, 0);
-  x->watchdog.fd = -1;
-  x->watchdog.pid = -1;
+  x->watchdog = watchdog;
   x->l = l;
   x->task.rank = l->rank;
   x->task.l = l;
@@ -93,7 +93,6 @@ void loom__exec_place(struct loom__exec *x, const char *cpus,
 }
 
 void loom__exec_fini(struct loom__exec *x) {
-  loom__watchdog_stop(&x->watchdog);
   free(x->envp);
   free(x->cpus_env);
   free(x->cmd);
@@ -419,8 +418,7 @@ void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
            loom__state_socket(x->l->state));
 
   /* Started once, for the first shell task: a run of C tasks needs none. */
-  if (x->watchdog.pid < 0)
-    rc = loom__watchdog_start(&x->watchdog);
+  rc = loom__watchdog_ensure(x->watchdog);
   for (int i = 0; rc == 0 && i < 2; i++)
     rc = sink_open(x, t, i, &k[i], &child[i]);
   if (rc == 0)
@@ -430,9 +428,9 @@ void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
     if (child[i] >= 0)
       close(child[i]);
   if (rc == 0) {
-    loom__watchdog_add(&x->watchdog, pid); /* its group: setpgroup 0 */
+    loom__watchdog_add(x->watchdog, pid); /* its group: setpgroup 0 */
     wait_child(x, pid, t->timeout, t0, k, t->id, d);
-    loom__watchdog_remove(&x->watchdog, pid);
+    loom__watchdog_remove(x->watchdog, pid);
   }
 out:
   for (int i = 0; i < 2; i++) {

@@ -30,11 +30,14 @@ struct loom__exec {
   unsigned char shard_made[32]; /* out/XX directories already created */
 
   atomic_int cancel; /* set on a stop (by the loop thread): kill what runs */
-  struct loom__watchdog watchdog; /* started with the first shell task */
-  char why[PATH_MAX + 96];        /* why a task's output was lost */
+  struct loom__watchdog *watchdog; /* the rank's, shared by its slots */
+  char why[PATH_MAX + 96];         /* why a task's output was lost */
 };
 
-int loom__exec_init(struct loom__exec *x, struct loom *l);
+/* Sets x up for engine l; its shell tasks register with watchdog, which
+ * the first of them starts. Returns 0 or LOOM_ENOMEM. */
+int loom__exec_init(struct loom__exec *x, struct loom *l,
+                    struct loom__watchdog *watchdog);
 
 /* Where the tasks of x run from now on: LOOM_CPUS=cpus for every task,
  * and OMP_NUM_THREADS=threads, OMP_PLACES=places, OMP_PROC_BIND=close

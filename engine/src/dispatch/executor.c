@@ -73,7 +73,9 @@ struct loom__executor_core {
   uint64_t ticket_next;   /* under mu: tasks wait for units in turn */
   uint64_t ticket_serving;
   struct slot *slots;
-  int nslots;
+  int nslots;                     /* slots whose thread runs */
+  int nmade;                      /* slots set up (freed at the end) */
+  struct loom__watchdog watchdog; /* one for every slot's shell tasks */
   /* Under mu: */
   struct job *todo, *todo_tail; /* waiting, in order */
   struct job *done, *done_tail; /* DONE parts, in completion order */
@@ -426,12 +428,13 @@ static void core_free(struct loom__executor_core *c) {
   free_list(c->todo);
   free_list(c->done);
   free_list(c->spare);
-  for (int i = 0; i < c->nslots; i++) {
+  for (int i = 0; i < c->nmade; i++) {
     loom__exec_fini(&c->slots[i].exec);
     free(c->slots[i].units);
     free(c->slots[i].cpus);
   }
   free(c->slots);
+  loom__watchdog_fini(&c->watchdog); /* after every task is reaped */
   pthread_cond_destroy(&c->cv);
   pthread_cond_destroy(&c->room);
   pthread_mutex_destroy(&c->mu);
@@ -516,40 +519,31 @@ int loom__executor_start(struct loom__executor *e, struct loom *l,
     free(c);
     return LOOM_ENOMEM;
   }
-  c->nslots = n;
-  for (int i = 0; i < n && rc == 0; i++) {
-    c->slots[i].c = c;
-    rc = loom__exec_init(&c->slots[i].exec, l);
-    if (rc == 0 && c->placer &&
-        !(c->slots[i].units = calloc((size_t)c->placer->n, sizeof(int))))
-      rc = LOOM_ENOMEM;
-  }
-  if (rc == 0 && pthread_mutex_init(&c->mu, NULL) != 0)
-    rc = LOOM_ESYS;
-  if (rc == 0 && pthread_cond_init(&c->cv, NULL) != 0) {
-    pthread_mutex_destroy(&c->mu);
-    rc = LOOM_ESYS;
-  }
-  if (rc == 0 && pthread_mutex_init(&c->unsafe, NULL) != 0) {
-    pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
-    rc = LOOM_ESYS;
-  }
-  if (rc == 0 && pthread_cond_init(&c->room, NULL) != 0) {
-    pthread_mutex_destroy(&c->unsafe);
-    pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
-    rc = LOOM_ESYS;
-  }
+  c->nslots = c->nmade = n;
+  rc = loom__watchdog_init(&c->watchdog);
   if (rc != 0) {
-    for (int i = 0; i < n; i++) {
-      loom__exec_fini(&c->slots[i].exec);
-      free(c->slots[i].units);
-    }
     free(c->slots);
     free(c);
     return rc;
   }
+  for (int i = 0; i < n && rc == 0; i++) {
+    c->slots[i].c = c;
+    rc = loom__exec_init(&c->slots[i].exec, l, &c->watchdog);
+    if (rc == 0 && c->placer &&
+        !(c->slots[i].units = calloc((size_t)c->placer->n, sizeof(int))))
+      rc = LOOM_ENOMEM;
+  }
+  if (rc != 0)
+    goto fail;
+  /* The locks and conditions, each undone if a later one fails. */
+  if (pthread_mutex_init(&c->mu, NULL) != 0)
+    goto no_mu;
+  if (pthread_cond_init(&c->cv, NULL) != 0)
+    goto no_cv;
+  if (pthread_mutex_init(&c->unsafe, NULL) != 0)
+    goto no_unsafe;
+  if (pthread_cond_init(&c->room, NULL) != 0)
+    goto no_room;
   c->refs = 1;
   pthread_mutex_lock(&c->mu);
   for (; made < n; made++) {
@@ -566,6 +560,24 @@ int loom__executor_start(struct loom__executor *e, struct loom *l,
     return LOOM_ESYS;
   }
   return 0;
+
+no_room:
+  pthread_mutex_destroy(&c->unsafe);
+no_unsafe:
+  pthread_cond_destroy(&c->cv);
+no_cv:
+  pthread_mutex_destroy(&c->mu);
+no_mu:
+  rc = LOOM_ESYS;
+fail:
+  for (int i = 0; i < n; i++) {
+    loom__exec_fini(&c->slots[i].exec);
+    free(c->slots[i].units);
+  }
+  loom__watchdog_fini(&c->watchdog);
+  free(c->slots);
+  free(c);
+  return rc;
 }
 
 void loom__executor_stop(struct loom__executor *e) {

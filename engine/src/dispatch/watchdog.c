@@ -77,12 +77,17 @@ static void watch(int rd, int32_t *groups) {
   _exit(0);
 }
 
-int loom__watchdog_start(struct loom__watchdog *w) {
+int loom__watchdog_init(struct loom__watchdog *w) {
+  w->fd = -1;
+  w->pid = -1;
+  return pthread_mutex_init(&w->mu, NULL) == 0 ? 0 : LOOM_ESYS;
+}
+
+/* Forks the watchdog. Under w->mu. */
+static int start(struct loom__watchdog *w) {
   int32_t *groups = malloc(GROUPS_MAX * sizeof(*groups));
   int p[2];
 
-  w->fd = -1;
-  w->pid = -1;
   if (!groups)
     return LOOM_ENOMEM;
   if (pipe2(p, O_CLOEXEC) != 0) {
@@ -100,6 +105,16 @@ int loom__watchdog_start(struct loom__watchdog *w) {
   }
   w->fd = p[1];
   return 0;
+}
+
+int loom__watchdog_ensure(struct loom__watchdog *w) {
+  int rc = 0;
+
+  pthread_mutex_lock(&w->mu);
+  if (w->pid < 0)
+    rc = start(w);
+  pthread_mutex_unlock(&w->mu);
+  return rc;
 }
 
 static void tell(struct loom__watchdog *w, int32_t op, pid_t pgid) {
@@ -120,7 +135,7 @@ void loom__watchdog_remove(struct loom__watchdog *w, pid_t pgid) {
   tell(w, -1, pgid);
 }
 
-void loom__watchdog_stop(struct loom__watchdog *w) {
+void loom__watchdog_fini(struct loom__watchdog *w) {
   if (w->fd >= 0)
     close(w->fd);
   if (w->pid > 0)
@@ -128,4 +143,5 @@ void loom__watchdog_stop(struct loom__watchdog *w) {
       ;
   w->fd = -1;
   w->pid = -1;
+  pthread_mutex_destroy(&w->mu);
 }
