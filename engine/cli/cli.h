@@ -56,6 +56,18 @@ int cli_parse(const struct cli_syntax *s, int argc, char **argv, int first,
 int cli_usage_error(const struct cli_syntax *s, int quiet, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Inside a Slurm job: is an MPI world of `world` ranks the launch the user
+ * made? One rank where Slurm started several tasks (srun without PMIx: N
+ * singletons), or a job of several tasks running loom as one process, is
+ * not. Returns 0, or CLI_USAGE with err saying what went wrong and what to
+ * do. (slurm.c) */
+int cli_slurm_launch_check(int world, char *err, size_t n);
+
+/* The Slurm job's end time, seconds since the epoch: SLURM_JOB_END_TIME,
+ * else what squeue (or scontrol) says for SLURM_JOB_ID. Returns 0, or
+ * CLI_USAGE with err saying why not. */
+int cli_slurm_end_time(double *end, char *err, size_t n);
+
 /* Prints --help: the usage part, the flags, the rest. */
 void cli_help(const struct cli_syntax *s, FILE *f);
 

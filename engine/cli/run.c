@@ -46,6 +46,9 @@ struct run_cli {
   size_t weights_len;
   const char *weights_file;
   int have_lookahead; /* --lookahead given */
+  int deadline_slurm; /* --deadline slurm: asked of Slurm by rank 0 */
+  double margin;      /* --deadline-margin: seconds kept free before it */
+  int have_margin;
 };
 
 /* ---- flags -------------------------------------------------------------- */
@@ -100,12 +103,10 @@ static int set_deadline(void *ctx, const char *v, char *err, size_t n) {
   struct timespec now;
 
   (void)err, (void)n;
-  if (strcmp(v, "slurm") == 0) {
-    v = getenv("SLURM_JOB_END_TIME");
-    if (!v || !*v)
-      return -1;
-    return cli_seconds(v, &c->opt.deadline) == 0 && c->opt.deadline > 0 ? 0
-                                                                        : -1;
+  c->deadline_slurm = strcmp(v, "slurm") == 0;
+  if (c->deadline_slurm) {
+    c->opt.deadline = 0; /* rank 0 asks Slurm (prepare) */
+    return 0;
   }
   if (*v == '@')
     return cli_seconds(v + 1, &c->opt.deadline) == 0 && c->opt.deadline > 0
@@ -116,6 +117,13 @@ static int set_deadline(void *ctx, const char *v, char *err, size_t n) {
   clock_gettime(CLOCK_REALTIME, &now);
   c->opt.deadline = (double)now.tv_sec + (double)now.tv_nsec * 1e-9 + x;
   return 0;
+}
+
+static int set_margin(void *ctx, const char *v, char *err, size_t n) {
+  struct run_cli *c = ctx;
+  (void)err, (void)n;
+  c->have_margin = 1;
+  return cli_seconds(v, &c->margin);
 }
 
 static int set_grace(void *ctx, const char *v, char *err, size_t n) {
@@ -365,11 +373,14 @@ static const struct cli_flag run_flags[] = {
     {"--deadline", 0, "WHEN",
      "start no task that cannot end before WHEN: seconds\n"
      "from now (90, 30m, 2h), @EPOCH, or slurm (the job's\n"
-     "end time from SLURM_JOB_END_TIME); exit 4 if any\n"
-     "task was left out",
-     "seconds from now such as 3600, 90m or 2h, @EPOCH, or slurm with "
-     "SLURM_JOB_END_TIME set",
+     "end time: SLURM_JOB_END_TIME, else squeue); a task\n"
+     "queued behind others counts their time; exit 4 if\n"
+     "any task was left out",
+     "seconds from now such as 3600, 90m or 2h, @EPOCH, or slurm",
      set_deadline},
+    {"--deadline-margin", 0, "SEC",
+     "end tasks this long before the deadline (default 0)",
+     "seconds >= 0 such as 60 or 2m", set_margin},
     {"--grace", 0, "SEC",
      "on SIGINT/SIGTERM/SIGUSR1, let running tasks go on\n"
      "this long before killing them (default 30; exit 4)",
@@ -503,6 +514,8 @@ static int check_flags(struct run_cli *c, int quiet) {
   if (c->resume && c->output)
     return cli_usage_error(s, quiet,
                            "--resume DIR writes into DIR: no --output");
+  if (c->have_margin && !c->deadline_slurm && !(c->opt.deadline > 0))
+    return cli_usage_error(s, quiet, "--deadline-margin goes with --deadline");
   if (c->opt.skip_failed && !c->resume)
     return cli_usage_error(s, quiet, "--skip-failed goes with --resume");
   if (c->opt.resume_any && !c->resume)
@@ -686,6 +699,13 @@ static int prepare(struct run_cli *c, struct file_source *fs,
 
   if (c->weights_file && read_weights_file(c) != 0)
     return CLI_USAGE;
+  if (c->deadline_slurm &&
+      cli_slurm_end_time(&c->opt.deadline, err, sizeof(err)) != 0) {
+    fprintf(stderr, "loom: %s\n", err);
+    return CLI_USAGE;
+  }
+  if (c->opt.deadline > 0)
+    c->opt.deadline -= c->margin;
   if (c->kind) {
     ks->k = kind_find(c->kind);
     ks->count = c->count;
@@ -844,14 +864,30 @@ static int conclude(struct run_cli *c, struct loom *l, int rc,
   return status;
 }
 
+/* Is this process the first task of a Slurm step or job (or not under
+ * Slurm at all)? */
+static int env_rank0(void) {
+  const char *v = getenv("SLURM_PROCID");
+  return !v || strcmp(v, "0") == 0;
+}
+
 static int run(struct run_cli *c) {
   struct file_source fs = {0};
   struct kind_source ks = {0};
   struct loom *l = NULL;
-  char rundir[PATH_MAX] = "";
-  int rank, verdict = -1, rc, status = CLI_OK;
+  char rundir[PATH_MAX] = "", err[512];
+  int rank, size, verdict = -1, rc, status = CLI_OK;
 
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  /* N singletons each see a world of one: each checks for itself, the
+   * first of the job's tasks says why. */
+  if (cli_slurm_launch_check(size, err, sizeof(err)) != 0) {
+    if (env_rank0())
+      fprintf(stderr, "loom: %s\n", err);
+    status = CLI_USAGE;
+    goto out;
+  }
   if (rank == 0)
     verdict = prepare(c, &fs, &ks, rundir, sizeof(rundir));
   MPI_Bcast(&verdict, 1, MPI_INT, 0, MPI_COMM_WORLD);

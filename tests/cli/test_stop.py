@@ -350,15 +350,90 @@ class DeadlineTest(loomtest.LoomTestCase):
         self.assertEqual(rep["not_started"], 1)
         self.assertEqual(rep["tasks"]["failed"], 1)
 
+    def check_queued(self, args, until):
+        """Ten 1 s tasks on one worker against a deadline: only those that
+        end before `until` (seconds since the epoch) start, counting the
+        ones queued ahead of them."""
+        self.write("q.txt", "sleep 1 #loom cost=1\n" * 10)
+        r = self.loom(["run", "-q", "-o", "run"] + args + ["q.txt"], np=2)
+        self.assertEqual(r.rc, 4, r.describe())
+        rows = read_joblog(self.path("run"))
+        rep = read_report(self.path("run"))
+        self.assertEqual(len(rows) + rep["not_started"], 10, r.describe())
+        self.assertGreater(rep["not_started"], 0)
+        self.assertGreater(len(rows), 0)
+        # The sleeps may overrun their 1 s hint by a little, never by a
+        # whole task: before, tasks queued behind others ended seconds late.
+        for x in rows:
+            self.assertLess(x["start"] + x["elapsed"], until + 0.5, rows)
+
+    def test_queued_tasks_count_against_the_deadline(self):
+        until = time.time() + 4
+        self.check_queued(["--deadline", "@%.3f" % until], until)
+
+    def test_a_margin_ends_tasks_before_the_deadline(self):
+        until = time.time() + 6
+        self.check_queued(["--deadline", "@%.3f" % until,
+                           "--deadline-margin", "2"], until - 2)
+
     def test_bad_deadlines_are_usage_errors(self):
         self.write("d.txt", self.FILE)
         for bad in (["--deadline", "soon"], ["--deadline", "-5"],
                     ["--deadline", "@x"], ["--deadline", "slurm"],
+                    ["--deadline-margin", "5"],
+                    ["--deadline", "60", "--deadline-margin", "x"],
                     ["--quarantine", "-1"], ["--grace", "abc"]):
             r = self.loom(["run", "-o", "run"] + bad + ["d.txt"],
-                          env={"SLURM_JOB_END_TIME": ""})
+                          env={"SLURM_JOB_END_TIME": "", "SLURM_JOB_ID": ""})
             self.assertEqual(r.rc, 2, r.describe())
+            self.assertEqual(len(loomtest.loom_lines(r.stderr)), 1,
+                             r.describe())
             self.assertFalse(os.path.exists(self.path("run")))
+
+
+class LaunchCheckTest(loomtest.LoomTestCase):
+    """Inside a Slurm job of several tasks, a loom that sees a world of one
+    rank was launched wrong (srun without PMIx starts N singletons, each
+    running the whole file; a plain `loom run` in the batch script uses one
+    task of N): one line from the job's first task, exit 2, nothing run."""
+
+    def check(self, env, says):
+        self.write("t.txt", "true\n")
+        r = self.loom(["run", "-o", "run", "t.txt"], env=env)
+        self.assertEqual(r.rc, 2, r.describe())
+        lines = loomtest.loom_lines(r.stderr)
+        if says:
+            self.assertEqual(len(lines), 1, r.describe())
+            self.assertIn(says, lines[0])
+        else:
+            self.assertEqual(lines, [], r.describe())
+        self.assertFalse(os.path.exists(self.path("run")))
+
+    def test_singletons_of_an_srun_step(self):
+        self.check({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4",
+                    "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "4",
+                    "SLURM_PROCID": "0"}, "SLURM_STEP_NUM_TASKS")
+        # The other singletons stop as well, without a word.
+        self.check({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4",
+                    "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "4",
+                    "SLURM_PROCID": "3"}, None)
+
+    def test_one_process_in_a_job_of_several_tasks(self):
+        self.check({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"},
+                   "SLURM_NTASKS")
+
+    def test_the_right_launches_run(self):
+        self.write("t.txt", "true\n")
+        # One task asked for, one process: fine.
+        r = self.loom(["run", "-q", "-o", "one", "t.txt"],
+                      env={"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"})
+        self.assertEqual(r.rc, 0, r.describe())
+        # Several ranks: the world is the launch, whatever Slurm says.
+        r = self.loom(["run", "-q", "-o", "two", "t.txt"], np=2,
+                      env={"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"})
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(read_report(self.path("two"))["slurm"]["job_id"],
+                         "7")
 
 
 if __name__ == "__main__":

@@ -545,8 +545,9 @@ static void test_report_json_has_totals_balance_and_per_worker(void **st) {
                         "\"quarantined\": false},\n");
   expect_contains(text, "{\"rank\": 2, \"host\": \"back\\\\slash\", ");
   expect_contains(text, "{\"rank\": 3, \"host\": \"tab\\u0009here\", ");
-  expect_contains(text, "\"idle_s\": 1.000000, \"slot_utilisation\": 0.800000, "
-                        "\"quarantined\": false}\n  ]\n}\n");
+  expect_contains(text,
+                  "\"idle_s\": 1.000000, \"slot_utilisation\": 0.800000, "
+                  "\"quarantined\": false}\n  ],\n  \"slurm\": null\n}\n");
   expect_contains(text, "\"resumed\": false");
   expect_contains(text, "\"quarantined\": []");
   size_t ranks = 0;
@@ -559,6 +560,36 @@ static void test_report_json_has_totals_balance_and_per_worker(void **st) {
   assert_false(exists(tmp));
   free(text);
   python_agrees(path);
+}
+
+/* Under Slurm the report names the job, its step and its nodes; under
+ * mpirun inside a job the step is null. */
+static void test_report_json_names_the_slurm_job(void **st) {
+  (void)st;
+  struct loom__report r = sample();
+  size_t len;
+
+  setenv("SLURM_JOB_ID", "4242", 1);
+  setenv("SLURM_JOB_NUM_NODES", "2", 1);
+  setenv("SLURM_TASKS_PER_NODE", "4(x2)", 1);
+  setenv("SLURM_JOB_NODELIST", "node[01-02]", 1);
+  unsetenv("SLURM_STEP_ID");
+  loom__report_slurm(&r);
+  assert_int_equal(loom__report_write(&r, path), 0);
+  char *text = read_file(path, &len);
+  assert_true(json_valid(text, len));
+  expect_contains(text, "\"slurm\": {\"job_id\": \"4242\", \"step_id\": null, "
+                        "\"nodes\": \"2\", \"tasks_per_node\": \"4(x2)\", "
+                        "\"nodelist\": \"node[01-02]\"}");
+  free(text);
+  setenv("SLURM_STEP_ID", "0", 1);
+  loom__report_slurm(&r);
+  assert_int_equal(loom__report_write(&r, path), 0);
+  text = read_file(path, &len);
+  expect_contains(text, "\"step_id\": \"0\"");
+  free(text);
+  unsetenv("SLURM_JOB_ID");
+  unsetenv("SLURM_STEP_ID");
 }
 
 static void test_report_json_of_a_stopped_run_names_the_error(void **st) {
@@ -742,6 +773,7 @@ int main(void) {
       cmocka_unit_test(test_report_zero_makespan_gives_zero_not_nan),
       cmocka_unit_test(test_report_json_checker_rejects_broken_json),
       TEST(test_report_json_has_totals_balance_and_per_worker),
+      TEST(test_report_json_names_the_slurm_job),
       TEST(test_report_json_of_a_stopped_run_names_the_error),
       TEST(test_report_json_of_an_empty_run_has_no_nan),
       TEST(test_report_json_writes_non_finite_figures_as_zero),

@@ -358,6 +358,25 @@ static int is_routed(const struct master *m, int which) {
          (m->feed.mem_all > 0 && mem > m->feed.mem_all);
 }
 
+/* With a deadline: would a task of this cost hint, queued behind what
+ * worker w has in flight, still finish in time? The work ahead of it is
+ * w's hinted seconds in flight (or its tasks times the measured mean),
+ * shared among its slots; a task that could not finish even on an idle
+ * worker is the take's to drop. */
+static int fits_behind(const struct master *m, int w, double cost) {
+  const struct loom__wstate *ws = &m->sched.w[w];
+  double mean = m->sched.t_est > 0 ? m->sched.t_est : 0, ahead;
+
+  if (!(m->l->opt.deadline > 0) || ws->inflight == 0)
+    return 1;
+  if (cost < 0)
+    cost = mean;
+  ahead = ws->inflight_cost > 0 ? ws->inflight_cost : ws->inflight * mean;
+  if (loom__wall() + cost > m->l->opt.deadline)
+    return 1; /* never in time: take() drops it */
+  return loom__wall() + ahead / ws->slots + cost <= m->l->opt.deadline;
+}
+
 static int src_peek(void *arg, int w, double *cost) {
   struct master *m = arg;
   int which;
@@ -367,6 +386,13 @@ static int src_peek(void *arg, int w, double *cost) {
   which = choose(m, w);
   /* A task not every worker can run goes out alone (route_one). */
   if (which != 0 && is_routed(m, which))
+    return 0;
+  /* One that would end past the deadline behind w's queue waits for the
+   * queue to shrink (or for another worker). */
+  if (which != 0 && w >= 0 &&
+      !fits_behind(m, w,
+                   which == 1 ? m->fl.s[m->fl.retry_head].cost
+                              : m->feed.look.spec.cost))
     return 0;
   if (which == 1)
     *cost = m->fl.s[m->fl.retry_head].cost;
@@ -447,6 +473,12 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
     t.mem = m->fl.c[si].mem;
     *fresh = 0;
   } else {
+    if (!loom__feed_fits_deadline(&m->feed, m->feed.look.spec.cost)) {
+      /* It waited past the point where it could still end in time. */
+      m->feed.not_started++;
+      loom__feed_taken(&m->feed);
+      return 0;
+    }
     rc = loom__inflight_alloc(&m->fl, &si);
     if (rc == 0 && (rc = fill(m, si)) != 0)
       loom__inflight_free(&m->fl, si);
@@ -900,6 +932,7 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
   m->rep.nworkers = l->nworkers;
   m->rep.master_runs_tasks = m->local;
   m->rep.started = loom__wall();
+  loom__report_slurm(&m->rep);
   rc2 = gather_workers(m);
   if (rc == 0)
     rc = rc2;

@@ -118,6 +118,43 @@ static void iso_time(char *buf, size_t n, double t) {
   strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static void env_copy(char *dst, size_t n, const char *name) {
+  const char *v = getenv(name);
+  snprintf(dst, n, "%s", v ? v : "");
+}
+
+void loom__report_slurm(struct loom__report *r) {
+  env_copy(r->slurm.job_id, sizeof(r->slurm.job_id), "SLURM_JOB_ID");
+  env_copy(r->slurm.step_id, sizeof(r->slurm.step_id), "SLURM_STEP_ID");
+  env_copy(r->slurm.nodes, sizeof(r->slurm.nodes), "SLURM_JOB_NUM_NODES");
+  env_copy(r->slurm.tasks_per_node, sizeof(r->slurm.tasks_per_node),
+           "SLURM_TASKS_PER_NODE");
+  env_copy(r->slurm.nodelist, sizeof(r->slurm.nodelist), "SLURM_JOB_NODELIST");
+}
+
+/* The Slurm section: the job, its step (null under mpirun), its nodes. */
+static void write_slurm(FILE *f, const struct loom__report *r) {
+  fputs(",\n  \"slurm\": ", f);
+  if (!r->slurm.job_id[0]) {
+    fputs("null", f);
+    return;
+  }
+  fputs("{\"job_id\": ", f);
+  loom__json_string(f, r->slurm.job_id);
+  fputs(", \"step_id\": ", f);
+  if (r->slurm.step_id[0])
+    loom__json_string(f, r->slurm.step_id);
+  else
+    fputs("null", f);
+  fputs(", \"nodes\": ", f);
+  loom__json_string(f, r->slurm.nodes);
+  fputs(", \"tasks_per_node\": ", f);
+  loom__json_string(f, r->slurm.tasks_per_node);
+  fputs(", \"nodelist\": ", f);
+  loom__json_string(f, r->slurm.nodelist);
+  fputs("}", f);
+}
+
 /* The state table's section. */
 static void write_state(FILE *f, const struct loom__state_stats *st) {
   uint64_t total = 0;
@@ -235,6 +272,7 @@ int loom__report_write(const struct loom__report *r, const char *path) {
             w->quarantined ? "true" : "false", i + 1 < r->nworkers ? "," : "");
   }
   fprintf(f, "  ]");
+  write_slurm(f, r);
   if (r->state)
     write_state(f, r->state);
   fprintf(f, "\n}\n");

@@ -55,7 +55,14 @@ struct loom__report {
   int stopped;          /* stopped early: loom_stop() */
   int quarantined;      /* workers quarantined */
   struct loom__report_worker *w;
+  /* Under Slurm (rank 0's environment; job_id[0] == 0 otherwise): */
+  struct {
+    char job_id[32], step_id[32], nodes[16], tasks_per_node[64], nodelist[256];
+  } slurm;
 };
+
+/* Fills r->slurm from this process's environment. */
+void loom__report_slurm(struct loom__report *r);
 
 struct loom__metrics {
   double throughput;  /* tasks per second of makespan */
