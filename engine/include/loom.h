@@ -322,6 +322,8 @@ struct loom_summary {
   uint64_t tasks;       /* distinct tasks finished */
   uint64_t succeeded;   /* tasks whose last attempt succeeded */
   uint64_t failed;      /* tasks whose last attempt failed */
+  uint64_t cancelled;   /* tasks whose last attempt a stop cancelled (not
+                           counted as failed) */
   uint64_t attempts;    /* joblog rows */
   double makespan;      /* seconds from first dispatch to last completion */
   uint64_t skipped;     /* tasks a resumed run found done already */
@@ -330,6 +332,9 @@ struct loom_summary {
   uint64_t not_started; /* tasks left out: past the deadline, or no worker
                            left to run them (all quarantined) */
   int quarantined;      /* workers quarantined */
+  int64_t left;         /* tasks of the source a --resume would still run
+                           (not done, failed ones included); -1 when the
+                           source's size is unknown (expected_tasks 0) */
 };
 void loom_summary_get(const struct loom *l, struct loom_summary *out);
 

@@ -223,13 +223,15 @@ def read_text(path):
 
 def summarize_joblog(rows):
     """Totals as report.json should give them: distinct tasks, tasks whose
-    last attempt succeeded or failed, attempts."""
+    last attempt succeeded, failed or was cancelled by a stop, attempts."""
     last = {}
     for r in rows:
         if r["id"] not in last or r["attempt"] > last[r["id"]]["attempt"]:
             last[r["id"]] = r
     ok = sum(1 for r in last.values() if r["status"] == "ok")
-    return {"total": len(last), "succeeded": ok, "failed": len(last) - ok,
+    cancelled = sum(1 for r in last.values() if r["status"] == "cancelled")
+    return {"total": len(last), "succeeded": ok,
+            "failed": len(last) - ok - cancelled, "cancelled": cancelled,
             "attempts": len(rows)}
 
 

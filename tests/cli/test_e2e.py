@@ -270,7 +270,7 @@ class TaskFileTest(loomtest.LoomTestCase):
                          run.describe())
         rep = read_report(rundir)
         self.assertEqual(rep["tasks"], {"total": 1, "succeeded": 0,
-                                        "failed": 1, "attempts": 2})
+                                        "failed": 1, "cancelled": 0, "attempts": 2})
         self.assertEqual(run.rc, 1, run.describe())
 
 
@@ -333,7 +333,7 @@ class DirectiveTest(loomtest.LoomTestCase):
         self.assertEqual(len(by_line[13]), 1)
         rep = self.assertReportMatchesJoblog(rundir, rows, 2, run)
         self.assertEqual(rep["tasks"], {"total": 11, "succeeded": 9,
-                                        "failed": 2, "attempts": 12})
+                                        "failed": 2, "cancelled": 0, "attempts": 12})
 
 
 class OutputModeTest(loomtest.LoomTestCase):

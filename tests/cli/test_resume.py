@@ -259,7 +259,7 @@ class HaltTest(ResumeTestCase):
         rows = read_joblog(rundir)
         rep = self.assertReportMatchesJoblog(rundir, rows, 2, run)
         self.assertEqual(rep["tasks"], {"total": 7, "succeeded": 7,
-                                        "failed": 0, "attempts": 8})
+                                        "failed": 0, "cancelled": 0, "attempts": 8})
 
 
 class EditedFileTest(ResumeTestCase):
@@ -369,7 +369,7 @@ class AllDoneTest(ResumeTestCase):
                                  text, "%s changed\n%s" % (n, run.describe()))
             rep = self.assertResumeReport(rundir, run, skipped=12)
             self.assertEqual(rep["tasks"], {"total": 0, "succeeded": 0,
-                                            "failed": 0, "attempts": 0})
+                                            "failed": 0, "cancelled": 0, "attempts": 0})
             self.assertIs(rep["complete"], True)
             self.assertEqual(sum(log_counts(self.logfile).values()), 12)
 

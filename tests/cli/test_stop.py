@@ -92,6 +92,15 @@ class StopTest(StopBase):
         self.assertTrue(cancelled, "the long tasks were not cancelled")
         for r in cancelled:
             self.assertNotEqual(r["status"], "ok")
+        # The report says what the stop left: cancelled tasks apart from
+        # failed ones, and every task of the 18 not done (a --resume's
+        # work).
+        ok = {r["id"] for r in rows if r["status"] == "ok"}
+        self.assertEqual(rep["tasks"]["failed"], 0, rep["tasks"])
+        self.assertEqual(rep["tasks"]["cancelled"],
+                         len({r["id"] for r in cancelled}), rep["tasks"])
+        self.assertEqual(rep["source_tasks"], 18)
+        self.assertEqual(rep["left"], 18 - len(ok))
         self.assertEqual(leftovers(), [], "a killed task is still running")
         # Nothing recorded twice, and every dispatched task has its row
         # (the stop drains what is in flight).

@@ -525,7 +525,9 @@ static void test_report_json_has_totals_balance_and_per_worker(void **st) {
   expect_contains(text, "\"workers\": 3");
   expect_contains(text, "\"master_runs_tasks\": false");
   expect_contains(text, "\"tasks\": {\"total\": 12, \"succeeded\": 10, "
-                        "\"failed\": 2, \"attempts\": 14}");
+                        "\"failed\": 2, \"cancelled\": 0, \"attempts\": 14}");
+  /* A source of unknown size (stdin): nothing said about what is left. */
+  expect_contains(text, "\"source_tasks\": null,\n  \"left\": null,\n");
   expect_contains(text, "\"makespan_s\": 5.000000");
   expect_contains(text, "\"throughput_tasks_per_s\": 2.400");
   expect_contains(
@@ -760,6 +762,44 @@ static void test_report_summary_of_one_worker_and_an_error(void **st) {
   free(s);
 }
 
+/* A stopped run says how much of the source is left, and counts the tasks
+ * the stop cancelled apart from the failed ones. */
+static void test_report_of_a_stopped_run_says_what_is_left(void **st) {
+  (void)st;
+  struct loom__report r = sample();
+  struct loom_summary sum;
+  size_t len;
+
+  r.source_tasks = 300;
+  r.tasks = 42;
+  r.succeeded = 38;
+  r.failed = 1;
+  r.cancelled = 3;
+  r.skipped = 10;
+  r.error = "stopped on request (a signal)";
+  char *s = summary_of(&r);
+  expect_contains(s, "42 tasks, 38 succeeded, 1 failed, 3 cancelled (");
+  expect_contains(s, "loom: 252 of the source's 300 tasks are left: --resume "
+                     "loom-run-1 runs them\n");
+  free(s);
+  assert_int_equal(loom__report_write(&r, path), 0);
+  char *text = read_file(path, &len);
+  assert_true(json_valid(text, len));
+  expect_contains(text, "\"failed\": 1, \"cancelled\": 3, ");
+  expect_contains(text, "\"source_tasks\": 300,\n  \"left\": 252,\n");
+  free(text);
+  loom__report_totals(&r, &sum);
+  assert_int_equal(sum.cancelled, 3);
+  assert_int_equal(sum.left, 252);
+  /* Unknown size: -1, and no line about it. */
+  r.source_tasks = 0;
+  loom__report_totals(&r, &sum);
+  assert_int_equal(sum.left, -1);
+  s = summary_of(&r);
+  assert_null(strstr(s, "are left"));
+  free(s);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
 
 int main(void) {
@@ -784,6 +824,7 @@ int main(void) {
       cmocka_unit_test(test_json_string_escapes_every_control_character),
       cmocka_unit_test(test_report_summary_states_totals_and_balance),
       cmocka_unit_test(test_report_summary_of_one_worker_and_an_error),
+      TEST(test_report_of_a_stopped_run_says_what_is_left),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,10 +211,19 @@ static void record(struct master *m, int w, uint32_t si,
 /* After an attempt of slot si on worker w: a failure with retries left
  * goes back into the retry queue; anything else is the task's last word
  * (counted, and --halt checked) and frees the slot. */
-static void settle(struct master *m, int w, uint32_t si, int failed) {
+static void settle(struct master *m, int w, uint32_t si, int failed,
+                   int cancelled) {
   struct loom__slot *s = &m->fl.s[si];
 
   m->fl.count--;
+  if (cancelled) {
+    /* A stop's doing, not the task's nor the worker's: no retry, no
+     * blame; a --resume runs it again. */
+    m->rep.tasks++;
+    m->rep.cancelled++;
+    loom__inflight_free(&m->fl, si);
+    return;
+  }
   blame(m, s, w, failed);
   if (failed && s->retries_left > 0) {
     s->retries_left--;
@@ -288,8 +297,8 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
                d.len ? (const char *)d.data : "cannot write a task's output");
       io_failure(m, why);
     }
-    record(m, w, d.slot, &d, failed);
-    settle(m, w, d.slot, failed);
+    record(m, w, d.slot, &d, failed && !(d.flags & LOOM__DONE_CANCEL));
+    settle(m, w, d.slot, failed, (d.flags & LOOM__DONE_CANCEL) != 0);
   }
   if (got < 0)
     return got;
@@ -938,6 +947,7 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
     rc = rc2;
   if (rc == 0) {
     m->sched.total = l->opt.expected_tasks;
+    m->rep.source_tasks = l->opt.expected_tasks;
     rc = m->pol->init(&m->sched, &m->pol_state);
   }
   if (rc == 0) {

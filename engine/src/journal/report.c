@@ -111,6 +111,13 @@ void loom__report_metrics(const struct loom__report *r,
   m->ratio = m->lower_bound > 0 ? r->makespan / m->lower_bound : 0;
 }
 
+int64_t loom__report_left(const struct loom__report *r) {
+  uint64_t done = r->succeeded + r->skipped;
+  if (r->source_tasks == 0)
+    return -1;
+  return r->source_tasks > done ? (int64_t)(r->source_tasks - done) : 0;
+}
+
 static void iso_time(char *buf, size_t n, double t) {
   time_t s = (time_t)t;
   struct tm tm;
@@ -213,9 +220,15 @@ int loom__report_write(const struct loom__report *r, const char *path) {
   fprintf(f,
           ",\n  \"workers\": %d,\n  \"master_runs_tasks\": %s,\n"
           "  \"tasks\": {\"total\": %" PRIu64 ", \"succeeded\": %" PRIu64
-          ", \"failed\": %" PRIu64 ", \"attempts\": %" PRIu64 "},\n",
+          ", \"failed\": %" PRIu64 ", \"cancelled\": %" PRIu64
+          ", \"attempts\": %" PRIu64 "},\n",
           r->nworkers, r->master_runs_tasks ? "true" : "false", r->tasks,
-          r->succeeded, r->failed, r->attempts);
+          r->succeeded, r->failed, r->cancelled, r->attempts);
+  if (loom__report_left(r) >= 0)
+    fprintf(f, "  \"source_tasks\": %" PRIu64 ",\n  \"left\": %" PRId64 ",\n",
+            r->source_tasks, loom__report_left(r));
+  else
+    fprintf(f, "  \"source_tasks\": null,\n  \"left\": null,\n");
   fprintf(f,
           "  \"messages\": {\"batches\": %" PRIu64 ", \"done\": %" PRIu64
           ", \"per_task\": %.6f},\n",
@@ -289,6 +302,8 @@ void loom__report_totals(const struct loom__report *r, struct loom_summary *s) {
   s->tasks = r->tasks;
   s->succeeded = r->succeeded;
   s->failed = r->failed;
+  s->cancelled = r->cancelled;
+  s->left = loom__report_left(r);
   s->attempts = r->attempts;
   s->makespan = r->makespan;
   s->skipped = r->skipped;
@@ -302,12 +317,17 @@ void loom__report_summary(const struct loom__report *r, FILE *out) {
   struct loom__metrics m;
 
   loom__report_metrics(r, &m);
+  char cancelled[48] = "";
+
+  if (r->cancelled)
+    snprintf(cancelled, sizeof(cancelled), ", %" PRIu64 " cancelled",
+             r->cancelled);
   fprintf(out,
           "loom: %" PRIu64 " tasks, %" PRIu64 " succeeded, %" PRIu64
-          " failed (%" PRIu64 " attempts) on %d worker%s in %.3f s "
+          " failed%s (%" PRIu64 " attempts) on %d worker%s in %.3f s "
           "(%.1f tasks/s)\n",
-          r->tasks, r->succeeded, r->failed, r->attempts, r->nworkers,
-          r->nworkers == 1 ? "" : "s", r->makespan, m.throughput);
+          r->tasks, r->succeeded, r->failed, cancelled, r->attempts,
+          r->nworkers, r->nworkers == 1 ? "" : "s", r->makespan, m.throughput);
   fprintf(out,
           "loom: balance: efficiency %.3f, imbalance %.3f, makespan / lower "
           "bound %.3f\n",
@@ -337,6 +357,12 @@ void loom__report_summary(const struct loom__report *r, FILE *out) {
   }
   if (r->error)
     fprintf(out, "loom: stopped early: %s\n", r->error);
+  if (r->error && loom__report_left(r) > 0)
+    fprintf(out,
+            "loom: %" PRId64 " of the source's %" PRIu64
+            " tasks are left: --resume %s runs them\n",
+            loom__report_left(r), r->source_tasks,
+            r->run_dir ? r->run_dir : "RUNDIR");
   if (r->run_dir)
     fprintf(out, "loom: run directory %s (joblog.tsv, report.json, out/)\n",
             r->run_dir);

@@ -40,11 +40,14 @@ struct loom__report {
   double started;    /* wall clock */
   double makespan;
   uint64_t tasks, succeeded, failed, attempts;
-  uint64_t batches;   /* TASKS messages the master sent (or handed to its
-                         own executor) */
-  uint64_t done_msgs; /* DONE messages it received */
-  double sum_task;    /* seconds, all attempts */
-  double longest;     /* seconds, one attempt */
+  uint64_t cancelled;    /* tasks whose last attempt was cancelled by a
+                            stop: neither succeeded nor failed */
+  uint64_t source_tasks; /* tasks in the source, 0 unknown */
+  uint64_t batches;      /* TASKS messages the master sent (or handed to its
+                            own executor) */
+  uint64_t done_msgs;    /* DONE messages it received */
+  double sum_task;       /* seconds, all attempts */
+  double longest;        /* seconds, one attempt */
   int nworkers;
   int master_runs_tasks;
   int resumed;          /* this run resumed an earlier one */
@@ -88,6 +91,10 @@ int loom__report_write(const struct loom__report *r, const char *path);
 /* The totals loom_summary_get() returns: read off the report, so the two
  * can never disagree. */
 void loom__report_totals(const struct loom__report *r, struct loom_summary *s);
+
+/* Tasks of the source a --resume would still run (those not done, failed
+ * ones included), or -1 when the source's size is unknown. */
+int64_t loom__report_left(const struct loom__report *r);
 
 /* Writes the few-line human summary. */
 void loom__report_summary(const struct loom__report *r, FILE *out);
