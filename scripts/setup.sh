@@ -10,7 +10,8 @@ shift || true
 
 packages=(openmpi-bin libopenmpi-dev hwloc libhwloc-dev libcmocka-dev cmake
           pkg-config gcc make python3 clang-format gnuplot-nox bsdextrautils
-          clang libclang-rt-14-dev clang-tidy cppcheck valgrind)
+          clang libclang-rt-14-dev clang-tidy cppcheck valgrind
+          slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -39,3 +39,12 @@ add_test(NAME cli.topo
 set_tests_properties(cli.topo PROPERTIES
   ENVIRONMENT "${LOOM_CLI_TEST_ENV}"
   LABELS cli TIMEOUT 300 RUN_SERIAL TRUE)
+
+# The sbatch templates on a throwaway local Slurm (scripts/slurm-local.sh):
+# skipped, saying why, where Slurm cannot start. The wall-time cycle alone
+# takes about two minutes of jobs.
+add_test(NAME cli.slurm
+         COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_slurm.py)
+set_tests_properties(cli.slurm PROPERTIES
+  ENVIRONMENT "${LOOM_CLI_TEST_ENV}"
+  LABELS "cli;slurm" TIMEOUT 900 RUN_SERIAL TRUE)
