@@ -49,6 +49,7 @@ struct run_cli {
   int deadline_slurm; /* --deadline slurm: asked of Slurm by rank 0 */
   double margin;      /* --deadline-margin: seconds kept free before it */
   int have_margin;
+  int have_progress; /* --progress given */
 };
 
 /* ---- flags -------------------------------------------------------------- */
@@ -285,6 +286,21 @@ static int set_progress_interval(void *ctx, const char *v, char *err,
              : -1;
 }
 
+static int set_progress(void *ctx, const char *v, char *err, size_t n) {
+  struct run_cli *c = ctx;
+  (void)err, (void)n;
+  if (strcmp(v, "live") == 0)
+    c->opt.progress = LOOM_PROGRESS_LIVE;
+  else if (strcmp(v, "lines") == 0)
+    c->opt.progress = LOOM_PROGRESS_LINES;
+  else if (strcmp(v, "off") == 0)
+    c->opt.progress = LOOM_PROGRESS_OFF;
+  else
+    return -1;
+  c->have_progress = 1;
+  return 0;
+}
+
 static int set_quiet(void *ctx, const char *v, char *err, size_t n) {
   struct run_cli *c = ctx;
   (void)v, (void)err, (void)n;
@@ -448,6 +464,11 @@ static const struct cli_flag run_flags[] = {
      "memory every task needs, unless its own mem= hint\n"
      "says (K, M, G, T suffixes; with --slots)",
      "a size > 0 such as 512M or 4G", set_mem},
+    {"--progress", 0, "MODE",
+     "live (one line kept up to date), lines (a line every\n"
+     "--progress-interval) or off; default: live when\n"
+     "stderr, or the launcher's, is a terminal, else lines",
+     "live, lines or off", set_progress},
     {"--progress-interval", 0, "S",
      "seconds between progress lines in a batch log (5)", "seconds > 0",
      set_progress_interval},
@@ -516,6 +537,9 @@ static int check_flags(struct run_cli *c, int quiet) {
                            "--resume DIR writes into DIR: no --output");
   if (c->have_margin && !c->deadline_slurm && !(c->opt.deadline > 0))
     return cli_usage_error(s, quiet, "--deadline-margin goes with --deadline");
+  if (c->have_progress && c->opt.quiet)
+    return cli_usage_error(s, quiet,
+                           "--quiet shows no progress: drop --progress");
   if (c->opt.skip_failed && !c->resume)
     return cli_usage_error(s, quiet, "--skip-failed goes with --resume");
   if (c->opt.resume_any && !c->resume)

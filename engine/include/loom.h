@@ -65,8 +65,12 @@ enum loom_output_mode {
 };
 
 enum loom_progress_mode {
-  LOOM_PROGRESS_AUTO = 0, /* live line on a terminal, plain lines otherwise */
-  LOOM_PROGRESS_OFF
+  LOOM_PROGRESS_AUTO = 0, /* a live line when stderr is a terminal, or when
+                             it is a pipe to a launcher (a local mpirun)
+                             whose own stderr is; plain lines otherwise */
+  LOOM_PROGRESS_OFF,
+  LOOM_PROGRESS_LIVE, /* the live line, whatever stderr is */
+  LOOM_PROGRESS_LINES /* plain lines every progress_interval */
 };
 
 struct loom_options {

@@ -375,6 +375,69 @@ class OutputModeTest(loomtest.LoomTestCase):
             self.assertEqual(sorted(got_err), sorted(want_err), run.describe())
 
 
+class ProgressTest(loomtest.LoomTestCase):
+    """The progress line under a launcher: mpiexec reads rank 0's stderr
+    through a pipe, and its own stderr is the user's terminal (a pseudo
+    terminal here, as under tmux or ssh): the live line, as when loom runs
+    alone on a terminal. --progress picks; a pipe all the way (a batch log)
+    gets plain lines."""
+
+    def on_terminal(self, extra):
+        import pty
+        import select
+        self.write("t.txt", "sleep 0.2\n" * 10)
+        argv = loomtest.command(["run", "-o", "run%d" % len(extra)] + extra +
+                                ["t.txt"], 2)
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(argv, cwd=self.tmp, env=loomtest.test_env(),
+                                stdin=subprocess.DEVNULL, stdout=slave,
+                                stderr=slave)
+        os.close(slave)
+        out = b""
+        t0 = loomtest.time.monotonic()
+        while loomtest.time.monotonic() - t0 < 60:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    break  # the terminal closed: everyone has exited
+                if not data:
+                    break
+                out += data
+            elif proc.poll() is not None:
+                break
+        os.close(master)
+        self.assertEqual(proc.wait(timeout=60), 0, out)
+        return out.decode("utf-8", "replace")
+
+    def test_live_line_when_the_launcher_is_on_a_terminal(self):
+        out = self.on_terminal([])
+        self.assertIn("\r\x1b[Kloom: ", out)
+        self.assertIn("/10 tasks (", out)
+        self.assertNotIn("loom: progress:", out)
+
+    def test_lines_and_off_on_request(self):
+        out = self.on_terminal(["--progress", "lines",
+                                "--progress-interval", "0.3"])
+        self.assertIn("loom: progress: ", out)
+        self.assertNotIn("\x1b[K", out)
+        out = self.on_terminal(["--progress", "off"])
+        self.assertNotIn("progress", out)
+        self.assertNotIn("\x1b[K", out)
+        self.assertIn("loom: 10 tasks, 10 succeeded", out)
+
+    def test_a_batch_log_gets_plain_lines(self):
+        self.write("t.txt", "sleep 0.2\n" * 10)
+        r = self.loom(["run", "-o", "run", "--progress-interval", "0.3",
+                       "t.txt"], np=2)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertIn("loom: progress: ", r.stderr)
+        self.assertNotIn("\x1b[K", r.stderr)
+        r = self.loom(["run", "-q", "--progress", "live", "t.txt"])
+        self.assertEqual(r.rc, 2, r.describe())
+
+
 class SourceAndRunDirTest(loomtest.LoomTestCase):
 
     def test_stdin_source(self):

@@ -113,7 +113,7 @@ struct capture {
 
 static void capture_init(struct capture *c, int on, int tty, double interval,
                          uint64_t total) {
-  loom__progress_init(&c->p, on, interval, total, 100.0);
+  loom__progress_init(&c->p, on, -1, interval, total, 100.0);
   /* White-box: pick the mode instead of asking isatty(stderr). */
   c->p.tty = tty;
   c->p.interval = tty ? 0.25 : (interval > 0 ? interval : 5.0);
@@ -186,13 +186,13 @@ static void
 test_progress_init_defaults_the_interval_to_five_seconds(void **st) {
   (void)st;
   struct loom__progress p;
-  loom__progress_init(&p, 1, 0, 7, 3.0);
+  loom__progress_init(&p, 1, -1, 0, 7, 3.0);
   assert_true(p.t0 == 3.0 && p.last == 3.0);
   assert_int_equal(p.total, 7);
   assert_int_equal(p.live, 0);
   /* On a terminal the live line refreshes four times a second. */
   assert_true(p.interval == (p.tty ? 0.25 : 5.0));
-  loom__progress_init(&p, 1, 2.5, 7, 3.0);
+  loom__progress_init(&p, 1, -1, 2.5, 7, 3.0);
   assert_true(p.interval == (p.tty ? 0.25 : 2.5));
 }
 

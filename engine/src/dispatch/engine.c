@@ -90,7 +90,7 @@ int loom_options_check(const struct loom_options *opt, char *err,
       opt->output_mode > LOOM_OUTPUT_DISCARD)
     return invalid(err, errlen, "output_mode %d: not a loom_output_mode",
                    opt->output_mode);
-  if (opt->progress < LOOM_PROGRESS_AUTO || opt->progress > LOOM_PROGRESS_OFF)
+  if (opt->progress < LOOM_PROGRESS_AUTO || opt->progress > LOOM_PROGRESS_LINES)
     return invalid(err, errlen, "progress %d: not a loom_progress_mode",
                    opt->progress);
   if (!isfinite(opt->progress_interval) || opt->progress_interval < 0)

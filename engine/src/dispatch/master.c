@@ -997,6 +997,9 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   m->t_start = m->t_last_done = loom__now();
   loom__progress_init(&m->prog, l->opt.progress != LOOM_PROGRESS_OFF,
+                      l->opt.progress == LOOM_PROGRESS_LIVE    ? 1
+                      : l->opt.progress == LOOM_PROGRESS_LINES ? 0
+                                                               : -1,
                       l->opt.progress_interval, l->opt.expected_tasks,
                       m->t_start);
   return rc;

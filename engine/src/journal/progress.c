@@ -1,15 +1,37 @@
 /* progress.c - the progress line (progress.h). */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "journal/progress.h"
 
-void loom__progress_init(struct loom__progress *p, int on, double interval,
-                         uint64_t total, double now) {
+int loom__progress_tty(void) {
+  char path[64], target[PATH_MAX];
+  struct stat st;
+  ssize_t n;
+
+  if (isatty(fileno(stderr)))
+    return 1;
+  /* Only through a pipe: a file or socket means a batch log. */
+  if (fstat(fileno(stderr), &st) != 0 || !S_ISFIFO(st.st_mode))
+    return 0;
+  snprintf(path, sizeof(path), "/proc/%d/fd/2", (int)getppid());
+  n = readlink(path, target, sizeof(target) - 1);
+  if (n <= 0)
+    return 0;
+  target[n] = '\0';
+  return strncmp(target, "/dev/pts/", 9) == 0 ||
+         strncmp(target, "/dev/tty", 8) == 0;
+}
+
+void loom__progress_init(struct loom__progress *p, int on, int live,
+                         double interval, uint64_t total, double now) {
   p->out = stderr;
   p->on = on;
-  p->tty = isatty(fileno(stderr));
+  p->tty = live >= 0 ? live : loom__progress_tty();
   p->interval = p->tty ? 0.25 : (interval > 0 ? interval : 5.0);
   p->t0 = p->last = now;
   p->total = total;

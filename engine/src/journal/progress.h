@@ -20,8 +20,14 @@ struct loom__progress {
   int live;       /* a live line is on screen */
 };
 
-void loom__progress_init(struct loom__progress *p, int on, double interval,
-                         uint64_t total, double now);
+/* live: 1 a live line, 0 plain lines, -1 whichever suits stderr (a
+ * terminal, or a pipe to a parent process whose stderr is one). */
+void loom__progress_init(struct loom__progress *p, int on, int live,
+                         double interval, uint64_t total, double now);
+
+/* Is the stderr of this process, or else of its parent (the launcher that
+ * reads our stderr through a pipe), a terminal? */
+int loom__progress_tty(void);
 void loom__progress_tick(struct loom__progress *p, double now, uint64_t done,
                          uint64_t failed);
 /* Ends a live line so the summary starts on its own line. */
