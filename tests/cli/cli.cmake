@@ -13,14 +13,16 @@ set(LOOM_CLI_TEST_ENV
     LOOM_EXAMPLE=$<TARGET_FILE:loom-example>
     MPIEXEC=${MPIEXEC_EXECUTABLE}
     OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
-    ASAN_OPTIONS=detect_leaks=0 PYTHONDONTWRITEBYTECODE=1)
+    ASAN_OPTIONS=detect_leaks=0 PYTHONDONTWRITEBYTECODE=1
+    LOOM_BUILD_DIR=${CMAKE_BINARY_DIR})
 if(DEFINED LOOM_MPIEXEC_PREFLAGS)
   # mpi.cmake's flags, as one space-separated value for loomtest.py.
   string(REPLACE ";" " " flags "${LOOM_MPIEXEC_PREFLAGS}")
   list(APPEND LOOM_CLI_TEST_ENV "LOOM_MPIEXEC_PREFLAGS=${flags}")
 endif()
 
-foreach(name e2e bad_input kinds_cli stop sim faults lookahead help bench slots)
+foreach(name e2e bad_input kinds_cli stop sim faults lookahead help bench slots
+        install)
   add_test(NAME cli.${name}
            COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_${name}.py)
   set_tests_properties(cli.${name} PROPERTIES
