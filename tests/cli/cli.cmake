@@ -22,7 +22,7 @@ if(DEFINED LOOM_MPIEXEC_PREFLAGS)
 endif()
 
 foreach(name e2e bad_input kinds_cli stop sim faults lookahead help bench slots
-        install)
+        install hosts)
   add_test(NAME cli.${name}
            COMMAND ${LOOM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_${name}.py)
   set_tests_properties(cli.${name} PROPERTIES
