@@ -3,6 +3,16 @@
 #
 #   scripts/slurm-local.sh start DIR [CPUS]   starts munged, slurmctld and
 #                                             slurmd with every file in DIR
+#   scripts/slurm-local.sh start DIR CPUS NAME N
+#                                             a cluster of N nodes instead:
+#                                             the hosts NAME1..NAMEN that
+#                                             scripts/netns-hosts.sh made,
+#                                             one slurmd in each, slurmctld
+#                                             in NAME1
+#   scripts/slurm-local.sh run DIR CMD...     runs a client command (sbatch,
+#                                             squeue...) where it reaches
+#                                             slurmctld (NAME1, for a
+#                                             cluster), SLURM_CONF set
 #   scripts/slurm-local.sh stop DIR           stops what start started there
 #
 # Nothing under /etc changes and nothing else is stopped: the daemons run
@@ -21,8 +31,19 @@
 set -u
 
 usage() {
-  echo "usage: $0 start DIR [CPUS] | stop DIR" >&2
+  echo "usage: $0 start DIR [CPUS [NAME N]] | run DIR CMD... | stop DIR" >&2
   exit 2
+}
+
+# Where the clients reach slurmctld: NAME1's namespace for a cluster.
+in_ctld() {
+  local h
+  h=$(cat "$dir/hosts" 2>/dev/null)
+  if [ -n "$h" ]; then
+    nsenter --net="/run/netns/${h}1" "$@"
+  else
+    "$@"
+  fi
 }
 
 die() {
@@ -34,11 +55,24 @@ die() {
 cmd=$1
 dir=$2
 cpus=${3:-8}
+hosts=${4:-}
+nhosts=${5:-0}
 
 stop() {
-  for name in slurmd slurmctld munged; do
-    pidf="$dir/$name.pid"
+  # Jobs first, while the daemons that run them are up: a job left running
+  # would outlive them.
+  if [ -s "$dir/slurmctld.pid" ] && [ -e "$dir/slurm.conf" ]; then
+    export SLURM_CONF="$dir/slurm.conf"
+    in_ctld timeout 10 scancel --full -u "$(id -un)" 2>/dev/null
+    for _ in $(seq 50); do
+      [ -z "$(in_ctld timeout 5 squeue -h -o %i 2>/dev/null)" ] && break
+      sleep 0.2
+    done
+  fi
+  for pidf in "$dir"/slurmd*.pid "$dir/slurmctld.pid" "$dir/munged.pid"; do
     [ -s "$pidf" ] || continue
+    name=$(basename "$pidf" .pid)
+    name=${name%%-*}
     pid=$(cat "$pidf")
     # Only a process that is still the daemon we started.
     if [ -r "/proc/$pid/cmdline" ] &&
@@ -89,9 +123,25 @@ start() {
 
   ctld_port=$(free_port)
   d_port=$(free_port)
+  if [ -n "$hosts" ]; then
+    subnet=$("$(dirname "$0")/netns-hosts.sh" subnet "$hosts")
+    net=${subnet%.0/24}
+    [ -e "/run/netns/${hosts}1" ] ||
+      die "no host ${hosts}1: make them first (scripts/netns-hosts.sh up $hosts $nhosts)"
+    echo "$hosts" >"$dir/hosts"
+    ctld_host="${hosts}1($net.1)"
+    nodes="NodeName=${hosts}[1-$nhosts] NodeAddr=$net.[1-$nhosts] CPUs=$cpus State=UNKNOWN"
+    part="PartitionName=local Nodes=${hosts}[1-$nhosts] Default=YES MaxTime=INFINITE State=UP"
+  else
+    rm -f "$dir/hosts"
+    host=$(hostname -s)
+    ctld_host="$host(127.0.0.1)"
+    nodes="NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN"
+    part="PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP"
+  fi
   cat >"$dir/slurm.conf" <<EOF
 ClusterName=loomlocal
-SlurmctldHost=$host(127.0.0.1)
+SlurmctldHost=$ctld_host
 SlurmctldPort=$ctld_port
 SlurmdPort=$d_port
 SlurmUser=root
@@ -100,11 +150,11 @@ AuthType=auth/munge
 AuthInfo=socket=$dir/munge/munge.socket
 CredType=cred/munge
 StateSaveLocation=$dir/ctld
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/slurmctld.log
-SlurmdLogFile=$dir/slurmd.log
+SlurmdLogFile=$dir/slurmd-%n.log
 TmpFS=$dir/tmp
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -117,24 +167,55 @@ MinJobAge=4
 ReturnToService=2
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
-PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
+$nodes
+$part
 EOF
   export SLURM_CONF="$dir/slurm.conf"
-  /usr/sbin/slurmctld -i -f "$SLURM_CONF" ||
-    die "slurmctld would not start (log: $dir/slurmctld.log)"
-  /usr/sbin/slurmd -f "$SLURM_CONF" ||
-    die "slurmd would not start (log: $dir/slurmd.log)"
+  if [ -n "$hosts" ]; then # it checks that its hostname is SlurmctldHost's
+    nsenter --net="/run/netns/${hosts}1" unshare --uts sh -c \
+      'hostname "$0" && exec /usr/sbin/slurmctld -i -f "$1"' \
+      "${hosts}1" "$SLURM_CONF"
+  else
+    /usr/sbin/slurmctld -i -f "$SLURM_CONF"
+  fi || die "slurmctld would not start (log: $dir/slurmctld.log)"
+  if [ -n "$hosts" ]; then
+    for i in $(seq "$nhosts"); do
+      mkdir -p "$dir/spool/$hosts$i"
+      # Each node its own TmpFS (Slurm's PMIx makes per-step folders
+      # there that would collide): a bind mount in a mount namespace.
+      mkdir -p "$dir/tmp-$hosts$i"
+      nsenter --net="/run/netns/$hosts$i" unshare --uts --mount sh -c \
+        'hostname "$0" && mount --bind "$2-$0" "$2" &&
+         exec /usr/sbin/slurmd -f "$1" -N "$0"' \
+        "$hosts$i" "$SLURM_CONF" "$dir/tmp" ||
+        die "slurmd would not start on $hosts$i (log: $dir/slurmd-$hosts$i.log)"
+    done
+    want=$nhosts
+  else
+    mkdir -p "$dir/spool/$host"
+    /usr/sbin/slurmd -f "$SLURM_CONF" ||
+      die "slurmd would not start (log: $dir/slurmd-$host.log)"
+    want=1
+  fi
   for _ in $(seq 100); do
-    state=$(sinfo -h -o %t 2>/dev/null)
-    case "$state" in idle*) echo "slurm-local: ready in $dir (SLURM_CONF=$SLURM_CONF)"; return 0 ;; esac
+    idle=$(in_ctld sinfo -h -N -o %t 2>/dev/null | grep -c '^idle')
+    if [ "$idle" -ge "$want" ]; then
+      echo "slurm-local: ready in $dir (SLURM_CONF=$SLURM_CONF; $want node(s))"
+      return 0
+    fi
     sleep 0.2
   done
-  die "the node never came up (state '${state:-none}'; logs in $dir)"
+  die "the nodes never came up ($idle of $want idle; logs in $dir)"
 }
 
 case "$cmd" in
 start) start ;;
 stop) stop ;;
+run)
+  shift 2
+  [ $# -ge 1 ] || usage
+  export SLURM_CONF="$dir/slurm.conf"
+  in_ctld "$@"
+  ;;
 *) usage ;;
 esac

@@ -11,6 +11,9 @@ directories they leave.
   several tasks, and srun starting singletons (an MPI that does not see
   the launch, made by hiding the step from it): one line, exit 2, nothing
   run;
+- a cluster of three nodes (network-namespace hosts of
+  scripts/netns-hosts.sh, a slurmd in each): the several-nodes template
+  with srun and with mpirun puts a worker on every node;
 - the wall-time cycle: a task file three times longer than the jobs' time
   limit finishes over several jobs of walltime.sbatch, each ending before
   its limit (--deadline slurm, from what Slurm itself reports), every task
@@ -136,6 +139,75 @@ class TemplateTest(SlurmCase):
         self.assertEqual(len(runs), 2, (runs, out))
         for d, n in zip(runs, (5, 7)):
             self.check_done(self.path(d), n, out)
+
+
+class ClusterTest(SlurmCase):
+    """Three nodes: one slurmd per network-namespace host."""
+
+    NAME = "ls"
+    HOSTS = os.path.join(ROOT, "scripts", "netns-hosts.sh")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="loom-slurm3-")
+        up = subprocess.run([cls.HOSTS, "up", cls.NAME, "3"],
+                            capture_output=True, text=True, timeout=60)
+        if up.returncode != 0:
+            shutil.rmtree(cls.dir, ignore_errors=True)
+            raise unittest.SkipTest("no namespace hosts: " +
+                                    (up.stderr.strip() or "failed"))
+        r = subprocess.run([LOCAL, "start", cls.dir, "2", cls.NAME, "3"],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            cls.tearDownClass()
+            raise unittest.SkipTest("no three-node Slurm: " +
+                                    (r.stderr.strip() or "failed"))
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run([LOCAL, "stop", cls.dir], capture_output=True,
+                       timeout=60)
+        subprocess.run([cls.HOSTS, "down", cls.NAME, "3"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_several_nodes_puts_a_worker_on_each(self):
+        tasks = self.write("t.txt", "hostname; sleep 0.1\n" * 30)
+        for launch in ("srun", "mpirun"):
+            with self.subTest(launch=launch):
+                out = self.path(launch + ".out")
+                subnet = subprocess.run(
+                    [self.HOSTS, "subnet", self.NAME], capture_output=True,
+                    text=True, check=True).stdout.strip()
+                # MPI's TCP on the hosts' subnet, not on loopback (which
+                # each host has to itself).
+                env = self.env({"LAUNCH": launch,
+                                "SLURM_CONF": os.path.join(self.dir,
+                                                           "slurm.conf"),
+                                "OMPI_MCA_btl_tcp_if_include": subnet,
+                                "OMPI_MCA_oob_tcp_if_include": subnet})
+                r = subprocess.run(
+                    [LOCAL, "run", self.dir, "sbatch", "--wait", "--nodes=3",
+                     "--output", out,
+                     os.path.join(TEMPLATES, "several-nodes.sbatch"), tasks,
+                     "run-" + launch],
+                    cwd=self.tmp, env=env, capture_output=True, text=True,
+                    timeout=120)
+                text = (loomtest.read_text(out) if os.path.exists(out)
+                        else "") + r.stderr
+                self.assertEqual(r.returncode, 0, text)
+                rundir = self.path("run-" + launch)
+                rep = self.check_done(rundir, 30, text)
+                self.assertEqual(rep["slurm"]["nodes"], "3")
+                hosts = {"%s%d" % (self.NAME, i) for i in (1, 2, 3)}
+                self.assertEqual({w["host"] for w in rep["per_worker"]},
+                                 hosts, text)
+                rows = loomtest.read_joblog(rundir)
+                self.assertEqual({x["host"] for x in rows}, hosts)
+                for x in rows:  # the task says where it ran
+                    said = loomtest.read_text(loomtest.output_path(
+                        rundir, x["id"], x["attempt"], "out")).strip()
+                    self.assertEqual(said, x["host"])
 
 
 class LaunchMistakeTest(SlurmCase):
