@@ -141,7 +141,7 @@ class TemplateTest(SlurmCase):
             self.check_done(self.path(d), n, out)
 
 
-class ClusterTest(SlurmCase):
+class ClusterCase(SlurmCase):
     """Three nodes: one slurmd per network-namespace host."""
 
     NAME = "ls"
@@ -170,6 +170,9 @@ class ClusterTest(SlurmCase):
         subprocess.run([cls.HOSTS, "down", cls.NAME, "3"],
                        capture_output=True, timeout=60)
         shutil.rmtree(cls.dir, ignore_errors=True)
+
+
+class ClusterTest(ClusterCase):
 
     def test_several_nodes_puts_a_worker_on_each(self):
         tasks = self.write("t.txt", "hostname; sleep 0.1\n" * 30)
@@ -208,6 +211,61 @@ class ClusterTest(SlurmCase):
                     said = loomtest.read_text(loomtest.output_path(
                         rundir, x["id"], x["attempt"], "out")).strip()
                     self.assertEqual(said, x["host"])
+
+
+def readme_block(after):
+    """The lines of the first code block after the line `after` in the
+    README, comments cut."""
+    text = loomtest.read_text(os.path.join(ROOT, "README.md"))
+    rest = text[text.index(after):]
+    block = rest[rest.index("```\n") + 4:]
+    block = block[:block.index("```")]
+    return [l.split("#")[0].strip() for l in block.splitlines()
+            if l.split("#")[0].strip()]
+
+
+class ReadmeTest(ClusterCase):
+    """The README's batch examples, run as they are written."""
+
+    def test_batch_job_templates_as_the_readme_writes_them(self):
+        lines = readme_block("### Batch job templates")
+        self.assertEqual(len(lines), 4, lines)
+        os.symlink(os.path.join(ROOT, "scripts"), self.path("scripts"))
+        self.write("tasks.txt", "hostname\n" * 12)
+        for f in ("a.txt", "b.txt", "c.txt"):
+            self.write(f, "true\n" * 3)
+        subnet = subprocess.run([self.HOSTS, "subnet", self.NAME],
+                                capture_output=True, text=True,
+                                check=True).stdout.strip()
+        env = self.env({"SLURM_CONF": os.path.join(self.dir, "slurm.conf"),
+                        "OMPI_MCA_btl_tcp_if_include": subnet,
+                        "OMPI_MCA_oob_tcp_if_include": subnet})
+        for line in lines:
+            r = subprocess.run([LOCAL, "run", self.dir, "sh", "-c", line],
+                               cwd=self.tmp, env=env, capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, (line, r.stderr))
+            self.assertIn("Submitted batch job", r.stdout)
+        deadline = loomtest.time.monotonic() + 240
+        while loomtest.time.monotonic() < deadline:
+            q = subprocess.run([LOCAL, "run", self.dir, "squeue", "-h", "-o",
+                                "%i"], env=env, capture_output=True, text=True)
+            if q.returncode == 0 and not q.stdout.strip():
+                break
+            loomtest.time.sleep(1)
+        else:
+            self.fail("the jobs did not end")
+        logs = "".join(loomtest.read_text(self.path(f))
+                       for f in os.listdir(self.tmp) if f.endswith(".out"))
+        for run, n in (("run1", 12), ("run2", 12), ("run3", 12)):
+            self.check_done(self.path(run), n, logs)
+        hosts = {x["host"] for x in loomtest.read_joblog(self.path("run2"))}
+        self.assertEqual(len(hosts), 3, logs)
+        arrays = sorted(d for d in os.listdir(self.tmp) if d.startswith("loom-")
+                        and os.path.isdir(self.path(d)))
+        self.assertEqual(len(arrays), 3, (arrays, logs))
+        for d in arrays:
+            self.check_done(self.path(d), 3, logs)
 
 
 class LaunchMistakeTest(SlurmCase):

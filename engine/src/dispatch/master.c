@@ -550,8 +550,9 @@ static int send_batch(struct master *m, int w) {
  * alone to a worker that can run it and has room, the one with the fewest
  * tasks in flight per slot (for a retry, not where it failed if another
  * can). Narrower tasks behind it wait for it to leave: it is never passed
- * over. Returns 1 with b filled, 0 when no such worker has room now, or a
- * negative code. */
+ * over. Returns 1 with b filled, 0 when no such worker has room now, 2 when
+ * the task was dropped instead (the deadline: look again), or a negative
+ * code. */
 static int route_one(struct master *m, int which, struct loom__batch *b) {
   struct loom__sched *s = &m->sched;
   int cores, best = -1, avoid = -1, fresh = 0, rc;
@@ -578,7 +579,7 @@ static int route_one(struct master *m, int which, struct loom__batch *b) {
   rc = src_take(m, best, &cost, &fresh);
   m->route_to = -1;
   if (rc <= 0)
-    return rc;
+    return rc < 0 ? rc : 2; /* dropped for the deadline: look again */
   if (fresh)
     s->next_task++;
   b->worker = best;
@@ -600,6 +601,8 @@ static int dispatch(struct master *m) {
     else if (rc == 0)
       rc = loom__batch_build(&m->sched, m->pol, m->pol_state, &master_src, m,
                              &b);
+    if (rc == 2)
+      continue;
     if (rc <= 0)
       return rc;
     /* The journal knows a task was handed out before the worker does: a
