@@ -26,6 +26,8 @@ usage() {
 [ $# -ge 2 ] || usage
 cmd=$1
 name=$2
+# Open MPI drops a one-letter word from an rsh agent's command line.
+[ ${#name} -ge 2 ] || { echo "netns-hosts: NAME of two characters or more" >&2; exit 2; }
 # One /24 per NAME, from its characters, so that two sets do not collide.
 net=$(($(printf '%s' "$name" | cksum | cut -d' ' -f1) % 200 + 20))
 subnet=10.77.$net.0/24

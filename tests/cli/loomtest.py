@@ -235,6 +235,14 @@ def summarize_joblog(rows):
             "attempts": len(rows)}
 
 
+def readme_block(after):
+    """The first code block after the text `after` in the README, whole."""
+    text = read_text(os.path.join(SOURCE_ROOT, "README.md"))
+    rest = text[text.index(after):]
+    block = rest[rest.index("```\n") + 4:]
+    return block[:block.index("```")]
+
+
 def worker_ranks(np):
     """Ranks that run tasks: 1..np-1, or 0 when one rank does everything."""
     return {0} if np == 1 else set(range(1, np))

@@ -116,6 +116,30 @@ class HostsTest(loomtest.LoomTestCase):
         self.assertEqual(by_host[NAME + "3"]["weight"], 7)
         self.assertEqual(by_host[NAME + "1"]["weight_from"], "topology")
 
+    def test_the_readme_recipe_as_written(self):
+        block = loomtest.readme_block("**Several hosts without a cluster.**")
+        self.addCleanup(subprocess.run, [HOSTS, "down", "node", "3"],
+                        capture_output=True, timeout=60)
+        os.symlink(os.path.join(ROOT, "scripts"), self.path("scripts"))
+        self.write("tasks.txt", "hostname\n" * 12)
+        env = loomtest.test_env({
+            "PATH": os.path.dirname(os.path.abspath(loomtest.LOOM)) + ":" +
+            os.environ.get("PATH", ""),
+            "OMPI_ALLOW_RUN_AS_ROOT": "1",
+            "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
+        for k in ("OMPI_MCA_btl_tcp_if_include", "OMPI_MCA_oob_tcp_if_include"):
+            env.pop(k, None)
+        r = loomtest.run_argv(["bash", "-e", "-c", block], cwd=self.tmp,
+                              env=env)
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = loomtest.read_joblog(self.path("run-h"))
+        self.assertEqual({x["host"] for x in rows},
+                         {"node1", "node2", "node3"})
+        rep = loomtest.read_report(self.path("run-h"))
+        by_host = {w["host"]: w for w in rep["per_worker"]}
+        self.assertEqual(by_host["node2"]["weight"], 5)
+        self.assertFalse(os.path.exists("/run/netns/node1"), "not torn down")
+
     def test_topo_shows_each_host(self):
         r = self.across(["topo", "--json"])
         self.assertEqual(r.rc, 0, r.describe())

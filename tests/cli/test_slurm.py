@@ -213,14 +213,11 @@ class ClusterTest(ClusterCase):
                     self.assertEqual(said, x["host"])
 
 
-def readme_block(after):
-    """The lines of the first code block after the line `after` in the
-    README, comments cut."""
-    text = loomtest.read_text(os.path.join(ROOT, "README.md"))
-    rest = text[text.index(after):]
-    block = rest[rest.index("```\n") + 4:]
-    block = block[:block.index("```")]
-    return [l.split("#")[0].strip() for l in block.splitlines()
+def readme_lines(after):
+    """The lines of the first code block after `after` in the README,
+    comments cut."""
+    return [l.split("#")[0].strip()
+            for l in loomtest.readme_block(after).splitlines()
             if l.split("#")[0].strip()]
 
 
@@ -228,7 +225,7 @@ class ReadmeTest(ClusterCase):
     """The README's batch examples, run as they are written."""
 
     def test_batch_job_templates_as_the_readme_writes_them(self):
-        lines = readme_block("### Batch job templates")
+        lines = readme_lines("### Batch job templates")
         self.assertEqual(len(lines), 4, lines)
         os.symlink(os.path.join(ROOT, "scripts"), self.path("scripts"))
         self.write("tasks.txt", "hostname\n" * 12)
