@@ -375,6 +375,37 @@ class OutputModeTest(loomtest.LoomTestCase):
             self.assertEqual(sorted(got_err), sorted(want_err), run.describe())
 
 
+class PlainCommandTest(loomtest.LoomTestCase):
+    """Commands with nothing for a shell to do run without one (exec.h:
+    loom__exec_plain); what a task sees does not change: exit statuses,
+    output, the shell's own message and status for a command not found,
+    and a script without #! still run by the shell."""
+
+    def test_plain_and_shell_commands_end_the_same(self):
+        self.write("noshebang.sh", "echo from script\n")
+        os.chmod(self.path("noshebang.sh"), 0o755)
+        want = {"true": (0, "ok", ""), "false": (1, "failed", ""),
+                "sleep 0.1": (0, "ok", ""), "exit 3": (3, "failed", ""),
+                "no-such-command-xyz": (127, "failed", ""),
+                "echo a  b": (0, "ok", "a b\n"),
+                "./noshebang.sh": (0, "ok", "from script\n"),
+                "cat noshebang.sh": (0, "ok", "echo from script\n"),
+                "sh -c 'exit 5'": (5, "failed", "")}
+        self.write("t.txt", "".join(c + "\n" for c in want))
+        r = self.loom(["run", "-q", "-o", "run", "t.txt"], np=2)
+        self.assertEqual(r.rc, 1, r.describe())
+        for row in read_joblog(self.path("run")):
+            code, status, out = want[row["command"]]
+            self.assertEqual((row["exit"], row["status"]), (code, status), row)
+            if out:
+                self.assertEqual(loomtest.read_text(output_path(
+                    self.path("run"), row["id"], 1, "out")), out)
+            if row["command"] == "no-such-command-xyz":
+                err = loomtest.read_text(output_path(
+                    self.path("run"), row["id"], 1, "err"))
+                self.assertIn("not found", err)
+
+
 class ProgressTest(loomtest.LoomTestCase):
     """The progress line under a launcher: mpiexec reads rank 0's stderr
     through a pipe, and its own stderr is the user's terminal (a pseudo

@@ -96,6 +96,7 @@ void loom__exec_fini(struct loom__exec *x) {
   free(x->envp);
   free(x->cpus_env);
   free(x->cmd);
+  free(x->words);
   free(x->task.reply);
   memset(x, 0, sizeof(*x));
 }
@@ -304,11 +305,70 @@ static void sink_close(struct sink *k, uint64_t id) {
   k->rd = k->file = -1;
 }
 
+/* Plain commands (exec.h: loom__exec_plain) run without a shell. */
+static int plain_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || (c && strchr("_-./,:+@%", c) != NULL);
+}
+
+static int shell_word(const char *w) {
+  static const char *const words[] = {
+      "!",       ".",       ":",        "[",       "alias",    "bg",
+      "break",   "case",    "cd",       "declare", "let",      "source",
+      "typeset", "command", "continue", "do",      "done",     "echo",
+      "elif",    "else",    "esac",     "eval",    "exec",     "exit",
+      "export",  "fc",      "fg",       "fi",      "for",      "function",
+      "getopts", "hash",    "if",       "in",      "jobs",     "kill",
+      "local",   "printf",  "pwd",      "read",    "readonly", "return",
+      "select",  "set",     "shift",    "test",    "then",     "time",
+      "times",   "trap",    "type",     "ulimit",  "umask",    "unalias",
+      "unset",   "until",   "wait",     "while"};
+  for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    if (strcmp(w, words[i]) == 0)
+      return 1;
+  return 0;
+}
+
+int loom__exec_plain(const char *cmd, char *words, char **argv) {
+  size_t n = strlen(cmd);
+  char *p;
+  int k = 0;
+
+  for (size_t i = 0; i < n; i++)
+    if (!plain_char((unsigned char)cmd[i]) && cmd[i] != ' ' && cmd[i] != '\t')
+      return 0;
+  memcpy(words, cmd, n + 1);
+  for (p = words; *p;) {
+    while (*p == ' ' || *p == '\t')
+      *p++ = '\0';
+    if (!*p)
+      break;
+    if (k == LOOM__PLAIN_WORDS)
+      return 0;
+    argv[k++] = p;
+    while (*p && *p != ' ' && *p != '\t')
+      p++;
+  }
+  argv[k] = NULL;
+  return k > 0 && !shell_word(argv[0]) ? k : 0;
+}
+
+/* The plain command of x cut into argv, in x->words: its word count, or 0
+ * (it needs a shell, or memory ran out: the shell then runs it). */
+static int plain_argv(struct loom__exec *x, char **argv) {
+  char *w = loom__array_grow(x->words, &x->words_cap, strlen(x->cmd) + 1, 1);
+  if (!w)
+    return 0;
+  x->words = w;
+  return loom__exec_plain(x->cmd, w, argv);
+}
+
 static int spawn(struct loom__exec *x, int out[2], pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, all;
   char *argv[] = {"sh", "-c", x->cmd, NULL};
+  char *plain[LOOM__PLAIN_WORDS + 1];
   int rc;
 
   sigemptyset(&none);
@@ -332,7 +392,14 @@ static int spawn(struct loom__exec *x, int out[2], pid_t *pid) {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
                                       POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
-  rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, x->envp);
+  /* A plain command that cannot be run as it is (not found, not
+   * executable, a script without #!) goes to the shell all the same, which
+   * says so as it always does (exit 127 or 126) or runs the script. */
+  rc = plain_argv(x, plain) > 0
+           ? posix_spawnp(pid, plain[0], &fa, &attr, plain, x->envp)
+           : -1;
+  if (rc != 0)
+    rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, x->envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   return rc;

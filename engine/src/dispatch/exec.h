@@ -27,6 +27,8 @@ struct loom__exec {
   char env[LOOM__ENV_SLOTS][PATH_MAX + 32]; /* LOOM_* values */
   char *cmd;                                /* NUL-terminated command */
   size_t cmd_cap;
+  char *words; /* a plain command cut into words (exec.c: plain_argv) */
+  size_t words_cap;
   unsigned char shard_made[32]; /* out/XX directories already created */
 
   atomic_int cancel; /* set on a stop (by the loop thread): kill what runs */
@@ -55,6 +57,22 @@ void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
  * its reply, if any, is in x->task. */
 int loom__exec_c(struct loom__exec *x, const struct loom__kind *k,
                  const struct loom__wire_task *t);
+
+/* A command with nothing for a shell to do runs without one, as xargs
+ * would run it, saving a shell's start per task. Plain means: words of
+ * letters, digits and _-./,:+@% only, split by spaces or tabs, at most
+ * LOOM__PLAIN_WORDS of them, the first not a word the shell itself handles
+ * (its keywords and builtins, echo and printf included, whose options
+ * differ from the programs'; true and false behave the same either way).
+ * Anything else (quotes, $, globs, redirections, pipes, ;, &, ~, =, #, a
+ * backslash, a newline) goes to /bin/sh -c, and so does a plain command
+ * that cannot be started as it is (not found, not executable, a script
+ * without #!): the shell says so as always (exit 127, 126) or runs it.
+ * loom__exec_plain cuts cmd into argv (NULL-terminated; words is a buffer
+ * of strlen(cmd) + 1 bytes that the words point into) and returns the
+ * number of words, or 0 when cmd needs a shell. */
+#define LOOM__PLAIN_WORDS 64
+int loom__exec_plain(const char *cmd, char *words, char **argv);
 
 /* Where a shell task's captured output goes: RUNDIR/out/XX/ID.ATTEMPT.EXT. */
 int loom__exec_output_path(char *buf, size_t buflen, const char *run_dir,
