@@ -374,16 +374,17 @@ static int is_routed(const struct master *m, int which) {
  * worker is the take's to drop. */
 static int fits_behind(const struct master *m, int w, double cost) {
   const struct loom__wstate *ws = &m->sched.w[w];
-  double mean = m->sched.t_est > 0 ? m->sched.t_est : 0, ahead;
+  double mean = m->sched.t_est > 0 ? m->sched.t_est : 0, ahead, now;
 
   if (!(m->l->opt.deadline > 0) || ws->inflight == 0)
     return 1;
   if (cost < 0)
     cost = mean;
   ahead = ws->inflight_cost > 0 ? ws->inflight_cost : ws->inflight * mean;
-  if (loom__wall() + cost > m->l->opt.deadline)
+  now = loom__wall();
+  if (now + cost > m->l->opt.deadline)
     return 1; /* never in time: take() drops it */
-  return loom__wall() + ahead / ws->slots + cost <= m->l->opt.deadline;
+  return now + ahead / ws->slots + cost <= m->l->opt.deadline;
 }
 
 static int src_peek(void *arg, int w, double *cost) {
@@ -393,21 +394,15 @@ static int src_peek(void *arg, int w, double *cost) {
   if (w >= 0 && m->out.len >= BATCH_BYTES_MAX)
     return 0; /* this batch is full: the task waits for the next */
   which = choose(m, w);
+  if (which == 0)
+    return 0;
+  *cost = which == 1 ? m->fl.s[m->fl.retry_head].cost : m->feed.look.spec.cost;
   /* A task not every worker can run goes out alone (route_one). */
-  if (which != 0 && is_routed(m, which))
+  if (is_routed(m, which))
     return 0;
   /* One that would end past the deadline behind w's queue waits for the
    * queue to shrink (or for another worker). */
-  if (which != 0 && w >= 0 &&
-      !fits_behind(m, w,
-                   which == 1 ? m->fl.s[m->fl.retry_head].cost
-                              : m->feed.look.spec.cost))
-    return 0;
-  if (which == 1)
-    *cost = m->fl.s[m->fl.retry_head].cost;
-  else if (which == 2)
-    *cost = m->feed.look.spec.cost;
-  return which != 0;
+  return w < 0 || fits_behind(m, w, *cost);
 }
 
 /* A fresh slot filled from the feed's task. The payload is kept only when
