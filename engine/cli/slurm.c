@@ -76,27 +76,31 @@ static int parse_time(const char *s, double *out) {
   return 0;
 }
 
-/* Runs cmd and keeps its first line of output. Returns 0 on exit 0. */
-static int first_line(const char *cmd, char *line, size_t n) {
+/* Runs cmd and reads a time from its output: the word after key on the
+ * first line where one parses (squeue's %e: key ""; scontrol's
+ * "EndTime="). Returns 0 when cmd exited 0 and a time parsed. */
+static int time_from(const char *cmd, const char *key, double *out) {
   FILE *p = popen(cmd, "r");
-  int st;
+  char line[4096];
+  int found = -1;
 
-  line[0] = '\0';
   if (!p)
     return -1;
-  if (!fgets(line, (int)n, p))
-    line[0] = '\0';
-  while (fgetc(p) != EOF) /* let it finish writing */
-    ;
-  st = pclose(p);
-  line[strcspn(line, "\n")] = '\0';
-  return st == 0 ? 0 : -1;
+  while (fgets(line, sizeof(line), p)) {
+    char *at = strstr(line, key);
+    if (at && found != 0) {
+      at += strlen(key);
+      at[strcspn(at, " \n")] = '\0';
+      found = parse_time(at, out);
+    }
+  }
+  return pclose(p) == 0 ? found : -1;
 }
 
 int cli_slurm_end_time(double *end, char *err, size_t n) {
   const char *v = getenv("SLURM_JOB_END_TIME");
   long id = env_long("SLURM_JOB_ID");
-  char cmd[128], line[4096];
+  char cmd[128];
 
   if (v && *v) {
     char *e;
@@ -117,26 +121,11 @@ int cli_slurm_end_time(double *end, char *err, size_t n) {
     return CLI_USAGE;
   }
   snprintf(cmd, sizeof(cmd), "squeue -h -j %ld -o %%e 2>/dev/null", id);
-  if (first_line(cmd, line, sizeof(line)) == 0 && parse_time(line, end) == 0)
+  if (time_from(cmd, "", end) == 0)
     return 0;
   snprintf(cmd, sizeof(cmd), "scontrol show job %ld 2>/dev/null", id);
-  {
-    FILE *p = popen(cmd, "r");
-    int found = 0;
-    if (p) {
-      while (fgets(line, sizeof(line), p)) {
-        char *at = strstr(line, "EndTime=");
-        if (at && !found) {
-          at += strlen("EndTime=");
-          at[strcspn(at, " \n")] = '\0';
-          found = parse_time(at, end) == 0;
-        }
-      }
-      pclose(p);
-    }
-    if (found)
-      return 0;
-  }
+  if (time_from(cmd, "EndTime=", end) == 0)
+    return 0;
   snprintf(err, n,
            "--deadline slurm: cannot read job %ld's end time (no "
            "SLURM_JOB_END_TIME, and neither squeue nor scontrol gave one: "
