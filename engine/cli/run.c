@@ -889,7 +889,8 @@ static int conclude(struct run_cli *c, struct loom *l, int rc,
 }
 
 /* Is this process the first task of a Slurm step or job (or not under
- * Slurm at all)? */
+ * Slurm at all)? Slurm's variable alone: a singleton's MPI sets its own
+ * rank variables (OMPI_COMM_WORLD_RANK=0) in every one of them. */
 static int env_rank0(void) {
   const char *v = getenv("SLURM_PROCID");
   return !v || strcmp(v, "0") == 0;
