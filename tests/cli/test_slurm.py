@@ -82,6 +82,19 @@ class SlurmCase(loomtest.LoomTestCase):
         text = loomtest.read_text(out) if os.path.exists(out) else ""
         return r.returncode, text + r.stderr
 
+    def wait_for_no_jobs(self, slurm_dir, env, limit, what):
+        """Waits until the Slurm in slurm_dir has no job left (chains of
+        jobs go on after sbatch --wait returns); fails after limit s."""
+        deadline = loomtest.time.monotonic() + limit
+        while loomtest.time.monotonic() < deadline:
+            q = subprocess.run([LOCAL, "run", slurm_dir, "squeue", "-h",
+                                "-o", "%i"], env=env, capture_output=True,
+                               text=True)
+            if q.returncode == 0 and not q.stdout.strip():
+                return
+            loomtest.time.sleep(1)
+        self.fail(what + " did not end")
+
     def tasks(self, n, name="t.txt"):
         return self.write(name, "".join("echo task %d on $LOOM_CPUS\n" % i
                                         for i in range(n)))
@@ -243,15 +256,7 @@ class ReadmeTest(ClusterCase):
                                text=True, timeout=60)
             self.assertEqual(r.returncode, 0, (line, r.stderr))
             self.assertIn("Submitted batch job", r.stdout)
-        deadline = loomtest.time.monotonic() + 240
-        while loomtest.time.monotonic() < deadline:
-            q = subprocess.run([LOCAL, "run", self.dir, "squeue", "-h", "-o",
-                                "%i"], env=env, capture_output=True, text=True)
-            if q.returncode == 0 and not q.stdout.strip():
-                break
-            loomtest.time.sleep(1)
-        else:
-            self.fail("the jobs did not end")
+        self.wait_for_no_jobs(self.dir, env, 240, "the jobs")
         logs = "".join(loomtest.read_text(self.path(f))
                        for f in os.listdir(self.tmp) if f.endswith(".out"))
         for run, n in (("run1", 12), ("run2", 12), ("run3", 12)):
@@ -320,15 +325,8 @@ class WallTimeTest(SlurmCase):
                               {"MARGIN": "35", "GRACE": "10"}, timeout=120)
         self.assertEqual(rc, 4, out)  # the first job left tasks
         # The chain goes on after sbatch --wait returns: wait for it.
-        deadline = loomtest.time.monotonic() + 600
-        while loomtest.time.monotonic() < deadline:
-            q = subprocess.run(["squeue", "-h", "-o", "%i"], env=self.env(),
-                               capture_output=True, text=True)
-            if q.returncode == 0 and not q.stdout.strip():
-                break
-            loomtest.time.sleep(2)
-        else:
-            self.fail("the chain of jobs did not end")
+        self.wait_for_no_jobs(STATE["dir"], self.env(), 600,
+                              "the chain of jobs")
         rows = loomtest.read_joblog(self.path("run"))
         rep = loomtest.read_report(self.path("run"))
         self.assertTrue(rep["complete"], rep["error"])
