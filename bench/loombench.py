@@ -1542,19 +1542,24 @@ def state_cases(ranks):
     return cases
 
 
-def state_summary(rows):
-    """Medians per (impl, mode, mix, ranks), then the ratios."""
+def group_medians(rows, key_of, fields):
+    """Rows grouped by key_of(row), in key order: (key, the group's rows,
+    the median of each of fields)."""
     groups = {}
     for r in rows:
-        key = (r["impl"], r["mode"], r["mix"], int(r["ranks"]))
-        groups.setdefault(key, []).append(r)
+        groups.setdefault(key_of(r), []).append(r)
+    return [(key, groups[key],
+             tuple(median(r[f] for r in groups[key]) for f in fields))
+            for key in sorted(groups)]
+
+
+def state_summary(rows):
+    """Medians per (impl, mode, mix, ranks), then the ratios."""
     lines = ["impl,mode,mix,ranks,clients,ops_per_s,lat_median_us,lat_p99_us"]
     med = {}
-    for key in sorted(groups):
-        rs = groups[key]
-        m = (median(r["ops_per_s"] for r in rs),
-             median(r["lat_median_us"] for r in rs),
-             median(r["lat_p99_us"] for r in rs))
+    for key, rs, m in group_medians(
+            rows, lambda r: (r["impl"], r["mode"], r["mix"], int(r["ranks"])),
+            ("ops_per_s", "lat_median_us", "lat_p99_us")):
         med[key] = m
         lines.append("%s,%s,%s,%d,%d,%.0f,%.2f,%.2f" % (key + (len(rs),) + m))
     lines.append("")
@@ -1668,17 +1673,12 @@ def slots_run(loom, layout, ranks, extra, work, base, rep, env):
 
 def slots_summary(rows):
     """Medians per (layout, workload), then slots over ranks."""
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["workload"], r["layout"]), []).append(r)
     lines = ["workload,layout,ranks,slots,runs,tasks_per_s,msgs_per_task,"
              "node_rss_mib"]
     med = {}
-    for key in sorted(groups):
-        rs = groups[key]
-        m = (median(r["tasks_per_s"] for r in rs),
-             median(r["msgs_per_task"] for r in rs),
-             median(r["node_rss_mib"] for r in rs))
+    for key, rs, m in group_medians(
+            rows, lambda r: (r["workload"], r["layout"]),
+            ("tasks_per_s", "msgs_per_task", "node_rss_mib")):
         med[key] = m
         lines.append("%s,%s,%s,%s,%d,%.1f,%.4f,%s" % (
             key + (rs[0]["ranks"], rs[0]["slots"], len(rs), m[0], m[1],
