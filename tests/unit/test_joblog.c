@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,125 @@ test_joblog_without_a_file_accepts_rows_and_does_nothing(void **st) {
   assert_int_equal(loom__joblog_close(&j), 0);
 }
 
+/* The row as printf writes it: the format the journal has always had, which
+ * the hand-made formatter must reproduce. */
+static char *printf_row(const struct loom__joblog_row *r) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  assert_non_null(f);
+  fprintf(f,
+          "%016" PRIx64 "\t%016" PRIx64 "\t%" PRIu64
+          "\t%d\t%s\t%.6f\t%.6f\t%d\t%d\t%s\t%d\t%.*s\t",
+          r->id, r->key, r->line, r->rank, r->host, r->start, r->elapsed,
+          r->exit_code, r->sig, r->status, r->attempt,
+          r->cpus_len ? (int)r->cpus_len : 1, r->cpus_len ? r->cpus : "-");
+  loom__joblog_escape(f, r->text, r->text_len);
+  fputc('\n', f);
+  fclose(f);
+  return text;
+}
+
+/* The row as loom__joblog_write() writes it. */
+static char *written_row(const struct loom__joblog_row *r) {
+  struct loom__joblog j = {NULL};
+  char *text = NULL;
+  size_t len = 0;
+  j.fp = open_memstream(&text, &len);
+  assert_non_null(j.fp);
+  assert_int_equal(loom__joblog_write(&j, r), 0);
+  fclose(j.fp);
+  return text;
+}
+
+static uint64_t next_rand(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+/* Rows of every shape, written without printf, read the same as with it:
+ * numbers at their extremes, times a few nanoseconds either side of a
+ * microsecond (not half-way: there the two may round apart), long hosts,
+ * CPU lists and commands that overflow the writer's line buffer. */
+static void test_joblog_rows_match_printf_byte_for_byte(void **st) {
+  (void)st;
+  static char big[5000], cpus[3000];
+  static const int ints[] = {0,   1,   -1,    9,         10,       -10,
+                             127, 128, 65535, INT32_MAX, INT32_MIN};
+  static const double times[] = {0,
+                                 1e-6,
+                                 0.000001999,
+                                 0.5,
+                                 1.5,
+                                 59.999999,
+                                 1700000000.25,
+                                 1796072445.368693,
+                                 8999999999.999999,
+                                 9e9,
+                                 1e15,
+                                 -0.25,
+                                 -1700000000.5};
+  uint64_t seed = 88172645463325252ULL;
+
+  for (size_t i = 0; i < sizeof(big) - 1; i++)
+    big[i] = (char)('a' + i % 26);
+  for (size_t i = 0; i < sizeof(cpus) - 1; i++)
+    cpus[i] = i % 3 == 2 ? ',' : (char)('0' + i % 10);
+  for (int k = 0; k < 20000; k++) {
+    struct loom__joblog_row r = sample_row();
+    uint64_t v = next_rand(&seed);
+    r.id = v;
+    r.key = k % 7 == 0 ? 0 : k % 7 == 1 ? UINT64_MAX : next_rand(&seed);
+    r.line = k % 5 == 0 ? UINT64_MAX : v % 100000000;
+    r.rank = ints[k % 11];
+    r.exit_code = ints[(k / 11) % 11];
+    r.sig = (int)(v % 129);
+    r.attempt = 1 + (int)(v % 60000);
+    if (k < 13 * 13) {
+      r.start = times[k % 13];
+      r.elapsed = times[k / 13];
+    } else {
+      /* A whole number of microseconds up to 2e9 s (the year 2033), then
+       * up to 0.3 us off it: still a quarter microsecond or more from half
+       * way, in a double of that size. */
+      double us = (double)(next_rand(&seed) % 2000000000000000ULL);
+      double off = ((double)(next_rand(&seed) % 600) - 300) * 1e-3;
+      r.start = (us + off) / 1e6;
+      r.elapsed = (double)(next_rand(&seed) % 100000000000ULL) / 1e6;
+    }
+    r.host = k % 97 == 0 ? big + sizeof(big) - 300 : "node-17.cluster";
+    if (k % 3 == 0) {
+      r.cpus = k % 91 == 0 ? cpus : "0-3,8";
+      r.cpus_len = k % 91 == 0 ? sizeof(cpus) - 1 : 5;
+    }
+    r.text = k % 89 == 0 ? big : "sh -c 'a\tb'\\\n";
+    r.text_len = k % 89 == 0 ? sizeof(big) - 1 : strlen(r.text);
+    char *want = printf_row(&r), *got = written_row(&r);
+    if (strcmp(want, got) != 0)
+      fail_msg("row %d:\n want %.200s\n got  %.200s", k, want, got);
+    free(want);
+    free(got);
+  }
+}
+
+/* dispatched.tsv's rows: two ids in hex. */
+static void test_joblog_started_rows_are_two_hex_ids(void **st) {
+  (void)st;
+  struct loom__joblog j = {NULL};
+  char *text = NULL;
+  size_t len = 0;
+  j.started = open_memstream(&text, &len);
+  assert_non_null(j.started);
+  assert_int_equal(loom__joblog_started(&j, 0xff, UINT64_MAX), 0);
+  assert_int_equal(loom__joblog_started(&j, 0, 0x0123456789abcdefULL), 0);
+  fclose(j.started);
+  assert_string_equal(text, "00000000000000ff\tffffffffffffffff\n"
+                            "0000000000000000\t0123456789abcdef\n");
+  free(text);
+}
+
 static void test_joblog_open_fails_for_a_missing_directory(void **st) {
   (void)st;
   struct loom__joblog j;
@@ -215,6 +335,8 @@ int main(void) {
       TEST(test_joblog_escape_handles_runs_and_both_ends),
       TEST(test_joblog_escape_writes_exactly_n_bytes),
       TEST(test_joblog_without_a_file_accepts_rows_and_does_nothing),
+      TEST(test_joblog_rows_match_printf_byte_for_byte),
+      TEST(test_joblog_started_rows_are_two_hex_ids),
       TEST(test_joblog_open_fails_for_a_missing_directory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
