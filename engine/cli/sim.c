@@ -149,6 +149,23 @@ static int set_latency(void *ctx, const char *v, char *err, size_t n) {
   return number(v, 0, &((struct sim_cli *)ctx)->o.latency);
 }
 
+/* --master-cost MSG:TASK: two numbers of seconds >= 0. */
+static int set_master_cost(void *ctx, const char *v, char *err, size_t n) {
+  struct sim_cli *c = ctx;
+  const char *colon = strchr(v, ':');
+  char msg[64];
+
+  (void)err, (void)n;
+  if (!colon || (size_t)(colon - v) >= sizeof(msg))
+    return -1;
+  memcpy(msg, v, (size_t)(colon - v));
+  msg[colon - v] = '\0';
+  return number(msg, 0, &c->o.master_msg) != 0 ||
+                 number(colon + 1, 0, &c->o.master_task) != 0
+             ? -1
+             : 0;
+}
+
 static int set_window(void *ctx, const char *v, char *err, size_t n) {
   double x;
   (void)err, (void)n;
@@ -243,6 +260,12 @@ static const struct cli_flag sim_flags[] = {
      "a policy of loom run --help", set_policy},
     {"--latency", 0, "S", "one-way message latency, seconds (0.00001)",
      "seconds >= 0", set_latency},
+    {"--master-cost", 0, "MSG:TASK",
+     "the master's own seconds per message sent or\n"
+     "received, and per task handed out or recorded\n"
+     "(loombench.py ceiling measures them); default\n"
+     "0:0, a master that costs nothing",
+     "two seconds >= 0, as 2e-6:3e-7", set_master_cost},
     {"--window", 0, "N", "batches in flight per worker (2)",
      "1 to " CLI_STR(LOOM_WINDOW_MAX), set_window},
     {"--lookahead", 0, "N",
@@ -471,12 +494,13 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
            "\"lower_bound_s\": %.9g, \"makespan_over_lower_bound\": %.6f, "
            "\"greedy_s\": %.9g, \"makespan_over_greedy\": %.6f}, "
            "\"lookahead\": %" PRIu64 ", \"messages\": %" PRIu64
-           ", \"slots\": %d, \"wait_max_s\": %.9g, \"sim_seconds\": %.3f}\n",
+           ", \"slots\": %d, \"wait_max_s\": %.9g, \"master_busy\": %.6f, "
+           "\"sim_seconds\": %.3f}\n",
            o.workers, o.tasks, o.policy ? o.policy : "weighted",
            o.hints ? "true" : "false", r.makespan, r.imbalance, r.efficiency,
            r.lower_bound, r.ratio, r.greedy,
            r.greedy > 0 ? r.makespan / r.greedy : 0, r.lookahead, r.messages,
-           o.slots > 0 ? o.slots : 1, r.wait_max, t1 - t0);
+           o.slots > 0 ? o.slots : 1, r.wait_max, r.master_busy, t1 - t0);
   else
     printf("sim: %d workers, %" PRIu64 " tasks, policy %s%s: makespan %.6g s, "
            "lower bound %.6g s, makespan / lower bound %.4f, ideal greedy "
@@ -490,6 +514,9 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
     printf("sim: %d slots per worker; the longest wait of a task for its "
            "cores: %.6g s\n",
            o.slots > 0 ? o.slots : 1, r.wait_max);
+  if (!c.json && (o.master_msg > 0 || o.master_task > 0))
+    printf("sim: the master was busy %.1f%% of the makespan\n",
+           100 * r.master_busy);
   rc = 0;
 out:
   free(speeds);

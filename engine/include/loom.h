@@ -657,6 +657,13 @@ struct loom_sim_options {
    * arg); NULL = 1 each. A worker starts its tasks in the order they
    * reach it, each once its cores are free (as loom run's workers do). */
   int (*cores)(void *arg, uint64_t i);
+  /* The master's own time, seconds: per message it sends or receives, and
+   * per task it hands out or records (each task counts twice). The master
+   * does one thing at a time, so a busy master delays batches and the
+   * handling of completions: what limits how many workers one master
+   * keeps busy. 0 and 0 = a master that costs nothing. */
+  double master_msg;
+  double master_task;
 };
 
 struct loom_sim_result {
@@ -676,6 +683,8 @@ struct loom_sim_result {
                          (no hints, or a policy that keeps the order) */
   double wait_max;    /* the longest a task waited for cores at its worker
                          once its slot could have started it */
+  double master_busy; /* the master's busy time (master_msg, master_task)
+                         over the makespan, 0 to 1 */
 };
 
 /* Reads the elapsed seconds of every successful attempt in DIR/joblog.tsv

@@ -2,7 +2,9 @@
  * (engine/src/sched/sim.c): several tasks at once per worker, tasks that
  * need several cores, figures that count cores, and the rule that a wide
  * task is never starved by narrow ones that came after it (its wait for
- * cores stays below the longest task, however long the stream).
+ * cores stays below the longest task, however long the stream). And the
+ * master's own costs: a master that spends time per message and per task
+ * is a server of its own, and caps how many workers it keeps busy.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +128,65 @@ static void test_bad_slot_options(void **st) {
   assert_int_equal(loom_sim_run(&o, &r), LOOM_EINVAL);
 }
 
+static double one_ms(void *arg, uint64_t i) {
+  (void)arg;
+  (void)i;
+  return 0.001;
+}
+
+/* 1 ms tasks, one a message (no hints, so batches hold one task), and a
+ * master that spends 10 us a message and 5 us a task: each task costs it
+ * 2 x (10 + 5) = 30 us, so it can feed 1 ms / 30 us = 33 workers. */
+static struct loom_sim_options costly(int workers) {
+  struct loom_sim_options o = base(workers, (uint64_t)workers * 200, 0);
+  o.duration = one_ms;
+  o.latency = 0;
+  o.master_msg = 10e-6;
+  o.master_task = 5e-6;
+  return o;
+}
+
+static void test_a_master_with_costs_saturates(void **st) {
+  struct loom_sim_options o;
+  struct loom_sim_result r, free_master;
+  (void)st;
+
+  /* Below the ceiling: the workers stay busy. */
+  o = costly(8);
+  assert_int_equal(loom_sim_run(&o, &r), 0);
+  assert_int_equal(r.messages, o.tasks);
+  assert_true(r.efficiency > 0.9);
+  assert_true(r.master_busy > 0.2 && r.master_busy < 0.3);
+  /* Far above it: the master is busy all the time, and the makespan is
+   * its work, tasks x 30 us, not the workers'. */
+  o = costly(256);
+  assert_int_equal(loom_sim_run(&o, &r), 0);
+  assert_true(r.master_busy > 0.99);
+  assert_true(fabs(r.makespan - (double)o.tasks * 30e-6) < 0.01 * r.makespan);
+  assert_true(r.efficiency < 0.15);
+  /* The same run with a master that costs nothing keeps them busy. */
+  o.master_msg = o.master_task = 0;
+  assert_int_equal(loom_sim_run(&o, &free_master), 0);
+  assert_true(free_master.efficiency > 0.99);
+  assert_true(free_master.master_busy == 0);
+  /* With slots: the same ceiling in tasks per second. */
+  o = costly(16);
+  o.slots = 16; /* 256 cores */
+  assert_int_equal(loom_sim_run(&o, &r), 0);
+  assert_true(r.master_busy > 0.99);
+}
+
+static void test_negative_master_costs_are_refused(void **st) {
+  struct loom_sim_options o = costly(2);
+  struct loom_sim_result r;
+  (void)st;
+  o.master_msg = -1e-6;
+  assert_int_equal(loom_sim_run(&o, &r), LOOM_EINVAL);
+  o.master_msg = 0;
+  o.master_task = NAN;
+  assert_int_equal(loom_sim_run(&o, &r), LOOM_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_slots_run_two_at_a_time),
@@ -133,6 +194,8 @@ int main(void) {
       cmocka_unit_test(test_wide_tasks_count_their_cores),
       cmocka_unit_test(test_wide_tasks_are_not_starved),
       cmocka_unit_test(test_bad_slot_options),
+      cmocka_unit_test(test_a_master_with_costs_saturates),
+      cmocka_unit_test(test_negative_master_costs_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,10 @@
  *  2. Its completion reaches the master at end + latency: an event in a
  *     min-heap keyed by time. The master handles events in time order,
  *     updates the accounting and measured speeds, then dispatches again.
+ *  3. With master costs (master_msg, master_task) the master is one server
+ *     with a clock of its own: handling a completion, and building each
+ *     batch, takes its time, and a batch leaves when it is built. A
+ *     completion that arrives while the master is busy waits for it.
  * Task durations come from a callback, so memory is O(workers x slots),
  * whatever the number of tasks; with a look-ahead (hints and a longest-first
  * policy) the buffer holds up to `lookahead` tasks, ordered by the same
@@ -54,7 +58,9 @@ struct sim {
   int slots;          /* per worker */
   int plain;          /* one slot, one core a task: a worker's batches run
                          one after the other (the arithmetic of old) */
-  double now;
+  double now;         /* the master's clock */
+  double master_busy; /* its time spent on messages and tasks */
+  uint32_t taken;     /* tasks in the batch being built */
   double *thread_at;  /* [w * slots + k]: when slot k of w is free */
   double *core_at;    /* [w * slots + k]: when core k of w is free */
   double *last_start; /* per worker: tasks start in arrival order */
@@ -70,6 +76,12 @@ struct sim {
   struct batch cur; /* the batch being built */
   int err;          /* out of memory in the look-ahead */
 };
+
+/* The master spends t seconds of its clock. */
+static void charge(struct sim *m, double t) {
+  m->now += t;
+  m->master_busy += t;
+}
 
 static double speed(const struct sim *m, int w) {
   return m->o->speeds ? m->o->speeds[w] : 1.0;
@@ -199,6 +211,8 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
   (void)w;
   if (m->ahead_max)
     loom__ahead_pop(&m->ahead);
+  /* The master's time: the message, then each task in it. */
+  charge(m, (m->taken++ == 0 ? m->o->master_msg : 0) + m->o->master_task);
   m->cur.work += d;
   m->sum_work += d;
   m->longest = fmax(m->longest, d);
@@ -217,18 +231,21 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
 
 static const struct loom__batch_src sim_src = {src_peek, src_take};
 
-/* Hands out batches at time now while a worker has room: the master's
- * batch builder decides, the model times the batch. */
-static int dispatch(struct sim *m, double now) {
+/* Hands out batches from the master's clock on while a worker has room:
+ * the master's batch builder decides, the model times the batch. A batch
+ * leaves once it is built; with slots its tasks are timed as they are
+ * taken, from when its first one was (the build's own time, n x
+ * master_task, is not added to their start). */
+static int dispatch(struct sim *m) {
   const struct loom_sim_options *o = m->o;
 
-  m->now = now;
   for (;;) {
     struct loom__batch plan;
     double start;
     int rc, w;
 
     memset(&m->cur, 0, sizeof(m->cur));
+    m->taken = 0;
     rc = loom__batch_build(&m->s, m->pol, m->pol_state, &sim_src, m, &plan);
     if (m->err)
       return m->err;
@@ -239,7 +256,7 @@ static int dispatch(struct sim *m, double now) {
     m->cur.n = plan.n;
     m->cur.cost = plan.cost;
     if (m->plain) {
-      start = fmax(now + o->latency, m->thread_at[w]);
+      start = fmax(m->now + o->latency, m->thread_at[w]);
       m->cur.busy = m->cur.wall = m->cur.work / speed(m, w);
       m->thread_at[w] = start + m->cur.busy;
       m->cur.end = m->thread_at[w];
@@ -310,19 +327,20 @@ static void figures(const struct sim *m, double makespan,
       makespan > 0 ? bsum / ((double)o->workers * m->slots * makespan) : 0;
   r->messages = m->messages;
   r->wait_max = m->wait_max;
+  r->master_busy = makespan > 0 ? m->master_busy / makespan : 0;
 }
 
 int loom_sim_run(const struct loom_sim_options *o,
                  struct loom_sim_result *out) {
   struct sim m;
-  double now = 0;
   int rc;
 
   if (!out)
     return LOOM_EINVAL;
   memset(out, 0, sizeof(*out));
   if (!o || o->workers < 1 || !o->duration || !(o->latency >= 0) ||
-      o->slots < 0 || o->slots > LOOM_SLOTS_MAX ||
+      o->slots < 0 || o->slots > LOOM_SLOTS_MAX || !(o->master_msg >= 0) ||
+      !(o->master_task >= 0) ||
       (uint64_t)o->workers * (uint64_t)(o->slots > 0 ? o->slots : 1) >
           UINT32_MAX)
     return LOOM_EINVAL;
@@ -358,18 +376,20 @@ int loom_sim_run(const struct loom_sim_options *o,
     rc = m.pol->init(&m.s, &m.pol_state);
   }
   if (rc == 0)
-    rc = dispatch(&m, 0);
+    rc = dispatch(&m);
   while (rc == 0 && m.events.n > 0) {
     struct batch b = next_event(&m);
-    now = b.arrive;
+    /* Handled once it has arrived and the master is free. */
+    m.now = fmax(m.now, b.arrive);
+    charge(&m, o->master_msg + b.n * o->master_task);
     complete(&m, &b);
-    rc = dispatch(&m, now);
+    rc = dispatch(&m);
   }
   /* A policy that refuses a free worker forever would stop the run. */
   if (rc == 0 && m.next < o->tasks)
     rc = LOOM_ESTATE;
   if (rc == 0)
-    figures(&m, now, out);
+    figures(&m, m.now, out);
   out->lookahead = m.ahead_max;
   if (rc == 0 && !o->cores) /* list scheduling knows no wide tasks */
     rc = greedy(o, &m, &out->greedy);
