@@ -2,6 +2,9 @@
 """loombench.py - loom's benchmarks, one program (standard library only).
 
 Subcommands (each has its own --help):
+  suite         the one command: strong and weak scaling, METG, peers
+                (mpi4py.futures, GNU parallel, xargs) side by side and the
+                single master's ceiling, into bench/results/<host>-<date>/
   dispatch      loom's dispatch rate against two MPI master/worker baselines,
                 and `loom run` spawning shell tasks against a shell loop
   balance-sim   every policy against the lower bound in `loom sim`
@@ -31,6 +34,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -2219,6 +2223,1030 @@ def run_plot(opts):
 
 
 # ---------------------------------------------------------------------------
+# Peers: the programs people use today, measured beside loom in the same
+# run: mpi4py.futures (bench/peer_futures.py), GNU parallel and xargs. A
+# missing peer costs its rows, never the benchmark: peer_ensure() says so
+# in one line instead of raising, and the run_* functions raise PeerError
+# alone, whatever goes wrong.
+#
+# The peer program runs under the first Python that imports mpi4py.futures,
+# not necessarily the one running this program: Debian's python3-mpi4py
+# serves /usr/bin/python3 alone, while `python3` on the PATH may be another
+# build.
+
+PEER_FUTURES = os.path.join(ROOT, "bench", "peer_futures.py")
+
+# The peer's CSV columns and how each converts.
+FUTURES_FIELDS = (("impl", str), ("ranks", int), ("workers", int),
+                  ("work", str), ("task_s", float), ("tasks", int),
+                  ("seconds", float), ("tasks_per_s", float))
+
+APT_PACKAGES = {"futures": "python3-mpi4py", "parallel": "parallel"}
+KILL_GRACE = 5  # seconds between SIGTERM and SIGKILL of a timed-out group
+STDERR_LINES = 5  # how much of a failed peer's stderr a PeerError keeps
+
+_futures_py = None  # the Python that imports mpi4py.futures, once found
+
+
+class PeerError(Exception):
+    """A peer run failed or timed out; the message says how."""
+
+
+def run_captured(argv, timeout, stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, env=None):
+    """Runs argv in its own process group; returns (rc, seconds, stdout,
+    stderr). On a timeout the whole group goes (mpirun's ranks, parallel's
+    jobs), SIGTERM first so that mpirun can take its ranks down with it."""
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
+                                stderr=subprocess.PIPE, env=env,
+                                start_new_session=True,
+                                universal_newlines=True, errors="replace")
+    except OSError as e:
+        raise PeerError("%s: %s" % (argv[0], e))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as e:
+        _killpg(proc, signal.SIGTERM)
+        try:
+            err = proc.communicate(timeout=KILL_GRACE)[1]
+        except subprocess.TimeoutExpired:
+            err = ""
+        _killpg(proc, signal.SIGKILL)  # whatever outlived SIGTERM
+        proc.communicate()
+        if isinstance(e, subprocess.TimeoutExpired):
+            raise peer_failed(argv[0], "timed out after %g s" % timeout,
+                              err or "")
+        raise
+    return proc.returncode, time.monotonic() - t0, out or "", err or ""
+
+
+def peer_ok(argv, want=""):
+    """Whether argv runs and exits 0 (with want in its stdout): a probe
+    that never raises."""
+    try:
+        rc, _, out, _ = run_captured(argv, 60, env=mpi_env())
+    except PeerError:
+        return False
+    return rc == 0 and want in out
+
+
+def peer_failed(what, how, err):
+    """A PeerError saying how what failed, with the last lines of stderr, less
+    Open MPI's boxed banners (MPI_ABORT's would hide the peer's message)."""
+    lines, boxed = [], False
+    for line in err.splitlines():
+        if len(line) >= 20 and not line.strip("-"):
+            boxed = not boxed
+        elif not boxed and line.strip():
+            lines.append(line.strip())
+    tail = " | ".join(lines[-STDERR_LINES:])
+    return PeerError("%s %s%s" % (what, how, ": " + tail if tail else ""))
+
+
+def futures_python():
+    """The first Python that imports mpi4py.futures, or None."""
+    global _futures_py
+    if _futures_py is None:
+        seen = []
+        for py in (sys.executable, shutil.which("python3"),
+                   "/usr/bin/python3"):
+            if py and py not in seen:
+                seen.append(py)
+                if peer_ok([py, "-c", "import mpi4py.futures"]):
+                    _futures_py = py
+                    break
+    return _futures_py
+
+
+def peer_usable(name):
+    if name == "futures":
+        return futures_python() is not None
+    return peer_ok(["parallel", "--version"], "GNU parallel")
+
+
+def peer_ensure(name, install=True):
+    """(True, "") when the peer name ("futures" or "parallel") runs here,
+    installing its Debian package first where we may; otherwise (False, a
+    line saying what is missing and that its rows are skipped)."""
+    if name not in APT_PACKAGES:
+        raise ValueError("unknown peer %r" % name)
+    if peer_usable(name):
+        return True, ""
+    pkg = APT_PACKAGES[name]
+    if (install and hasattr(os, "geteuid") and os.geteuid() == 0
+            and shutil.which("apt-get")):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        try:
+            run_captured(["apt-get", "install", "-y", "-q",
+                          "--no-install-recommends", pkg], 600,
+                         stdout=subprocess.DEVNULL, env=env)
+        except PeerError:
+            pass
+        global _futures_py
+        _futures_py = None
+        if peer_usable(name):
+            return True, ""
+    what = ("no Python here imports mpi4py.futures"
+            if name == "futures" else "GNU parallel is not installed")
+    return False, "%s (package %s): %s rows skipped" % (what, pkg, name)
+
+
+def futures_argv(np, work, seconds, tasks, chunksize, repeat=1):
+    """mpirun of bench/peer_futures.py on np ranks (np - 1 workers)."""
+    return mpirun_unbound() + [
+        "-np", str(np), futures_python() or "python3", "-m", "mpi4py.futures",
+        PEER_FUTURES, "--work", work, "--seconds", repr(float(seconds)),
+        "--tasks", str(tasks), "--chunksize", str(chunksize), "--repeat",
+        str(repeat)]
+
+
+def run_futures(np, work, seconds, tasks, chunksize, repeat=1, timeout=600):
+    """Runs the peer; returns its rows as dicts of converted fields."""
+    argv = futures_argv(np, work, seconds, tasks, chunksize, repeat)
+    rc, _, out, err = run_captured(argv, timeout, env=mpi_env())
+    if rc != 0:
+        raise peer_failed("peer_futures.py", "exit %d" % rc, err)
+    rows = []
+    for rec in csv.reader(out.splitlines()):
+        if len(rec) != len(FUTURES_FIELDS):
+            raise PeerError("peer_futures.py: bad line %r" % ",".join(rec))
+        rows.append({k: conv(v) for (k, conv), v in zip(FUTURES_FIELDS, rec)})
+    if len(rows) != repeat:
+        raise PeerError("peer_futures.py: %d rows for %d repeats"
+                        % (len(rows), repeat))
+    return rows
+
+
+def parallel_argv(taskfile, jobs):
+    """GNU parallel given no command runs each line of the file as one."""
+    return ["parallel", "--will-cite", "-j", str(jobs),
+            "--arg-file", taskfile]
+
+
+def run_parallel(taskfile, jobs, timeout=600):
+    """Wall seconds of GNU parallel running every line of taskfile."""
+    rc, seconds, _, err = run_captured(parallel_argv(taskfile, jobs),
+                                       timeout, stdout=subprocess.DEVNULL)
+    if rc != 0:
+        raise peer_failed("parallel", "exit %d" % rc, err)
+    return seconds
+
+
+def run_xargs(taskfile, jobs, timeout=600):
+    """Wall seconds of xargs running every line of taskfile with sh -c,
+    jobs at a time: the plainest parallel spawner there is."""
+    argv = ["xargs", "-d", "\n", "-P", str(jobs), "-n1", "sh", "-c"]
+    try:
+        f = open(taskfile, "rb")
+    except OSError as e:
+        raise PeerError("xargs: %s" % e)
+    with f:
+        rc, seconds, _, err = run_captured(argv, timeout, stdin=f,
+                                           stdout=subprocess.DEVNULL)
+    if rc != 0:
+        raise peer_failed("xargs", "exit %d" % rc, err)
+    return seconds
+
+
+# ---------------------------------------------------------------------------
+# suite: the one command. How loom scales here, what task size is too
+# small, how far one master goes, and how loom compares with the tools
+# people use today, measured side by side and written to one folder.
+
+SUITE_HELP = """\
+suite - the one command: how loom scales on this machine or allocation,
+which task size is too small, how far one master goes, and how loom
+compares with mpi4py.futures, GNU parallel and xargs, measured side by
+side in one run.
+
+usage: bench/loombench.py suite [--quick | --smoke] [--max-ranks N]
+                                [--results DIR] [--no-build] [BUILD_DIR]
+  --quick        about two minutes: fewer durations, less work per point,
+                 one repeat, and the other benchmarks left out
+  --smoke        seconds: checks that every part runs, measures nothing
+  --max-ranks N  the most MPI ranks to start (default: the cores this
+                 process may use plus one for the master, or SLURM_NTASKS
+                 inside a Slurm allocation)
+  --results DIR  where the folder goes (default bench/results, or
+                 LOOM_BENCH_RESULTS)
+
+It writes RESULTS/<host>-<date>/ with:
+  machine.md     the machine: CPU, cores, hwloc's view (loom topo), memory,
+                 MPI, the rank counts run and which were oversubscribed
+  scaling.csv    strong scaling (fixed work: 1 ms and 10 ms spin tasks, the
+                 pi and primes kinds) and weak scaling (fixed work per
+                 worker) at every rank count: makespan, speedup, efficiency
+  metg.csv       efficiency against task duration (1 us to 10 ms) for `loom
+                 run` and the library, per rank count; METG(50%) and
+                 METG(90%), the smallest task that still reaches that
+                 efficiency, are in summary.md
+  peers.csv      empty and 1 ms tasks: the library, `loom run`,
+                 mpi4py.futures with chunks of 1, 64 and 1000; `true`
+                 commands: `loom run`, xargs -P and GNU parallel -j; each
+                 with its ratio to loom (missing peers are installed when
+                 we are root, else skipped with a line)
+  ceiling.csv    the master's measured cost per task and per message, and
+                 `loom sim --master-cost` with them: efficiency against
+                 cores at 1 ms to 1 s tasks, one rank per core or per
+                 128-core node (slots)
+  summary.md     every table, and the ratios in words, losses included
+  speedup.png metg.png timeline.png ceiling.png
+and, without --quick, the dispatch, balance-sim, state and slots
+benchmarks' CSVs in the same folder.
+
+Rank counts: 1, 2, 4, ... workers up to --max-ranks - 1, plus the master.
+A count above the cores is run and marked oversubscribed. Speed is never
+asserted; every ratio is measured in this run.
+"""
+
+SUITE_MODES = {
+    "full": dict(strong_s=8.0, weak_s=2.0, metg=(1e-6, 1e-5, 1e-4, 1e-3,
+                                                 1e-2),
+                 metg_s=1.0, repeats=3, empty=200000, spin=2000, true=2000,
+                 calib=2000000, sim_per_core=10, sim_tasks_max=8000000,
+                 sim_step=2, primes_limit=10**10, others=True),
+    "quick": dict(strong_s=2.0, weak_s=0.5, metg=(1e-5, 1e-4, 1e-3, 1e-2),
+                  metg_s=0.3, repeats=1, empty=20000, spin=500, true=300,
+                  calib=500000, sim_per_core=3, sim_tasks_max=1000000,
+                  sim_step=4, primes_limit=10**9, others=False),
+    "smoke": dict(strong_s=0.1, weak_s=0.05, metg=(1e-4, 1e-3), metg_s=0.05,
+                  repeats=1, empty=2000, spin=50, true=20, calib=20000,
+                  sim_per_core=2, sim_tasks_max=20000, sim_step=4,
+                  primes_limit=10**7, others=False),
+}
+SUITE_TIMEOUT = 600
+CEILING_DURATIONS = (1e-3, 1e-2, 0.1, 1.0)
+CEILING_NODE_CORES = 128
+CEILING_TARGET_CORES = 10000 * 128  # the issue's 10,000 nodes of 128 cores
+SCALING_HEADER = ("bench,kind,task_s,ranks,workers,oversubscribed,tasks,"
+                  "work_s,rep,makespan_s,speedup,efficiency")
+METG_HEADER = ("impl,ranks,workers,oversubscribed,task_s,tasks,rep,"
+               "makespan_s,efficiency")
+PEERS_HEADER = ("workload,ranks,workers,oversubscribed,impl,tasks,rep,"
+                "seconds,tasks_per_s,loom_over_impl")
+CEILING_HEADER = ("what,task_s,slots,cores,workers,tasks,efficiency,"
+                  "master_busy,value")
+
+
+def suite_workers(max_ranks):
+    """1, 2, 4, ... workers below max_ranks, and max_ranks - 1 itself."""
+    top = max(1, max_ranks - 1)
+    ws, w = [], 1
+    while w < top:
+        ws.append(w)
+        w *= 2
+    return ws + [top]
+
+
+def default_max_ranks():
+    """SLURM_NTASKS inside an allocation, else this process's cores plus
+    one rank for the master (which mostly waits)."""
+    n = os.environ.get("SLURM_NTASKS", "")
+    return int(n) if n.isdigit() and int(n) >= 2 else ncores() + 1
+
+
+def efficiency(tasks, task_s, workers, makespan):
+    """Work over the workers' time: tasks x duration / (workers x
+    makespan)."""
+    if not makespan or makespan <= 0:
+        return None
+    return tasks * task_s / (workers * makespan)
+
+
+def metg(points, target):
+    """METG at efficiency target from (task_s, efficiency) points: the
+    smallest duration from which on every longer one reaches the target,
+    interpolated in log(duration) between the last point below and the
+    first above. ("<", d) when even the shortest reaches it, (">", d)
+    when even the longest does not."""
+    pts = sorted((d, e) for d, e in points if e is not None)
+    if not pts:
+        return None
+    if all(e >= target for _, e in pts):
+        return ("<", pts[0][0])
+    i = max(k for k, (_, e) in enumerate(pts) if e < target)
+    if i == len(pts) - 1:
+        return (">", pts[-1][0])
+    (d0, e0), (d1, e1) = pts[i], pts[i + 1]
+    f = (target - e0) / (e1 - e0)
+    return ("=", math.exp(math.log(d0) + f * (math.log(d1) - math.log(d0))))
+
+
+def metg_text(m):
+    if m is None:
+        return "-"
+    sign, d = m
+    return "%s%s" % ("" if sign == "=" else sign, human_seconds(d))
+
+
+def human_seconds(s):
+    if s >= 1:
+        return "%.3g s" % s
+    if s >= 1e-3:
+        return "%.3g ms" % (s * 1e3)
+    return "%.3g us" % (s * 1e6)
+
+
+def ceiling_of(rows, target):
+    """The most cores at which efficiency still reaches target, from
+    (cores, efficiency) rows; None when even the fewest miss it."""
+    ok = [c for c, e in rows if e is not None and e >= target]
+    return max(ok) if ok else None
+
+
+def machine_md(loom, max_ranks, workers):
+    """machine.md: what this machine is, and which runs oversubscribed."""
+    def out(argv):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True,
+                               timeout=60, env=mpi_env())
+            return r.stdout.strip() if r.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    cpu = ""
+    for line in out(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            cpu = line.split(":", 1)[1].strip()
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = "%.1f GiB" % (int(f.readline().split()[1]) / 2**20)
+    except (OSError, ValueError, IndexError):
+        pass
+    cores = ncores()
+    mpi = out(["mpirun", "--version"]).splitlines()
+    slurm = os.environ.get("SLURM_JOB_ID")
+    lines = ["# The machine", "",
+             "| what | value |", "|---|---|",
+             "| host | %s |" % socket.gethostname(),
+             "| date | %s |" % time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+             "| CPU | %s |" % (cpu or "unknown"),
+             "| cores this run may use | %d |" % cores,
+             "| memory | %s |" % (mem or "unknown"),
+             "| kernel | %s |" % " ".join(os.uname()[2:3]),
+             "| MPI | %s |" % (mpi[0] if mpi else "unknown"),
+             "| Slurm job | %s |" % (slurm or "none (not in an allocation)"),
+             "| loom | %s |" % git_describe(),
+             "| rank counts | %s |" % ", ".join(
+                 "%d%s" % (w + 1, " (oversubscribed)" if w + 1 > cores
+                           else "") for w in workers),
+             "", "A rank count above the cores is oversubscribed: its ranks "
+             "share cores, so its figures say little about scaling.", "",
+             "hwloc's view (`loom topo`):", "", "```",
+             out([loom, "topo"]) or "(loom topo failed)", "```", ""]
+    return "\n".join(lines)
+
+
+class Suite:
+    """One run of the suite: its folder, its binaries and its rows."""
+
+    def __init__(self, opts, mode):
+        self.p = SUITE_MODES[mode]
+        self.mode = mode
+        self.build = opts.build
+        self.loom = target_path(opts.build, "loom")
+        self.lib = target_path(opts.build, "bench-dispatch")
+        self.cores = ncores()
+        self.max_ranks = opts.max_ranks or default_max_ranks()
+        self.workers = suite_workers(self.max_ranks)
+        stamp = time.strftime("%Y%m%d")
+        self.dir = os.path.join(results_dir(opts.results), "%s-%s" % (
+            socket.gethostname().split(".")[0], stamp))
+        self.tmp = None
+        self.failures = 0
+
+    def over(self, workers):
+        return 1 if workers + 1 > self.cores else 0
+
+    def loom_run(self, workers, args, name="run"):
+        """One `mpirun loom run`; returns (report.json, run directory) or
+        (None, rundir) after saying why."""
+        rundir = os.path.join(self.tmp, name)
+        shutil.rmtree(rundir, ignore_errors=True)
+        argv = (mpirun_unbound() + ["-np", str(workers + 1), self.loom,
+                                    "run", "-q", "-o", rundir] + args)
+        err = os.path.join(self.tmp, "err")
+        with open(err, "w") as se:
+            rc = run_timeout(argv, SUITE_TIMEOUT, stdout=subprocess.DEVNULL,
+                             stderr=se, env=mpi_env())
+        try:
+            with open(os.path.join(rundir, "report.json")) as f:
+                rep = json.load(f)
+        except (OSError, ValueError):
+            rep = None
+        if rc != 0 or rep is None:
+            say("%s suite: loom run %s at %d workers failed (exit %d): %s" % (
+                PROG, " ".join(args), workers, rc, tail_lines(err, 3)))
+            self.failures += 1
+            return None, rundir
+        return rep, rundir
+
+    def lib_run(self, workers, work, task_s, tasks):
+        """One bench-dispatch run (the library); returns seconds or
+        None."""
+        argv = (mpirun_unbound() + ["-np", str(workers + 1), self.lib,
+                                    "--tasks", str(tasks), "--work", work,
+                                    "--seconds", repr(task_s), "--repeat",
+                                    "1", "--warmup", "1"])
+        try:
+            rc, _, out, err = run_captured(argv, SUITE_TIMEOUT, env=mpi_env())
+        except PeerError as e:
+            rc, out, err = 124, "", str(e)
+        rows = [r.split(",") for r in out.splitlines() if r]
+        if rc != 0 or not rows or len(rows[-1]) < 8:
+            say("%s suite: bench-dispatch %s %g at %d workers failed: %s" % (
+                PROG, work, task_s, workers, err.strip()[-300:]))
+            self.failures += 1
+            return None
+        return float(rows[-1][6])
+
+    # -- the parts ---------------------------------------------------------
+
+    def calibrate_pi(self):
+        """Seconds of one pi task (10^6 samples), from a short run."""
+        rep, _ = self.loom_run(1, ["--kind", "pi", "--count", "4"])
+        if not rep:
+            return None
+        return rep["task_seconds"]["sum"] / 4
+
+    def scaling_cases(self):
+        """(bench, kind, task_s, tasks at w workers, args): spin tasks of
+        1 and 10 ms; pi tasks, as many as the spin work takes; the primes
+        below 10^k split into 100 ranges a worker (strong only: its ranges
+        tile a fixed interval)."""
+        p = self.p
+        pi_s = self.calibrate_pi()
+        top = self.workers[-1]
+        cases = []
+        for bench, total in (("strong", p["strong_s"]), ("weak", p["weak_s"])):
+            def count(task_s, w, total=total, bench=bench):
+                return max(1, int(round(
+                    total * (w if bench == "weak" else 1) / task_s)))
+            for d in (1e-3, 1e-2):
+                cases.append((bench, "spin", d, count, [
+                    "-a", "dist=fixed", "-a", "mean=%g" % d]))
+            if pi_s:
+                cases.append((bench, "pi", pi_s, count, []))
+        cases.append(("strong", "primes", 0, lambda d, w: 100 * top,
+                      ["-a", "limit=%d" % p["primes_limit"]]))
+        return cases
+
+    def scaling(self, out):
+        keep = None
+        cases = self.scaling_cases()
+        for rep_i in range(self.p["repeats"]):
+            for bench, kind, task_s, count, args in cases:
+                for w in self.workers:
+                    n = count(task_s, w)
+                    name = "%s-%s-%g-%d" % (bench, kind, task_s, w)
+                    rep, rundir = self.loom_run(
+                        w, ["--kind", kind, "--count", str(n)] + args, name)
+                    if not rep:
+                        continue
+                    # Spin work is known; the others' is what they took.
+                    work = (n * task_s if kind == "spin" else
+                            rep["task_seconds"]["sum"])
+                    out.write("%s,%s,%g,%d,%d,%d,%d,%.6f,%d,%.6f,,\n" % (
+                        bench, kind, task_s, w + 1, w, self.over(w), n, work,
+                        rep_i, rep["makespan_s"]))
+                    out.flush()
+                    if (bench == "strong" and kind == "spin" and
+                            task_s == 1e-3 and w == self.workers[-1]):
+                        keep = rundir  # the timeline's run
+                    elif rundir != keep:
+                        shutil.rmtree(rundir, ignore_errors=True)
+        return keep
+
+    def metg_part(self, out):
+        p = self.p
+        for rep_i in range(p["repeats"]):
+            for w in self.workers:
+                for d in p["metg"]:
+                    n = max(1, int(round(p["metg_s"] * w / d)))
+                    rep, rundir = self.loom_run(w, [
+                        "--kind", "spin", "--count", str(n), "-a",
+                        "dist=fixed", "-a", "mean=%g" % d], "metg")
+                    shutil.rmtree(rundir, ignore_errors=True)
+                    rows = []
+                    if rep:
+                        rows.append(("loom-run", rep["makespan_s"]))
+                    secs = self.lib_run(w, "spin", d, n)
+                    if secs:
+                        rows.append(("loom-lib", secs))
+                    for impl, span in rows:
+                        out.write("%s,%d,%d,%d,%g,%d,%d,%.6f,%.6f\n" % (
+                            impl, w + 1, w, self.over(w), d, n, rep_i, span,
+                            efficiency(n, d, w, span)))
+                    out.flush()
+
+    def peers_part(self, out):
+        p = self.p
+        have_futures, why = peer_ensure("futures")
+        if not have_futures:
+            say("%s suite: %s" % (PROG, why))
+        have_parallel, why = peer_ensure("parallel")
+        if not have_parallel:
+            say("%s suite: %s" % (PROG, why))
+        taskfile = os.path.join(self.tmp, "true.txt")
+        with open(taskfile, "w") as f:
+            f.write("true\n" * p["true"])
+
+        def row(workload, w, impl, n, rep_i, secs):
+            out.write("%s,%d,%d,%d,%s,%d,%d,%.6f,%.1f,\n" % (
+                workload, w + 1, w, self.over(w), impl, n, rep_i, secs,
+                n / secs if secs else 0))
+            out.flush()
+
+        for rep_i in range(p["repeats"]):
+            for w in self.workers:
+                for workload, work, d, n, kind in (
+                        ("empty", "none", 0.0, p["empty"], ["noop"]),
+                        ("1ms", "spin", 1e-3, p["spin"] * w,
+                         ["spin", "-a", "dist=fixed", "-a", "mean=0.001"])):
+                    secs = self.lib_run(w, work, d, n)
+                    if secs:
+                        row(workload, w, "loom-lib", n, rep_i, secs)
+                    rep, rundir = self.loom_run(w, ["--kind", kind[0],
+                                                    "--count", str(n)] +
+                                                kind[1:], "peer")
+                    shutil.rmtree(rundir, ignore_errors=True)
+                    if rep:
+                        row(workload, w, "loom-run", n, rep_i,
+                            rep["makespan_s"])
+                    for chunk in ((1, 64, 1000) if have_futures else ()):
+                        # One task a message runs at a few thousand a
+                        # second: fewer of them give the same rate.
+                        m = min(n, 20000 * w) if chunk == 1 else n
+                        try:
+                            r = run_futures(w + 1, work, d, m, chunk,
+                                            timeout=SUITE_TIMEOUT)[0]
+                            row(workload, w, r["impl"], m, rep_i,
+                                r["seconds"])
+                        except PeerError as e:
+                            say("%s suite: %s" % (PROG, e))
+                            self.failures += 1
+                # `true` commands: whole wall time, launch included.
+                t0 = time.monotonic()
+                rep, rundir = self.loom_run(w, [taskfile], "true")
+                wall = time.monotonic() - t0
+                shutil.rmtree(rundir, ignore_errors=True)
+                if rep:
+                    row("true", w, "loom-run", p["true"], rep_i, wall)
+                for impl, fn in (("xargs", run_xargs),
+                                 ("parallel", run_parallel)):
+                    if impl == "parallel" and not have_parallel:
+                        continue
+                    try:
+                        row("true", w, impl, p["true"], rep_i,
+                            fn(taskfile, w, timeout=SUITE_TIMEOUT))
+                    except PeerError as e:
+                        say("%s suite: %s" % (PROG, e))
+                        self.failures += 1
+
+    def ceiling_part(self, out):
+        """Measures the master's cost per task and per message here, then
+        asks loom sim how many cores one such master keeps busy."""
+        p = self.p
+        n = p["calib"]
+        # Per task: empty tasks on one worker with a deep window, so that
+        # the master is the bottleneck. Each task is handed out and
+        # recorded: half each.
+        rep, rundir = self.loom_run(1, ["--kind", "noop", "--count", str(n),
+                                        "--window", "16"], "calib")
+        shutil.rmtree(rundir, ignore_errors=True)
+        if not rep:
+            return
+        per_task = rep["makespan_s"] / n / 2
+        # Per message: the same with one task a message.
+        m = max(1000, n // 50)
+        rep, rundir = self.loom_run(1, ["--kind", "noop", "--count", str(m),
+                                        "--window", "16", "--batch-max",
+                                        "1"], "calib")
+        shutil.rmtree(rundir, ignore_errors=True)
+        if not rep:
+            return
+        per_msg = max(0.0, (rep["makespan_s"] / m - 2 * per_task) / 2)
+        out.write("measured,,,,,%d,,,%.9f\n" % (n, per_task))
+        out.write("measured-msg,,,,,%d,,,%.9f\n" % (m, per_msg))
+        cost = "%.9g:%.9g" % (per_msg, per_task)
+        for d in CEILING_DURATIONS:
+            for slots in (1, CEILING_NODE_CORES):
+                cores = CEILING_NODE_CORES
+                below = 0
+                while cores <= 2 * CEILING_TARGET_CORES and below < 2:
+                    workers = max(1, cores // slots)
+                    tasks = min(p["sim_per_core"] * cores, p["sim_tasks_max"])
+                    tasks = max(tasks, 2 * cores)
+                    argv = [self.loom, "sim", "--json", "--workers",
+                            str(workers), "--slots", str(slots), "--tasks",
+                            str(tasks), "--dist", "fixed", "--mean", repr(d),
+                            "--master-cost", cost]
+                    r = subprocess.run(argv, capture_output=True, text=True)
+                    if r.returncode != 0:
+                        say("%s suite: %s: %s" % (PROG, " ".join(argv),
+                                                  r.stderr.strip()))
+                        self.failures += 1
+                        break
+                    j = json.loads(r.stdout)
+                    eff = j["balance"]["efficiency"]
+                    out.write("sim,%g,%d,%d,%d,%d,%.6f,%.6f,\n" % (
+                        d, slots, cores, workers, tasks, eff,
+                        j["master_busy"]))
+                    out.flush()
+                    below += eff < 0.5
+                    cores *= p["sim_step"]
+
+    def run(self):
+        os.makedirs(self.dir, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="loombench_suite.") as tmp:
+            self.tmp = tmp
+            with open(os.path.join(self.dir, "machine.md"), "w") as f:
+                f.write(machine_md(self.loom, self.max_ranks, self.workers))
+            parts = [("scaling.csv", SCALING_HEADER, self.scaling),
+                     ("metg.csv", METG_HEADER, self.metg_part),
+                     ("peers.csv", PEERS_HEADER, self.peers_part),
+                     ("ceiling.csv", CEILING_HEADER, self.ceiling_part)]
+            timeline_run = None
+            for name, header, fn in parts:
+                say("%s suite: %s" % (PROG, name))
+                path = os.path.join(self.dir, name)
+                with open(path + ".tmp", "w") as out:
+                    out.write(header + "\n")
+                    got = fn(out)
+                    timeline_run = timeline_run or got
+                os.replace(path + ".tmp", path)
+            fill_scaling(os.path.join(self.dir, "scaling.csv"))
+            fill_peers(os.path.join(self.dir, "peers.csv"))
+            if timeline_run:
+                shutil.copy(os.path.join(timeline_run, "joblog.tsv"),
+                            os.path.join(self.dir, "timeline_joblog.tsv"))
+        summary = suite_summary(self.dir, self.cores)
+        with open(os.path.join(self.dir, "summary.md"), "w") as f:
+            f.write(summary)
+        print(summary)
+        if shutil.which("gnuplot"):
+            plot_suite(self.dir, self.cores)
+        else:
+            say("%s suite: gnuplot not found: no plots" % PROG)
+        return self.failures
+
+
+def fill_scaling(path):
+    """Adds speedup and efficiency to each row. Strong: speedup = 1
+    worker's makespan over this one's. Weak: 1 worker's makespan x workers
+    over this one's (ideal = workers). Efficiency: for spin tasks, their
+    known work over workers x makespan; for the others, speedup over
+    workers."""
+    rows = read_csv(path)
+    one = {}
+    for r in rows:
+        if r["workers"] == "1":
+            one.setdefault((r["bench"], r["kind"], r["task_s"], r["rep"]),
+                           float(r["makespan_s"]))
+    for r in rows:
+        span = float(r["makespan_s"])
+        base = one.get((r["bench"], r["kind"], r["task_s"], r["rep"]))
+        w = int(r["workers"])
+        if r["bench"] == "strong":
+            r["speedup"] = "%.4f" % (base / span) if base and span else ""
+        else:  # weak: 1 worker's time over this one's (ideal 1)
+            r["speedup"] = "%.4f" % (base / span * w) if base and span else ""
+        if r["kind"] == "spin":
+            r["efficiency"] = "%.4f" % (float(r["work_s"]) / (w * span)) \
+                if span > 0 else ""
+        else:
+            r["efficiency"] = "%.4f" % (float(r["speedup"]) / w) \
+                if r["speedup"] else ""
+    write_dicts(path, SCALING_HEADER, rows)
+
+
+def fill_peers(path):
+    """Adds each row's ratio: loom's tasks per second (the library for
+    in-process peers, loom run for commands) over the row's."""
+    rows = read_csv(path)
+    loom = {}
+    for r in rows:
+        impl = r["impl"]
+        if impl in ("loom-lib", "loom-run"):
+            loom[(r["workload"], r["ranks"], r["rep"], impl)] = \
+                float(r["tasks_per_s"])
+    for r in rows:
+        ref = "loom-run" if r["workload"] == "true" else "loom-lib"
+        if r["workload"] != "true" and r["impl"].startswith("loom"):
+            ref = r["impl"]
+        base = loom.get((r["workload"], r["ranks"], r["rep"], ref))
+        v = float(r["tasks_per_s"])
+        r["loom_over_impl"] = "%.3f" % (base / v) if base and v else ""
+    write_dicts(path, PEERS_HEADER, rows)
+
+
+def write_dicts(path, header, rows):
+    fields = header.split(",")
+    with open(path + ".tmp", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in fields})
+    os.replace(path + ".tmp", path)
+
+
+def md_table(header, rows):
+    return (["| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)] +
+            ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+
+
+def num(v, fmt="%.3g"):
+    return fmt % v if v is not None else "-"
+
+
+def medians_by(rows, key_of, fields):
+    """{key: {field: median}} over the rows of each key."""
+    return {key: dict(zip(fields, meds))
+            for key, _, meds in group_medians(rows, key_of, fields)}
+
+
+def suite_summary(d, cores):
+    """summary.md from the folder's CSVs: medians over repeats."""
+    out = ["# loom on %s" % os.path.basename(d), "",
+           "See machine.md for the machine. Medians over repeats; every "
+           "ratio is measured in this run.", ""]
+    path = os.path.join(d, "scaling.csv")
+    if os.path.isfile(path):
+        rows = read_csv(path)
+        med = medians_by(rows, lambda r: (r["bench"], r["kind"],
+                                             float(r["task_s"]),
+                                             int(r["workers"])),
+                            ["makespan_s", "speedup", "efficiency"])
+        out += ["## Strong and weak scaling", "",
+                "Strong: the same work at every rank count (speedup over 1 "
+                "worker). Weak: the same work per worker (speedup: 1 "
+                "worker's time x workers over this time; ideal = workers). "
+                "Efficiency: for spin tasks their known work over workers x "
+                "makespan (1 is perfect, the master's and the launch's time "
+                "included); for pi and primes, speedup over workers.", ""]
+        t = []
+        for (bench, kind, task_s, w), m in sorted(med.items()):
+            t.append([bench, kind, human_seconds(task_s) if task_s else "-",
+                      w + 1, w,
+                      num(m["makespan_s"], "%.3f"), num(m["speedup"], "%.2f"),
+                      num(m["efficiency"], "%.3f") +
+                      (" (oversubscribed)" if w + 1 > cores else "")])
+        out += md_table(["scaling", "kind", "task", "ranks", "workers",
+                         "makespan s", "speedup", "efficiency"], t) + [""]
+    path = os.path.join(d, "metg.csv")
+    if os.path.isfile(path):
+        rows = read_csv(path)
+        med = medians_by(rows, lambda r: (r["impl"], int(r["workers"]),
+                                             float(r["task_s"])),
+                            ["efficiency"])
+        out += ["## METG: the smallest task worth running", "",
+                "Efficiency = tasks x duration / (workers x makespan) for "
+                "spin tasks of one duration. METG(x) is the smallest "
+                "duration from which on efficiency stays at x or above "
+                "(interpolated; `<` or `>`: beyond the durations run).", ""]
+        t = []
+        for impl, w in sorted({(k[0], k[1]) for k in med}):
+            pts = [(k[2], m["efficiency"]) for k, m in med.items()
+                   if k[0] == impl and k[1] == w]
+            t.append([impl, w + 1, w, metg_text(metg(pts, 0.5)),
+                      metg_text(metg(pts, 0.9))] +
+                     [num(e, "%.2f") for _, e in sorted(pts)])
+        durs = sorted({k[2] for k in med})
+        out += md_table(["impl", "ranks", "workers", "METG(50%)",
+                         "METG(90%)"] + ["eff @ %s" % human_seconds(x)
+                                         for x in durs], t) + [""]
+    path = os.path.join(d, "peers.csv")
+    if os.path.isfile(path):
+        rows = read_csv(path)
+        med = medians_by(rows, lambda r: (r["workload"], int(r["workers"]),
+                                             r["impl"]),
+                            ["tasks_per_s", "loom_over_impl"])
+        out += ["## Peers, side by side", "",
+                "Tasks per second (`true`: whole command, launch included). "
+                "The ratio is loom's rate over the peer's: above 1 loom is "
+                "faster, below 1 it loses. Empty and 1 ms tasks compare "
+                "with the library; `true` commands with `loom run`.", ""]
+        t = []
+        for (wl, w, impl), m in sorted(med.items()):
+            t.append([wl, w + 1, w, impl, num(m["tasks_per_s"], "%.4g"),
+                      num(m["loom_over_impl"], "%.2f")])
+        out += md_table(["workload", "ranks", "workers", "impl", "tasks/s",
+                         "loom / impl"], t) + [""]
+        losses = [(wl, w, impl, m["loom_over_impl"])
+                  for (wl, w, impl), m in sorted(med.items())
+                  if m["loom_over_impl"] is not None and
+                  m["loom_over_impl"] < 1 and not impl.startswith("loom")]
+        if losses:
+            out += ["Where loom loses: " + "; ".join(
+                "%s tasks at %d workers, %s is %.2fx faster" % (
+                    wl, w, impl, 1 / r) for wl, w, impl, r in losses), ""]
+        else:
+            out += ["loom is at least as fast as every peer measured.", ""]
+        lib_run = [(wl, w, m["tasks_per_s"]) for (wl, w, impl), m in
+                   sorted(med.items()) if impl == "loom-run"]
+        for wl, w, v in lib_run:
+            lib = med.get((wl, w, "loom-lib"))
+            if lib and lib["tasks_per_s"] and v:
+                out.append("- %s tasks at %d workers: `loom run` does %.2fx "
+                           "the library's rate (journal and all)." % (
+                               wl, w, v / lib["tasks_per_s"]))
+        out.append("")
+    path = os.path.join(d, "ceiling.csv")
+    if os.path.isfile(path):
+        rows = read_csv(path)
+        meas = {r["what"]: float(r["value"]) for r in rows
+                if r["what"].startswith("measured")}
+        out += ["## The single master's ceiling", ""]
+        if "measured" in meas:
+            pt, pm = meas["measured"], meas.get("measured-msg", 0)
+            out += ["Measured here: the master spends %s per task handed "
+                    "out or recorded and %s per message (so about %.3g "
+                    "empty tasks a second, journal included). `loom sim "
+                    "--master-cost %.3g:%.3g` then gives, per task "
+                    "duration, the most cores one master keeps at 90%% and "
+                    "50%% efficiency:" % (human_seconds(pt), human_seconds(pm),
+                                          1 / (2 * pt), pm, pt), ""]
+        sims = [r for r in rows if r["what"] == "sim"]
+        counts = sorted({int(r["cores"]) for r in sims})
+        step = counts[1] // counts[0] if len(counts) > 1 else 1
+        t = []
+        for dur in sorted({float(r["task_s"]) for r in sims}):
+            for slots in sorted({int(r["slots"]) for r in sims}):
+                pts = [(int(r["cores"]), float(r["efficiency"])) for r in sims
+                       if float(r["task_s"]) == dur and
+                       int(r["slots"]) == slots]
+                if not pts:
+                    continue
+                c90, c50 = ceiling_of(pts, 0.9), ceiling_of(pts, 0.5)
+                t.append([human_seconds(dur),
+                          "one rank a core" if slots == 1 else
+                          "one rank a %d-core node (slots)" % slots,
+                          "{:,}".format(c90) if c90 else "< %d" % min(
+                              c for c, _ in pts),
+                          "{:,}".format(c50) if c50 else "-",
+                          "yes" if c90 and c90 >= CEILING_TARGET_CORES else
+                          "no"])
+        out += md_table(["task", "layout", "cores at 90%", "cores at 50%",
+                         "10,000 x 128 cores at 90%?"], t) + [
+            "", "The cores are tried in steps of %dx from 128, so a ceiling "
+            "is good to that factor. With slots the master still hands out "
+            "and records every task, and a task of 0.5 ms or more travels in "
+            "a message of its own, so slots save ranks and memory, not the "
+            "master's time." % step, ""]
+    return "\n".join(out) + "\n"
+
+
+def plot_suite(d, cores):
+    """speedup.png, metg.png, timeline.png and ceiling.png from the
+    folder's CSVs (each one whose CSV is there)."""
+    term = png_terminal("size 1000,560 enhanced font ',11'", "size 1000,560")
+    with tempfile.TemporaryDirectory(prefix="loombench_plot.") as tmp:
+        scripts = []
+        path = os.path.join(d, "scaling.csv")
+        if os.path.isfile(path):
+            med = medians_by(
+                [r for r in read_csv(path) if r["bench"] == "strong"],
+                lambda r: (r["kind"], float(r["task_s"]), int(r["workers"])),
+                ["speedup"])
+            curves, top = [], 1
+            for i, (kind, ts) in enumerate(sorted({k[:2] for k in med})):
+                dat = os.path.join(tmp, "s%d.dat" % i)
+                pts = sorted((k[2], m["speedup"]) for k, m in med.items()
+                             if k[:2] == (kind, ts) and m["speedup"])
+                top = max([top] + [w for w, _ in pts])
+                with open(dat, "w") as f:
+                    f.write("".join("%d %g\n" % p for p in pts))
+                curves.append("'%s' using 1:2 with linespoints lw 2 lc rgb "
+                              "'%s' title '%s %s'" % (
+                                  dat, COLOURS[i % len(COLOURS)], kind,
+                                  human_seconds(ts) if ts else ""))
+            scripts.append([
+                "set output '%s'" % os.path.join(d, "speedup.png"),
+                "set title 'Strong scaling: speedup over one worker "
+                "(%d cores; more workers than cores are oversubscribed)'"
+                % cores, "set xlabel 'workers'", "set ylabel 'speedup'",
+                "set grid", "set key top left", "set xrange [1:%d]" % top,
+                "set yrange [0:%d]" % (top + 1),
+                "plot x with lines dt 2 lc rgb 'black' title 'ideal', " +
+                ", ".join(curves)])
+        path = os.path.join(d, "metg.csv")
+        if os.path.isfile(path):
+            med = medians_by(read_csv(path), lambda r: (
+                r["impl"], int(r["workers"]), float(r["task_s"])),
+                ["efficiency"])
+            curves = []
+            for i, (impl, w) in enumerate(sorted({k[:2] for k in med})):
+                dat = os.path.join(tmp, "m%d.dat" % i)
+                with open(dat, "w") as f:
+                    f.write("".join("%g %g\n" % (k[2], m["efficiency"])
+                                    for k, m in sorted(med.items())
+                                    if k[:2] == (impl, w)))
+                curves.append("'%s' using 1:2 with linespoints lw 2 lc rgb "
+                              "'%s' dt %d title '%s, %d workers'" % (
+                                  dat, COLOURS[w % len(COLOURS)],
+                                  1 if impl == "loom-run" else 2, impl, w))
+            scripts.append([
+                "set output '%s'" % os.path.join(d, "metg.png"),
+                "set title 'Efficiency against task duration (METG: where "
+                "a curve crosses 50% and 90%)'", "set logscale x",
+                "set format x '%.0s%cs'", "set xlabel 'task duration'",
+                "set ylabel 'efficiency'", "set yrange [0:1.1]", "set grid",
+                "set key bottom right",
+                "plot 0.5 with lines dt 3 lc rgb 'gray' notitle, 0.9 with "
+                "lines dt 3 lc rgb 'gray' notitle, " + ", ".join(curves),
+                "unset logscale x", "set format x"])
+        path = os.path.join(d, "timeline_joblog.tsv")
+        if os.path.isfile(path):
+            rows = read_joblog(path)
+            t0 = min(float(r["start"]) for r in rows) if rows else 0
+            dat = os.path.join(tmp, "t.dat")
+            with open(dat, "w") as f:
+                for r in rows:
+                    f.write("%g %s %g\n" % (float(r["start"]) - t0, r["rank"],
+                                            float(r["elapsed"])))
+            ranks = sorted({int(r["rank"]) for r in rows}) or [1]
+            scripts.append([
+                "set output '%s'" % os.path.join(d, "timeline.png"),
+                "set title 'One run, per worker: each bar a task (1 ms "
+                "spin, strong scaling); white gaps are idle time'",
+                "set xlabel 'seconds since the first task started'",
+                "set ylabel 'worker rank'", "set grid x",
+                "set yrange [%g:%g]" % (ranks[0] - 0.6, ranks[-1] + 0.6),
+                "set ytics 1", "set key off",
+                "plot '%s' using 1:2:3:(0) with vectors nohead lw 18 lc rgb "
+                "'#3060c0'" % dat])
+        path = os.path.join(d, "ceiling.csv")
+        if os.path.isfile(path):
+            sims = [r for r in read_csv(path) if r["what"] == "sim"]
+            curves = []
+            keys = sorted({(float(r["task_s"]), int(r["slots"]))
+                           for r in sims})
+            for i, (ts, slots) in enumerate(keys):
+                dat = os.path.join(tmp, "c%d.dat" % i)
+                with open(dat, "w") as f:
+                    f.write("".join("%s %s\n" % (r["cores"], r["efficiency"])
+                                    for r in sims
+                                    if float(r["task_s"]) == ts and
+                                    int(r["slots"]) == slots))
+                curves.append("'%s' using 1:2 with linespoints lw 2 lc rgb "
+                              "'%s' dt %d title '%s tasks, %s'" % (
+                                  dat, COLOURS[CEILING_DURATIONS.index(ts) %
+                                               len(COLOURS)]
+                                  if ts in CEILING_DURATIONS else COLOURS[0],
+                                  1 if slots == 1 else 2, human_seconds(ts),
+                                  "a rank a core" if slots == 1 else
+                                  "a rank a node (slots)"))
+            if curves:
+                scripts.append([
+                    "set output '%s'" % os.path.join(d, "ceiling.png"),
+                    "set title 'One master (its costs measured here, "
+                    "modelled in loom sim): efficiency against cores'",
+                    "set logscale x", "set xlabel 'cores'",
+                    "set ylabel 'efficiency'", "set yrange [0:1.1]",
+                    "set grid", "set key outside right",
+                    "set arrow from %d, graph 0 to %d, graph 1 nohead dt 3"
+                    % (CEILING_TARGET_CORES, CEILING_TARGET_CORES),
+                    "set label '10,000 x 128 cores' at %d, graph 0.95 right "
+                    "offset -1,0" % CEILING_TARGET_CORES,
+                    "plot " + ", ".join(curves),
+                    "unset arrow", "unset label", "unset logscale x"])
+        for i, body in enumerate(scripts):
+            script = os.path.join(tmp, "p%d.gp" % i)
+            with open(script, "w") as f:
+                f.write("\n".join(["set terminal " + term] + body) + "\n")
+            if subprocess.run(["gnuplot", script]).returncode != 0:
+                raise BenchError("gnuplot failed on %s" % body[0])
+            print("wrote %s" % body[0].split("'")[1])
+
+
+def run_suite(opts):
+    mode = mode_of(opts)
+    if opts.max_ranks is not None and opts.max_ranks < 2:
+        raise BenchError("--max-ranks %d: at least 2 (a master and a worker)"
+                         % opts.max_ranks)
+    require_build(opts, ["loom", "bench-dispatch"])
+    suite = Suite(opts, mode)
+    say("%s suite: %s mode, ranks %s, into %s" % (
+        PROG, mode, ", ".join(str(w + 1) for w in suite.workers), suite.dir))
+    failures = suite.run()
+    if SUITE_MODES[mode]["others"]:
+        for name in ("dispatch", "balance-sim", "state", "slots"):
+            say("%s suite: %s --quick" % (PROG, name))
+            sub = argparse.Namespace(**vars(opts))
+            sub.quick, sub.smoke, sub.results = True, False, suite.dir
+            sub.no_build = True
+            if SUBCOMMANDS[name][1](sub):
+                failures += 1
+    print("wrote %s" % suite.dir)
+    if failures:
+        say("%s suite: %d part(s) failed (see above)" % (PROG, failures))
+    return 1 if failures else 0
+
+
+# ---------------------------------------------------------------------------
 # The command line.
 
 SUBCOMMANDS = {
@@ -2238,6 +3266,9 @@ SUBCOMMANDS = {
               "the state table's calls per mode, beside MPI baselines"),
     "slots": (SLOTS_HELP, run_slots, True,
               "one rank with N slots against N one-slot ranks"),
+    "suite": (SUITE_HELP, run_suite, True,
+              "the one command: scaling, METG, peers and the master's "
+              "ceiling, into one folder"),
     "plot": (PLOT_HELP, run_plot, False,
              "PNG plots of every CSV there is (or: plot dispatch|balance)"),
 }
@@ -2289,6 +3320,8 @@ def make_parser():
                 g.add_argument("--smoke", action="store_true")
             p.add_argument("--no-build", action="store_true")
             p.add_argument("build", nargs="?", metavar="BUILD_DIR")
+            if name == "suite":
+                p.add_argument("--max-ranks", type=int, metavar="N")
         p.set_defaults(func=fn)
     return parser
 

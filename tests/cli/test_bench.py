@@ -15,9 +15,11 @@ import csv
 import importlib.util
 import io
 import json
+import math
 import os
 import shutil
 import sys
+from unittest import mock
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import loomtest  # noqa: E402
@@ -36,7 +38,7 @@ def load_bench():
 
 lb = load_bench()
 SUBCOMMANDS = ["dispatch", "balance-sim", "balance-real", "slowdown",
-               "bigfile", "state", "plot", "slots"]
+               "bigfile", "state", "plot", "slots", "suite"]
 
 
 def raw(impl, ranks, work, seconds, tps, over, eff, task_s="0", tasks="100"):
@@ -342,6 +344,109 @@ class PureTest(loomtest.LoomTestCase):
         self.assertIn("dispatch_summary.csv", err.getvalue())
 
 
+class SuiteTest(loomtest.LoomTestCase):
+    """The suite's arithmetic on hand-made rows: rank counts, METG,
+    ceilings, speedup and efficiency, the peers' ratios and the summary
+    that states them."""
+
+    def test_rank_counts_double_up_to_the_most(self):
+        self.assertEqual(lb.suite_workers(2), [1])
+        self.assertEqual(lb.suite_workers(3), [1, 2])
+        self.assertEqual(lb.suite_workers(17), [1, 2, 4, 8, 16])
+        self.assertEqual(lb.suite_workers(13), [1, 2, 4, 8, 12])
+        with mock.patch.dict(os.environ, {"SLURM_NTASKS": "33"}):
+            self.assertEqual(lb.default_max_ranks(), 33)
+        with mock.patch.dict(os.environ):
+            os.environ.pop("SLURM_NTASKS", None)
+            self.assertEqual(lb.default_max_ranks(), lb.ncores() + 1)
+
+    def test_metg_interpolates_where_efficiency_crosses(self):
+        pts = [(1e-5, 0.1), (1e-4, 0.4), (1e-3, 0.6), (1e-2, 0.95)]
+        sign, d = lb.metg(pts, 0.5)
+        self.assertEqual(sign, "=")
+        # Half way from 0.4 to 0.6 in log(duration): sqrt(1e-4 x 1e-3).
+        self.assertAlmostEqual(math.log10(d), -3.5, places=6)
+        self.assertEqual(lb.metg(pts, 0.05), ("<", 1e-5))
+        self.assertEqual(lb.metg(pts, 0.99), (">", 1e-2))
+        # A dip after a crossing counts: every longer task must reach it.
+        dip = [(1e-5, 0.6), (1e-4, 0.3), (1e-3, 0.7)]
+        self.assertAlmostEqual(math.log10(lb.metg(dip, 0.5)[1]), -3.5,
+                               places=6)
+        self.assertIsNone(lb.metg([], 0.5))
+        self.assertEqual(lb.metg_text(("<", 1e-5)), "<10 us")
+        self.assertEqual(lb.metg_text(("=", 0.0025)), "2.5 ms")
+
+    def test_ceiling_is_the_most_cores_at_the_target(self):
+        rows = [(128, 0.99), (256, 0.95), (512, 0.7), (1024, 0.2)]
+        self.assertEqual(lb.ceiling_of(rows, 0.9), 256)
+        self.assertEqual(lb.ceiling_of(rows, 0.5), 512)
+        self.assertIsNone(lb.ceiling_of(rows, 0.999))
+
+    def write(self, name, header, lines):
+        path = self.path(name)
+        with open(path, "w") as f:
+            f.write(header + "\n" + "".join(l + "\n" for l in lines))
+        return path
+
+    def test_scaling_rows_get_speedup_and_efficiency(self):
+        path = self.write("scaling.csv", lb.SCALING_HEADER, [
+            "strong,spin,0.001,2,1,0,1000,1.000000,0,1.250000,,",
+            "strong,spin,0.001,3,2,1,1000,1.000000,0,0.625000,,",
+            "weak,spin,0.001,3,2,1,2000,2.000000,0,1.250000,,",
+            "weak,spin,0.001,2,1,0,1000,1.000000,0,1.000000,,",
+            "strong,primes,0,2,1,0,200,3.000000,0,4.000000,,",
+            "strong,primes,0,3,2,1,200,3.100000,0,2.500000,,"])
+        lb.fill_scaling(path)
+        got = {(r["bench"], r["kind"], r["workers"]): r
+               for r in lb.read_csv(path)}
+        self.assertEqual(got["strong", "spin", "2"]["speedup"], "2.0000")
+        # Spin: known work over workers x makespan.
+        self.assertEqual(got["strong", "spin", "1"]["efficiency"], "0.8000")
+        self.assertEqual(got["strong", "spin", "2"]["efficiency"], "0.8000")
+        # Weak: 1 worker's time x workers over this time.
+        self.assertEqual(got["weak", "spin", "2"]["speedup"], "1.6000")
+        # Others: speedup over workers.
+        self.assertEqual(got["strong", "primes", "2"]["speedup"], "1.6000")
+        self.assertEqual(got["strong", "primes", "2"]["efficiency"],
+                         "0.8000")
+
+    def test_peer_ratios_are_loom_over_the_peer(self):
+        path = self.write("peers.csv", lb.PEERS_HEADER, [
+            "empty,2,1,0,loom-lib,1000,0,0.1,10000.0,",
+            "empty,2,1,0,loom-run,1000,0,0.2,5000.0,",
+            "empty,2,1,0,futures-c64,1000,0,0.4,2500.0,",
+            "true,2,1,0,loom-run,100,0,1.0,100.0,",
+            "true,2,1,0,xargs,100,0,0.5,200.0,"])
+        lb.fill_peers(path)
+        got = {(r["workload"], r["impl"]): r["loom_over_impl"]
+               for r in lb.read_csv(path)}
+        self.assertEqual(got["empty", "futures-c64"], "4.000")
+        self.assertEqual(got["empty", "loom-run"], "1.000")
+        self.assertEqual(got["true", "xargs"], "0.500")
+        summary = lb.suite_summary(self.tmp, 2)
+        # Losses are said plainly, and the CLI's share of the library.
+        self.assertIn("Where loom loses: true tasks at 1 workers, xargs is "
+                      "2.00x faster", summary)
+        self.assertIn("`loom run` does 0.50x the library's rate", summary)
+
+    def test_summary_states_metg_and_the_ceiling(self):
+        self.write("metg.csv", lb.METG_HEADER, [
+            "loom-run,3,2,1,0.0001,100,0,0.1,0.4",
+            "loom-run,3,2,1,0.001,100,0,0.1,0.6",
+            "loom-run,3,2,1,0.01,100,0,0.1,0.95"])
+        self.write("ceiling.csv", lb.CEILING_HEADER, [
+            "measured,,,,,1000,,,0.000001",
+            "measured-msg,,,,,100,,,0.000002",
+            "sim,0.001,1,128,128,256,0.95,0.5,",
+            "sim,0.001,1,256,256,512,0.80,0.9,",
+            "sim,0.001,1,512,512,1024,0.40,1.0,"])
+        summary = lb.suite_summary(self.tmp, 2)
+        self.assertIn("| loom-run | 3 | 2 | 316 us | 7.2 ms |", summary)
+        self.assertIn("1 us per task", summary)
+        self.assertIn("| 1 ms | one rank a core | 128 | 256 | no |", summary)
+        self.assertIn("steps of 2x", summary)
+
+
 class SmokeTest(loomtest.LoomTestCase):
     """Tiny real runs of two benchmarks into a temporary results dir."""
 
@@ -408,6 +513,55 @@ class SmokeTest(loomtest.LoomTestCase):
         self.assertTrue(all(int(r["ops"]) == 300 for r in rows))
         self.plot("state", ["state.png"])
 
+
+    def test_suite_smoke(self):
+        """The one command, in seconds: every file, every part with rows,
+        the machine described, oversubscription marked."""
+        self.bench("suite", "--smoke", "--no-build", "--max-ranks", "3",
+                   BUILD, timeout=300)
+        out = [d for d in os.listdir(self.path("results"))]
+        self.assertEqual(len(out), 1, out)
+        d = os.path.join("results", out[0])
+        for name, header in (("scaling.csv", lb.SCALING_HEADER),
+                             ("metg.csv", lb.METG_HEADER),
+                             ("peers.csv", lb.PEERS_HEADER),
+                             ("ceiling.csv", lb.CEILING_HEADER)):
+            rows = self.csv_rows(os.path.join(out[0], name), header)
+            self.assertTrue(all(r.get("ranks", "2") in ("", "2", "3")
+                                for r in rows), name)
+        rows = lb.read_csv(self.path(d, "scaling.csv"))
+        self.assertEqual({(r["bench"], r["kind"]) for r in rows},
+                         {("strong", "spin"), ("strong", "pi"),
+                          ("strong", "primes"), ("weak", "spin"),
+                          ("weak", "pi")})
+        self.assertTrue(all(r["speedup"] and r["efficiency"] for r in rows))
+        impls = {r["impl"] for r in lb.read_csv(self.path(d, "peers.csv"))}
+        self.assertLessEqual({"loom-lib", "loom-run", "xargs"}, impls)
+        ceiling = lb.read_csv(self.path(d, "ceiling.csv"))
+        self.assertEqual({r["what"] for r in ceiling},
+                         {"measured", "measured-msg", "sim"})
+        with open(self.path(d, "machine.md")) as f:
+            machine = f.read()
+        self.assertIn("MPI | mpirun (Open MPI)", machine)
+        over = "3 (oversubscribed)" if lb.ncores() < 3 else "3 |"
+        self.assertIn(over, machine)
+        with open(self.path(d, "summary.md")) as f:
+            summary = f.read()
+        for part in ("Strong and weak scaling", "METG", "Peers",
+                     "single master's ceiling"):
+            self.assertIn(part, summary)
+        if shutil.which("gnuplot"):
+            for png in ("speedup.png", "metg.png", "timeline.png",
+                        "ceiling.png"):
+                self.assertGreater(os.path.getsize(self.path(d, png)), 0)
+
+    def test_suite_refuses_one_rank(self):
+        r = loomtest.run_argv([sys.executable, BENCH, "suite", "--smoke",
+                               "--max-ranks", "1", "--no-build", BUILD,
+                               "--results", self.path("results")],
+                              timeout=60)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertIn("--max-ranks 1: at least 2", r.stderr)
 
     def test_slots_summary_and_ratios(self):
         def row(layout, work, tps, msgs, rss):

@@ -14,6 +14,8 @@ directories they leave.
 - a cluster of three nodes (network-namespace hosts of
   scripts/netns-hosts.sh, a slurmd in each): the several-nodes template
   with srun and with mpirun puts a worker on every node;
+- the benchmark suite's template (bench.sbatch --smoke) in a job of three
+  tasks: its rank counts come from the job;
 - the wall-time cycle: a task file three times longer than the jobs' time
   limit finishes over several jobs of walltime.sbatch, each ending before
   its limit (--deadline slurm, from what Slurm itself reports), every task
@@ -127,6 +129,29 @@ class TemplateTest(SlurmCase):
                 # One worker with a slot per core of this machine.
                 self.assertEqual(rep["workers"], 1)
                 self.assertGreaterEqual(rep["per_worker"][0]["slots"], 1)
+
+    def test_benchmark_suite_template(self):
+        build = os.path.dirname(os.path.dirname(loomtest.LOOM))
+        rc, out = self.sbatch(
+            ["--ntasks=3", os.path.join(TEMPLATES, "bench.sbatch"), "--smoke",
+             "--no-build", "--results", self.path("results")],
+            {"LOOM_SRC": ROOT, "LOOM_BUILD": build}, timeout=400)
+        self.assertEqual(rc, 0, out)
+        (d,) = os.listdir(self.path("results"))
+        machine = loomtest.read_text(self.path("results", d, "machine.md"))
+        # The job's three tasks: 2 and 3 ranks, and the job named.
+        self.assertRegex(machine, r"\| rank counts \| 2, 3( |$)")
+        self.assertNotIn("none (not in an allocation)", machine)
+        for name in ("scaling.csv", "metg.csv", "peers.csv", "ceiling.csv",
+                     "summary.md"):
+            self.assertTrue(os.path.getsize(self.path("results", d, name)),
+                            name)
+        # Outside the source tree it says so in one line.
+        rc, out = self.sbatch(["--ntasks=2",
+                               os.path.join(TEMPLATES, "bench.sbatch")],
+                              {"LOOM_SRC": self.tmp})
+        self.assertEqual(rc, 2, out)
+        self.assertIn("no bench/loombench.py in", out)
 
     def test_several_nodes(self):
         tasks = self.tasks(20)
