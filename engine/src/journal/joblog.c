@@ -145,21 +145,47 @@ static void line_hex16(struct line *l, uint64_t v) {
   l->n += 16;
 }
 
+/* "00" to "99": two digits a step. */
+static const char pairs[] = "0001020304050607080910111213141516171819"
+                            "2021222324252627282930313233343536373839"
+                            "4041424344454647484950515253545556575859"
+                            "6061626364656667686970717273747576777879"
+                            "8081828384858687888990919293949596979899";
+
+/* v's digits, written backwards to end just before e; returns where they
+ * start. */
+static char *digits_before(char *e, uint64_t v) {
+  while (v >= 100) {
+    e -= 2;
+    memcpy(e, pairs + 2 * (v % 100), 2);
+    v /= 100;
+  }
+  if (v >= 10) {
+    e -= 2;
+    memcpy(e, pairs + 2 * v, 2);
+  } else {
+    *--e = (char)('0' + v);
+  }
+  return e;
+}
+
 /* v in decimal, with a '-' when negative, as %d and %PRIu64 write it. */
 static void line_dec(struct line *l, uint64_t v, int negative) {
-  char tmp[24];
-  size_t i = sizeof(tmp);
+  char tmp[24], *p = digits_before(tmp + sizeof(tmp), v);
 
-  do
-    tmp[--i] = (char)('0' + v % 10);
-  while ((v /= 10) != 0);
   if (negative)
-    tmp[--i] = '-';
-  line_add(l, tmp + i, sizeof(tmp) - i);
+    *--p = '-';
+  line_add(l, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 static void line_int(struct line *l, int v) {
   line_dec(l, v < 0 ? 0 - (uint64_t)(int64_t)v : (uint64_t)v, v < 0);
+}
+
+static void line_fixed6_printf(struct line *l, double v) {
+  char tmp[400];
+  int n = snprintf(tmp, sizeof(tmp), "%.6f", v);
+  line_add(l, tmp, n > 0 ? (size_t)n : 0);
 }
 
 /* v with six decimals, as %.6f writes it. Times up to 9e9 s go through
@@ -168,21 +194,23 @@ static void line_int(struct line *l, int v) {
  * microsecond off printf's choice; anything else is the same text (the
  * unit test compares them). Other values go to printf. */
 static void line_fixed6(struct line *l, double v) {
-  if (v >= 0 && v < 9e9) {
-    uint64_t us = (uint64_t)llround(v * 1e6);
-    char *p;
-    line_dec(l, us / 1000000, 0);
-    p = line_room(l, 7);
-    p[0] = '.';
-    us %= 1000000;
-    for (int i = 6; i >= 1; i--, us /= 10)
-      p[i] = (char)('0' + us % 10);
-    l->n += 7;
+  char tmp[24], *e = tmp + sizeof(tmp), *p;
+  uint64_t us, frac;
+
+  if (!(v >= 0 && v < 9e9)) {
+    line_fixed6_printf(l, v);
     return;
   }
-  char tmp[400];
-  int n = snprintf(tmp, sizeof(tmp), "%.6f", v);
-  line_add(l, tmp, n > 0 ? (size_t)n : 0);
+  us = (uint64_t)(v * 1e6 + 0.5);
+  frac = us % 1000000;
+  /* Six decimals, zeros kept: three pairs. */
+  for (int i = 0; i < 3; i++, frac /= 100) {
+    e -= 2;
+    memcpy(e, pairs + 2 * (frac % 100), 2);
+  }
+  *--e = '.';
+  p = digits_before(e, us / 1000000);
+  line_add(l, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 static void line_escape(struct line *l, const char *s, size_t n) {
