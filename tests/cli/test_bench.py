@@ -446,6 +446,23 @@ class SuiteTest(loomtest.LoomTestCase):
         self.assertIn("| 1 ms | one rank a core | 128 | 256 | no |", summary)
         self.assertIn("steps of 2x", summary)
 
+    def test_summary_ends_with_the_other_benchmarks(self):
+        self.write("dispatch_summary.csv", lb.DISPATCH_SUMMARY_HEADER, [
+            "batched,3,2,none,0,1000,5,0.1,10000000.0,0.1,,,",
+            "loom,3,2,none,0,1000,5,0.4,2500000.0,0.4,,0.250,9.000",
+            "loom,3,2,spin,0.001,1000,5,1.0,1000.0,1.0,0.99,0.990,1.000"])
+        with open(self.path("slots_summary.csv"), "w") as f:
+            f.write("workload,layout,ranks,slots,runs,tasks_per_s,"
+                    "msgs_per_task,node_rss_mib\n"
+                    "true,slots,2,2,1,500.0,2.0,27.5\n\n"
+                    "workload,throughput_slots_over_ranks,"
+                    "msgs_slots_over_ranks,rss_slots_over_ranks\n"
+                    "true,1.065,1.000,0.647\n")
+        summary = lb.suite_summary(self.tmp, 2)
+        self.assertIn("| 3 | 2.5e+06 | 0.250 | 9.000 |", summary)
+        self.assertNotIn("0.990", summary)  # spin rows are not the rate
+        self.assertIn("| true | 1.065 | 1.000 | 0.647 |", summary)
+
 
 class SmokeTest(loomtest.LoomTestCase):
     """Tiny real runs of two benchmarks into a temporary results dir."""
