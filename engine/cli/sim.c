@@ -263,8 +263,8 @@ static const struct cli_flag sim_flags[] = {
     {"--master-cost", 0, "MSG:TASK",
      "the master's own seconds per message sent or\n"
      "received, and per task handed out or recorded\n"
-     "(loombench.py ceiling measures them); default\n"
-     "0:0, a master that costs nothing",
+     "(bench/loombench.py suite measures them);\n"
+     "default 0:0, a master that costs nothing",
      "two seconds >= 0, as 2e-6:3e-7", set_master_cost},
     {"--window", 0, "N", "batches in flight per worker (2)",
      "1 to " CLI_STR(LOOM_WINDOW_MAX), set_window},
