@@ -60,7 +60,6 @@ struct sim {
                          one after the other (the arithmetic of old) */
   double now;         /* the master's clock */
   double master_busy; /* its time spent on messages and tasks */
-  uint32_t taken;     /* tasks in the batch being built */
   double *thread_at;  /* [w * slots + k]: when slot k of w is free */
   double *core_at;    /* [w * slots + k]: when core k of w is free */
   double *last_start; /* per worker: tasks start in arrival order */
@@ -207,18 +206,20 @@ static int src_peek(void *arg, int w, double *cost) {
 static int src_take(void *arg, int w, double *cost, int *fresh) {
   struct sim *m = arg;
   double d = peek(m);
+  int first;
 
   (void)w;
   if (m->ahead_max)
     loom__ahead_pop(&m->ahead);
+  first = m->cur.n++ == 0;
   /* The master's time: the message, then each task in it. */
-  charge(m, (m->taken++ == 0 ? m->o->master_msg : 0) + m->o->master_task);
+  charge(m, (first ? m->o->master_msg : 0) + m->o->master_task);
   m->cur.work += d;
   m->sum_work += d;
   m->longest = fmax(m->longest, d);
   /* With slots: timed now, at its worker, in the order it arrives. */
   if (!m->plain) {
-    if (m->cur.n++ == 0)
+    if (first)
       first_slot(m, w);
     m->cur.busy +=
         run_task(m, w, d, m->o->cores ? m->o->cores(m->o->arg, m->next) : 1);
@@ -245,7 +246,6 @@ static int dispatch(struct sim *m) {
     int rc, w;
 
     memset(&m->cur, 0, sizeof(m->cur));
-    m->taken = 0;
     rc = loom__batch_build(&m->s, m->pol, m->pol_state, &sim_src, m, &plan);
     if (m->err)
       return m->err;
