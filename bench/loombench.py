@@ -2557,7 +2557,12 @@ def ceiling_of(rows, target):
     return max(ok) if ok else None
 
 
-def machine_md(loom, max_ranks, workers):
+def oversubscribed(workers, cores):
+    """Whether workers plus the master are more ranks than cores."""
+    return workers + 1 > cores
+
+
+def machine_md(loom, cores, workers):
     """machine.md: what this machine is, and which runs oversubscribed."""
     def out(argv):
         try:
@@ -2576,23 +2581,22 @@ def machine_md(loom, max_ranks, workers):
             mem = "%.1f GiB" % (int(f.readline().split()[1]) / 2**20)
     except (OSError, ValueError, IndexError):
         pass
-    cores = ncores()
     mpi = out(["mpirun", "--version"]).splitlines()
     slurm = os.environ.get("SLURM_JOB_ID")
-    lines = ["# The machine", "",
-             "| what | value |", "|---|---|",
-             "| host | %s |" % socket.gethostname(),
-             "| date | %s |" % time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-             "| CPU | %s |" % (cpu or "unknown"),
-             "| cores this run may use | %d |" % cores,
-             "| memory | %s |" % (mem or "unknown"),
-             "| kernel | %s |" % " ".join(os.uname()[2:3]),
-             "| MPI | %s |" % (mpi[0] if mpi else "unknown"),
-             "| Slurm job | %s |" % (slurm or "none (not in an allocation)"),
-             "| loom | %s |" % git_describe(),
-             "| rank counts | %s |" % ", ".join(
-                 "%d%s" % (w + 1, " (oversubscribed)" if w + 1 > cores
-                           else "") for w in workers),
+    lines = ["# The machine", ""] + md_table(["what", "value"], [
+        ["host", socket.gethostname()],
+        ["date", time.strftime("%Y-%m-%d %H:%M:%S %Z")],
+        ["CPU", cpu or "unknown"],
+        ["cores this run may use", cores],
+        ["memory", mem or "unknown"],
+        ["kernel", os.uname()[2]],
+        ["MPI", mpi[0] if mpi else "unknown"],
+        ["Slurm job", slurm or "none (not in an allocation)"],
+        ["loom", git_describe()],
+        ["rank counts", ", ".join(
+            "%d%s" % (w + 1, " (oversubscribed)"
+                      if oversubscribed(w, cores) else "")
+            for w in workers)]]) + [
              "", "A rank count above the cores is oversubscribed: its ranks "
              "share cores, so its figures say little about scaling.", "",
              "hwloc's view (`loom topo`):", "", "```",
@@ -2605,13 +2609,10 @@ class Suite:
 
     def __init__(self, opts, mode):
         self.p = SUITE_MODES[mode]
-        self.mode = mode
-        self.build = opts.build
         self.loom = target_path(opts.build, "loom")
         self.lib = target_path(opts.build, "bench-dispatch")
         self.cores = ncores()
-        self.max_ranks = opts.max_ranks or default_max_ranks()
-        self.workers = suite_workers(self.max_ranks)
+        self.workers = suite_workers(opts.max_ranks or default_max_ranks())
         stamp = time.strftime("%Y%m%d")
         self.dir = os.path.join(results_dir(opts.results), "%s-%s" % (
             socket.gethostname().split(".")[0], stamp))
@@ -2619,7 +2620,7 @@ class Suite:
         self.failures = 0
 
     def over(self, workers):
-        return 1 if workers + 1 > self.cores else 0
+        return 1 if oversubscribed(workers, self.cores) else 0
 
     def loom_run(self, workers, args, name="run"):
         """One `mpirun loom run`; returns (report.json, run directory) or
@@ -2864,7 +2865,7 @@ class Suite:
         with tempfile.TemporaryDirectory(prefix="loombench_suite.") as tmp:
             self.tmp = tmp
             with open(os.path.join(self.dir, "machine.md"), "w") as f:
-                f.write(machine_md(self.loom, self.max_ranks, self.workers))
+                f.write(machine_md(self.loom, self.cores, self.workers))
             parts = [("scaling.csv", SCALING_HEADER, self.scaling),
                      ("metg.csv", METG_HEADER, self.metg_part),
                      ("peers.csv", PEERS_HEADER, self.peers_part),
@@ -3064,7 +3065,8 @@ def suite_summary(d, cores):
                       w + 1, w,
                       num(m["makespan_s"], "%.3f"), num(m["speedup"], "%.2f"),
                       num(m["efficiency"], "%.3f") +
-                      (" (oversubscribed)" if w + 1 > cores else "")])
+                      (" (oversubscribed)" if oversubscribed(w, cores)
+                       else "")])
         out += md_table(["scaling", "kind", "task", "ranks", "workers",
                          "makespan s", "speedup", "efficiency"], t) + [""]
     path = os.path.join(d, "metg.csv")
