@@ -495,9 +495,9 @@ void loom__exec_shell(struct loom__exec *x, const struct loom__wire_task *t,
     if (child[i] >= 0)
       close(child[i]);
   if (rc == 0) {
-    loom__watchdog_add(x->watchdog, pid); /* its group: setpgroup 0 */
+    int entry = loom__watchdog_add(x->watchdog, pid); /* setpgroup 0 */
     wait_child(x, pid, t->timeout, t0, k, t->id, d);
-    loom__watchdog_remove(x->watchdog, pid);
+    loom__watchdog_remove(x->watchdog, entry);
   }
 out:
   for (int i = 0; i < 2; i++) {

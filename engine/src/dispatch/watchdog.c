@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -12,13 +13,6 @@
 
 #include "dispatch/watchdog.h"
 #include "loom.h"
-
-#define GROUPS_MAX 65536 /* tasks in flight on one rank, far above slots */
-
-struct msg {
-  int32_t op; /* +1 add, -1 remove */
-  int32_t pgid;
-};
 
 static void close_all_but(int keep) {
   /* close_range() where the kernel has it (5.9+), else one by one. */
@@ -31,16 +25,28 @@ static void close_all_but(int keep) {
   }
 }
 
+/* Signals every group still in the table. Returns how many. */
+static size_t kill_all(_Atomic int32_t *groups, int sig) {
+  size_t n = 0;
+  for (size_t i = 0; i < LOOM__WATCHDOG_MAX; i++) {
+    int32_t g = atomic_load(&groups[i]);
+    if (g > 0) {
+      kill(-g, sig);
+      n++;
+    }
+  }
+  return n;
+}
+
 /* The child: never returns. Only async-signal-safe calls: the rank may have
- * had other threads (MPI's) holding locks when it forked. groups was
- * allocated before the fork. */
-static void watch(int rd, int32_t *groups) {
+ * had other threads (MPI's) holding locks when it forked. */
+static void watch(int rd, _Atomic int32_t *groups) {
   static const int ignored[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
                                 SIGUSR1, SIGUSR2, SIGPIPE};
   struct sigaction sa;
   sigset_t none;
   struct timespec second = {1, 0};
-  size_t n = 0;
+  char c;
 
   setsid(); /* out of the rank's process group and session */
   sigemptyset(&none);
@@ -51,59 +57,48 @@ static void watch(int rd, int32_t *groups) {
   for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
     sigaction(ignored[i], &sa, NULL);
   close_all_but(rd);
-  for (;;) {
-    struct msg m;
-    ssize_t r = read(rd, &m, sizeof(m));
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r != (ssize_t)sizeof(m))
-      break; /* the rank is gone (or misbehaved): act */
-    if (m.op > 0 && n < GROUPS_MAX) {
-      groups[n++] = m.pgid;
-    } else if (m.op < 0) {
-      for (size_t i = 0; i < n; i++)
-        if (groups[i] == m.pgid) {
-          groups[i] = groups[--n];
-          break;
-        }
-    }
-  }
-  for (size_t i = 0; i < n; i++)
-    kill(-groups[i], SIGTERM);
-  if (n > 0)
+  /* Nothing is ever written: the read ends when the rank is gone. */
+  while (read(rd, &c, 1) < 0 && errno == EINTR)
+    ;
+  if (kill_all(groups, SIGTERM) > 0) {
     nanosleep(&second, NULL);
-  for (size_t i = 0; i < n; i++)
-    kill(-groups[i], SIGKILL);
+    kill_all(groups, SIGKILL);
+  }
   _exit(0);
 }
 
 int loom__watchdog_init(struct loom__watchdog *w) {
   w->fd = -1;
   w->pid = -1;
+  w->groups = NULL;
+  atomic_init(&w->next, 0);
   return pthread_mutex_init(&w->mu, NULL) == 0 ? 0 : LOOM_ESYS;
 }
 
-/* Forks the watchdog. Under w->mu. */
+/* Maps the table and forks the watchdog. Under w->mu. */
 static int start(struct loom__watchdog *w) {
-  int32_t *groups = malloc(GROUPS_MAX * sizeof(*groups));
+  size_t size = LOOM__WATCHDOG_MAX * sizeof(*w->groups);
+  void *groups = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   int p[2];
 
-  if (!groups)
+  if (groups == MAP_FAILED)
     return LOOM_ENOMEM;
   if (pipe2(p, O_CLOEXEC) != 0) {
-    free(groups);
+    munmap(groups, size);
     return LOOM_ESYS;
   }
   w->pid = fork();
   if (w->pid == 0)
     watch(p[0], groups);
-  free(groups);
   close(p[0]);
   if (w->pid < 0) {
     close(p[1]);
+    munmap(groups, size);
     return LOOM_ESYS;
   }
   w->fd = p[1];
+  w->groups = groups;
   return 0;
 }
 
@@ -117,22 +112,24 @@ int loom__watchdog_ensure(struct loom__watchdog *w) {
   return rc;
 }
 
-static void tell(struct loom__watchdog *w, int32_t op, pid_t pgid) {
-  struct msg m = {op, (int32_t)pgid};
-  if (w->fd < 0)
-    return;
-  /* 8 bytes: a pipe write of this size is atomic and, with the watchdog
-   * reading, never blocks for long. */
-  while (write(w->fd, &m, sizeof(m)) < 0 && errno == EINTR)
-    ;
+int loom__watchdog_add(struct loom__watchdog *w, pid_t pgid) {
+  unsigned from = atomic_fetch_add(&w->next, 1);
+
+  if (!w->groups || pgid <= 0)
+    return -1;
+  for (unsigned k = 0; k < LOOM__WATCHDOG_MAX; k++) {
+    int i = (int)((from + k) % LOOM__WATCHDOG_MAX);
+    int32_t free_entry = 0;
+    if (atomic_compare_exchange_strong(&w->groups[i], &free_entry,
+                                       (int32_t)pgid))
+      return i;
+  }
+  return -1;
 }
 
-void loom__watchdog_add(struct loom__watchdog *w, pid_t pgid) {
-  tell(w, 1, pgid);
-}
-
-void loom__watchdog_remove(struct loom__watchdog *w, pid_t pgid) {
-  tell(w, -1, pgid);
+void loom__watchdog_remove(struct loom__watchdog *w, int entry) {
+  if (w->groups && entry >= 0 && entry < LOOM__WATCHDOG_MAX)
+    atomic_store(&w->groups[entry], 0);
 }
 
 void loom__watchdog_fini(struct loom__watchdog *w) {
@@ -141,6 +138,9 @@ void loom__watchdog_fini(struct loom__watchdog *w) {
   if (w->pid > 0)
     while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
       ;
+  if (w->groups)
+    munmap((void *)w->groups, LOOM__WATCHDOG_MAX * sizeof(*w->groups));
+  w->groups = NULL;
   w->fd = -1;
   w->pid = -1;
   pthread_mutex_destroy(&w->mu);
