@@ -679,10 +679,19 @@ static int receive(struct master *m) {
 
 /* Idle back-off: yield first (cheap, hands the core to a worker), then
  * sleep in growing steps up to what the workers' queues allow; a batch the
- * master's own executor finishes wakes it at once. */
+ * master's own executor finishes wakes it at once. When the queues allow
+ * LONG_NAP or more (tasks of a tenth of a millisecond and up), sleep that
+ * long at once: a worker's queue covers the wait, and the ramp's yields and
+ * short naps cost the master a dozen context switches per task, which on
+ * a node shared with workers is core time taken from the tasks. */
+#define LONG_NAP 100e-6
 static void idle_wait(struct master *m, unsigned *idle) {
   double cap = loom__sched_idle_cap(&m->sched), s;
 
+  if (cap >= LONG_NAP) {
+    loom__waker_wait(&m->waker, cap);
+    return;
+  }
   if (*idle < 16) {
     (*idle)++;
     sched_yield();
