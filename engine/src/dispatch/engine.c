@@ -48,8 +48,18 @@ void loom_stop(struct loom *l) {
 void loom_task_spec_init(struct loom_task_spec *spec) {
   if (!spec)
     return;
-  memset(spec, 0, sizeof(*spec));
+  spec->kind = NULL;
+  spec->payload = NULL;
+  spec->len = 0;
   spec->cost = -1;
+  spec->timeout = 0;
+  spec->retries = 0;
+  spec->line = 0;
+  spec->id = 0;
+  spec->cores = 0;
+  spec->mem = 0;
+  spec->text = NULL;
+  spec->text_len = 0;
 }
 
 static int invalid(char *err, size_t errlen, const char *fmt, ...)
