@@ -354,8 +354,7 @@ static int run_job(struct slot *sl, struct job *j) {
   for (uint32_t i = 0; (got = loom__wire_get_task(&r, &t)) == 1; i++) {
     const struct loom__kind *k = NULL;
 
-    memset(&d, 0, sizeof(d));
-    d.slot = t.slot;
+    loom__wire_done_init(&d, t.slot);
     /* Room for it first, on a worker with placement. */
     if (c->placer && !atomic_load_explicit(&c->drain, memory_order_relaxed)) {
       rc = take_room(sl, t.cores > 0 ? t.cores : 1, t.mem);
