@@ -25,11 +25,17 @@ struct loom__slot {
   double cost;
   uint16_t kind;
   uint16_t attempt;
+  uint16_t cores; /* cores it needs at once (>= 1): each completion counts
+                     its core-seconds, so it lives here, not in the cold
+                     part (a cache miss per task there) */
   int32_t worker; /* -1 while not in flight */
   int32_t retries_left;
   int32_t last_worker; /* where the last failed attempt ran, or -1 */
   uint32_t next;       /* free list or retry queue */
 };
+
+_Static_assert(sizeof(struct loom__slot) <= 48,
+               "the hot part of a slot stays within 48 bytes");
 
 struct loom__slot_cold {
   uint64_t key;     /* what a resumed run matches on (resume.h) */
@@ -37,7 +43,6 @@ struct loom__slot_cold {
   size_t text_len;
   struct loom__buf own_text; /* owned, reused */
   double timeout;            /* kept for retries, with the requests */
-  uint16_t cores;
   uint64_t mem;
   struct loom__buf payload; /* kept for retries, owned, reused */
 };

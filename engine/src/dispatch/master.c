@@ -173,7 +173,7 @@ static void record(struct master *m, int w, uint32_t si,
   rw->attempts++;
   rw->failed += failed;
   rw->busy += d->elapsed;
-  rw->core_s += d->elapsed * (c->cores > 1 ? c->cores : 1);
+  rw->core_s += d->elapsed * (s->cores > 1 ? s->cores : 1);
   if (m->joblog.fp) {
     struct loom__joblog_row row = {.id = s->id,
                                    .key = c->key,
@@ -342,7 +342,7 @@ static int choose(struct master *m, int w) {
 static void request_of(const struct master *m, int which, int *cores,
                        uint64_t *mem) {
   if (which == 1) {
-    *cores = m->fl.c[m->fl.retry_head].cores;
+    *cores = m->fl.s[m->fl.retry_head].cores;
     *mem = m->fl.c[m->fl.retry_head].mem;
   } else {
     *cores = m->feed.look.spec.cores > 0 ? m->feed.look.spec.cores : 1;
@@ -439,7 +439,7 @@ static int fill(struct master *m, uint32_t si) {
       c->text_len = strlen(c->text);
     }
   }
-  c->cores = (uint16_t)(t->spec.cores > 0 ? t->spec.cores : 1);
+  s->cores = (uint16_t)(t->spec.cores > 0 ? t->spec.cores : 1);
   c->mem = t->spec.mem;
   if (s->retries_left > 0) {
     rc = loom__buf_set(&c->payload, t->spec.payload, t->spec.len);
@@ -473,8 +473,10 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
     payload = m->fl.c[si].payload.data;
     len = m->fl.c[si].payload.len;
     t.timeout = m->fl.c[si].timeout;
-    t.cores = m->fl.c[si].cores;
+    t.cores = m->fl.s[si].cores;
     t.mem = m->fl.c[si].mem;
+    t.kind = m->fl.s[si].kind;
+    t.attempt = m->fl.s[si].attempt;
     *fresh = 0;
   } else {
     if (!loom__feed_fits_deadline(&m->feed, m->feed.look.spec.cost)) {
@@ -494,12 +496,16 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
     t.cores =
         (uint16_t)(m->feed.look.spec.cores > 0 ? m->feed.look.spec.cores : 1);
     t.mem = m->feed.look.spec.mem;
+    /* From the feed, not read back from the slot fill() just wrote: the
+     * compiler reads kind and attempt there in one load, which cannot be
+     * forwarded from fill()'s two stores and stalls the pipeline (that
+     * stall was 40% of this function's time). */
+    t.kind = m->feed.look.kind;
+    t.attempt = (uint16_t)m->feed.look.attempt;
     loom__feed_taken(&m->feed);
     *fresh = 1;
   }
   t.slot = si;
-  t.kind = m->fl.s[si].kind;
-  t.attempt = m->fl.s[si].attempt;
   t.id = m->fl.s[si].id;
   t.payload = payload;
   t.len = (uint32_t)len;
