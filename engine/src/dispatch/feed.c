@@ -41,8 +41,8 @@ int loom__task_spec_check(const struct loom_task_spec *s, char *err,
     why = "retries outside 0 to " LOOM__STR(LOOM_RETRIES_MAX);
   else if (s->cores < 0 || s->cores > LOOM_CORES_MAX)
     why = "cores outside 0 to " LOOM__STR(LOOM_CORES_MAX);
-  else if ((!s->kind || strcmp(s->kind, "sh") == 0) &&
-           s->len > LOOM_SH_COMMAND_MAX)
+  else if (s->len > LOOM_SH_COMMAND_MAX &&
+           (!s->kind || strcmp(s->kind, "sh") == 0))
     why = "a shell command over " LOOM__STR(
         LOOM_SH_COMMAND_MAX) " bytes, the limit of one argument to /bin/sh -c";
   if (!why)
