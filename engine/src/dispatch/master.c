@@ -424,8 +424,11 @@ static int fill(struct master *m, uint32_t si) {
   s->attempt = (uint16_t)t->attempt;
   s->retries_left = t->spec.retries;
   s->last_worker = -1;
-  c->key = t->key;
+  s->cores = (uint16_t)(t->spec.cores > 0 ? t->spec.cores : 1);
+  /* The cold part only for a journal or a retry: in a run with neither
+   * (the library's usual case), a store there is a cache miss per task. */
   if (m->joblog.fp) {
+    c->key = t->key;
     if (t->spec.text || s->kind == 0) {
       const char *text = t->spec.text ? t->spec.text : t->spec.payload;
       size_t n = t->spec.text ? t->spec.text_len : t->spec.len;
@@ -439,13 +442,12 @@ static int fill(struct master *m, uint32_t si) {
       c->text_len = strlen(c->text);
     }
   }
-  s->cores = (uint16_t)(t->spec.cores > 0 ? t->spec.cores : 1);
-  c->mem = t->spec.mem;
   if (s->retries_left > 0) {
     rc = loom__buf_set(&c->payload, t->spec.payload, t->spec.len);
     if (rc != 0)
       return rc;
     c->timeout = t->spec.timeout;
+    c->mem = t->spec.mem;
   }
   return 0;
 }
