@@ -687,19 +687,14 @@ static int receive(struct master *m) {
 
 /* Idle back-off: yield first (cheap, hands the core to a worker), then
  * sleep in growing steps up to what the workers' queues allow; a batch the
- * master's own executor finishes wakes it at once. When the queues allow
- * LONG_NAP or more (tasks of a tenth of a millisecond and up), sleep that
- * long at once: a worker's queue covers the wait, and the ramp's yields and
- * short naps cost the master a dozen context switches per task, which on
- * a node shared with workers is core time taken from the tasks. */
-#define LONG_NAP 100e-6
+ * master's own executor finishes wakes it at once. (Sleeping the whole cap
+ * at once when it is long halves the master's CPU on 1 ms shell tasks, but
+ * where the master shares a core with busy workers its wakeups then come
+ * late: 1 ms spin tasks at 3 ranks on 2 cores lost 7% of their
+ * efficiency. So it ramps.) */
 static void idle_wait(struct master *m, unsigned *idle) {
   double cap = loom__sched_idle_cap(&m->sched), s;
 
-  if (cap >= LONG_NAP) {
-    loom__waker_wait(&m->waker, cap);
-    return;
-  }
   if (*idle < 16) {
     (*idle)++;
     sched_yield();
