@@ -299,6 +299,58 @@ static void test_joblog_rows_match_printf_byte_for_byte(void **st) {
   }
 }
 
+/* One journal writes row after row, keeping the digits of the last start
+ * time's whole seconds: rows within one second, then in the next, then
+ * back, with more and fewer digits, and values printf writes itself,
+ * must each read as printf writes them. */
+static void test_joblog_rows_in_a_row_keep_their_seconds_right(void **st) {
+  (void)st;
+  static const double starts[] = {5.25,
+                                  5.75,
+                                  5.0,
+                                  6.0,
+                                  59.999999,
+                                  60.0,
+                                  0.000001,
+                                  1796082189.1,
+                                  1796082189.9,
+                                  1796082190.0,
+                                  5.5,
+                                  9e9,
+                                  5.5,
+                                  -1.5,
+                                  5.5,
+                                  1796082190.000001,
+                                  1796082189.999999,
+                                  99.5,
+                                  100.5,
+                                  99.5};
+  size_t n = sizeof(starts) / sizeof(starts[0]);
+  struct loom__joblog j = {NULL};
+  char *text = NULL, *want = NULL;
+  size_t len = 0, want_len = 0;
+  FILE *expect = open_memstream(&want, &want_len);
+
+  assert_non_null(expect);
+  j.fp = open_memstream(&text, &len);
+  assert_non_null(j.fp);
+  for (size_t i = 0; i < n; i++) {
+    struct loom__joblog_row r = sample_row();
+    char *one;
+    r.start = starts[i];
+    r.id = 0x0123456789abcdefULL + i;
+    assert_int_equal(loom__joblog_write(&j, &r), 0);
+    one = printf_row(&r);
+    fputs(one, expect);
+    free(one);
+  }
+  fclose(j.fp);
+  fclose(expect);
+  assert_string_equal(text, want);
+  free(text);
+  free(want);
+}
+
 /* dispatched.tsv's rows: two ids in hex. */
 static void test_joblog_started_rows_are_two_hex_ids(void **st) {
   (void)st;
@@ -336,6 +388,7 @@ int main(void) {
       TEST(test_joblog_escape_writes_exactly_n_bytes),
       TEST(test_joblog_without_a_file_accepts_rows_and_does_nothing),
       TEST(test_joblog_rows_match_printf_byte_for_byte),
+      TEST(test_joblog_rows_in_a_row_keep_their_seconds_right),
       TEST(test_joblog_started_rows_are_two_hex_ids),
       TEST(test_joblog_open_fails_for_a_missing_directory),
   };

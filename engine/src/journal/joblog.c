@@ -86,6 +86,7 @@ static FILE *open_one(struct loom__joblog *j, int i, const char *dir,
 
 int loom__joblog_open(struct loom__joblog *j, const char *dir, int append) {
   j->err[0] = '\0';
+  j->start_secs.len = 0;
   j->fp = open_one(j, 0, dir, "joblog.tsv", LOOM__JOBLOG_HEADER, append);
   j->started = j->fp ? open_one(j, 1, dir, "dispatched.tsv",
                                 LOOM__STARTED_HEADER, append)
@@ -123,25 +124,59 @@ static char *line_room(struct line *l, size_t n) {
   return l->b + l->n;
 }
 
+/* Copies n bytes, never touching a byte outside either range: up to 16
+ * of them in two overlapping fixed-size moves (a call to memcpy for a
+ * host name or a status was most of this function's time). */
+static void copy_bytes(char *d, const char *s, size_t n) {
+  if (n >= 8 && n <= 16) {
+    memcpy(d, s, 8);
+    memcpy(d + n - 8, s + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    memcpy(d, s, 4);
+    memcpy(d + n - 4, s + n - 4, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; i++)
+      d[i] = s[i];
+  } else {
+    memcpy(d, s, n);
+  }
+}
+
 static void line_add(struct line *l, const char *s, size_t n) {
   if (n > sizeof(l->b)) {
     line_flush(l);
     fwrite_unlocked(s, 1, n, l->f);
     return;
   }
-  memcpy(line_room(l, n), s, n);
+  copy_bytes(line_room(l, n), s, n);
   l->n += n;
 }
 
 static void line_char(struct line *l, char c) { *line_room(l, 1) = c, l->n++; }
 
-/* v as 16 lower-case hex digits, as %016 PRIx64 writes it. */
+/* v as 16 lower-case hex digits, as %016 PRIx64 writes it: each half's
+ * eight nibbles spread into the eight bytes of a word, then turned into
+ * characters all at once (a nibble of 10 or more gets the step from '9'+1
+ * to 'a' added). */
 static void line_hex16(struct line *l, uint64_t v) {
-  static const char digits[] = "0123456789abcdef";
   char *p = line_room(l, 16);
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (int h = 0; h < 2; h++) {
+    uint64_t x = (uint32_t)(v >> (h ? 0 : 32)), letters;
+    x = (x | x << 16) & 0x0000ffff0000ffffULL;
+    x = (x | x << 8) & 0x00ff00ff00ff00ffULL;
+    x = (x | x << 4) & 0x0f0f0f0f0f0f0f0fULL;
+    x = __builtin_bswap64(x); /* the first nibble first in memory */
+    letters = ((x + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL;
+    x += 0x3030303030303030ULL + letters * ('a' - '9' - 1);
+    memcpy(p + 8 * h, &x, 8);
+  }
+#else
+  static const char digits[] = "0123456789abcdef";
   for (int i = 15; i >= 0; i--, v >>= 4)
     p[i] = digits[v & 15];
+#endif
   l->n += 16;
 }
 
@@ -169,13 +204,36 @@ static char *digits_before(char *e, uint64_t v) {
   return e;
 }
 
-/* v in decimal, with a '-' when negative, as %d and %PRIu64 write it. */
-static void line_dec(struct line *l, uint64_t v, int negative) {
-  char tmp[24], *p = digits_before(tmp + sizeof(tmp), v);
+/* How many decimal digits v has. */
+static size_t ndigits(uint64_t v) {
+  size_t n = 1;
 
+  for (;;) {
+    if (v < 10)
+      return n;
+    if (v < 100)
+      return n + 1;
+    if (v < 1000)
+      return n + 2;
+    if (v < 10000)
+      return n + 3;
+    v /= 10000;
+    n += 4;
+  }
+}
+
+/* v in decimal, with a '-' when negative, as %d and %PRIu64 write it.
+ * The digits go straight into the line: built elsewhere two at a time and
+ * then copied, the copy's wide loads could not be forwarded from the
+ * narrow stores and stalled. */
+static void line_dec(struct line *l, uint64_t v, int negative) {
+  size_t n = ndigits(v) + (negative ? 1 : 0);
+  char *p = line_room(l, n);
+
+  digits_before(p + n, v);
   if (negative)
-    *--p = '-';
-  line_add(l, p, (size_t)(tmp + sizeof(tmp) - p));
+    *p = '-';
+  l->n += n;
 }
 
 static void line_int(struct line *l, int v) {
@@ -192,25 +250,43 @@ static void line_fixed6_printf(struct line *l, double v) {
  * whole microseconds (exact in a double). Where v lies within a rounding
  * error of half way between two microseconds, the digit may end one
  * microsecond off printf's choice; anything else is the same text (the
- * unit test compares them). Other values go to printf. */
-static void line_fixed6(struct line *l, double v) {
-  char tmp[24], *e = tmp + sizeof(tmp), *p;
-  uint64_t us, frac;
+ * unit test compares them). Other values go to printf. With a cache, the
+ * whole seconds' digits are kept for the next call: rows in a row start
+ * within the same second, mostly. */
+static void line_fixed6(struct line *l, double v,
+                        struct loom__joblog_secs *cache) {
+  uint64_t us, frac, sec;
+  size_t nsec, n;
+  char *p, *e;
 
   if (!(v >= 0 && v < 9e9)) {
     line_fixed6_printf(l, v);
     return;
   }
   us = (uint64_t)(v * 1e6 + 0.5);
-  frac = us % 1000000;
+  sec = us / 1000000;
+  frac = us - sec * 1000000;
+  nsec = cache && cache->len && cache->sec == sec ? cache->len : ndigits(sec);
+  n = nsec + 7;
+  p = line_room(l, n);
+  e = p + n;
   /* Six decimals, zeros kept: three pairs. */
   for (int i = 0; i < 3; i++, frac /= 100) {
     e -= 2;
     memcpy(e, pairs + 2 * (frac % 100), 2);
   }
   *--e = '.';
-  p = digits_before(e, us / 1000000);
-  line_add(l, p, (size_t)(tmp + sizeof(tmp) - p));
+  if (cache && cache->len && cache->sec == sec) {
+    copy_bytes(p, cache->text, nsec);
+  } else {
+    digits_before(e, sec);
+    if (cache) {
+      cache->sec = sec;
+      cache->len = (unsigned char)nsec;
+      copy_bytes(cache->text, p, nsec);
+    }
+  }
+  l->n += n;
 }
 
 static void line_escape(struct line *l, const char *s, size_t n) {
@@ -272,9 +348,9 @@ int loom__joblog_write(struct loom__joblog *j,
   line_char(&l, '\t');
   line_add(&l, r->host, strlen(r->host));
   line_char(&l, '\t');
-  line_fixed6(&l, r->start);
+  line_fixed6(&l, r->start, &j->start_secs);
   line_char(&l, '\t');
-  line_fixed6(&l, r->elapsed);
+  line_fixed6(&l, r->elapsed, NULL);
   line_char(&l, '\t');
   line_int(&l, r->exit_code);
   line_char(&l, '\t');

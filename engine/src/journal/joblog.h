@@ -16,12 +16,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The digits of the whole seconds of the last start time written. */
+struct loom__joblog_secs {
+  uint64_t sec;
+  unsigned char len; /* 0: nothing kept */
+  char text[16];     /* the digits (under 9e9 s: at most 10) */
+};
+
 struct loom__joblog {
   FILE *fp;
   FILE *started;           /* dispatched.tsv */
   char path[2][PATH_MAX];  /* of fp and started */
   char err[PATH_MAX + 96]; /* the first failure ("cannot write PATH: why");
                               after it nothing more is written */
+  struct loom__joblog_secs start_secs;
 };
 
 struct loom__joblog_row {
