@@ -170,7 +170,7 @@ static void line_hex16(struct line *l, uint64_t v) {
     x = __builtin_bswap64(x); /* the first nibble first in memory */
     letters = ((x + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL;
     x += 0x3030303030303030ULL + letters * ('a' - '9' - 1);
-    memcpy(p + 8 * h, &x, 8);
+    memcpy(p + (size_t)8 * (size_t)h, &x, 8);
   }
 #else
   static const char digits[] = "0123456789abcdef";
