@@ -187,9 +187,9 @@ static const char pairs[] = "0001020304050607080910111213141516171819"
                             "6061626364656667686970717273747576777879"
                             "8081828384858687888990919293949596979899";
 
-/* v's digits, written backwards to end just before e; returns where they
- * start. */
-static char *digits_before(char *e, uint64_t v) {
+/* v's digits, written backwards to end just before e (ndigits(v) of
+ * them). */
+static void digits_before(char *e, uint64_t v) {
   while (v >= 100) {
     e -= 2;
     memcpy(e, pairs + 2 * (v % 100), 2);
@@ -201,7 +201,6 @@ static char *digits_before(char *e, uint64_t v) {
   } else {
     *--e = (char)('0' + v);
   }
-  return e;
 }
 
 /* How many decimal digits v has. */
@@ -258,6 +257,7 @@ static void line_fixed6(struct line *l, double v,
   uint64_t us, frac, sec;
   size_t nsec, n;
   char *p, *e;
+  int kept;
 
   if (!(v >= 0 && v < 9e9)) {
     line_fixed6_printf(l, v);
@@ -266,7 +266,8 @@ static void line_fixed6(struct line *l, double v,
   us = (uint64_t)(v * 1e6 + 0.5);
   sec = us / 1000000;
   frac = us - sec * 1000000;
-  nsec = cache && cache->len && cache->sec == sec ? cache->len : ndigits(sec);
+  kept = cache && cache->len && cache->sec == sec;
+  nsec = kept ? cache->len : ndigits(sec);
   n = nsec + 7;
   p = line_room(l, n);
   e = p + n;
@@ -276,7 +277,7 @@ static void line_fixed6(struct line *l, double v,
     memcpy(e, pairs + 2 * (frac % 100), 2);
   }
   *--e = '.';
-  if (cache && cache->len && cache->sec == sec) {
+  if (kept) {
     copy_bytes(p, cache->text, nsec);
   } else {
     digits_before(e, sec);
