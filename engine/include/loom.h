@@ -204,6 +204,10 @@ typedef int (*loom_task_fn)(struct loom_task *task, const void *payload,
 /* The stable 64-bit identity of the running task. */
 uint64_t loom_task_id(const struct loom_task *task);
 
+/* The running task's index in its array (loom_task_spec.count): 0 to
+ * count - 1, and 0 for a task that is not part of an array. */
+uint64_t loom_task_index(const struct loom_task *task);
+
 /* The rank running the task. */
 int loom_task_rank(const struct loom_task *task);
 
@@ -246,7 +250,9 @@ struct loom_task_spec {
   int retries;      /* extra attempts after a failure, 0 to
                        LOOM_RETRIES_MAX */
   uint64_t line;    /* where the task came from (task file line), 0 = none */
-  uint64_t id;      /* 0 = derived: loom_task_id_derive(kind, payload, pos) */
+  uint64_t id;      /* 0 = derived: loom_task_id_derive(kind, payload, pos);
+                       an array's element k has
+                       loom_task_id_element(id, k) */
   int cores;        /* cores the task needs at once, 0 to LOOM_CORES_MAX
                        (0 = 1): on a worker with slots it waits for that
                        many free cores (hardware threads with auto:pu) and
@@ -258,6 +264,13 @@ struct loom_task_spec {
   const char *text; /* what the joblog shows; NULL = payload if "sh", else
                        kind name */
   size_t text_len;
+  uint64_t count; /* 0 or 1: one task. n > 1: an array of n tasks, alike in
+                     all of the above and told apart by their index, 0 to
+                     n - 1 (loom_task_index(), loom_result.index). Each is
+                     a task of its own (its own id, attempts, record and
+                     result), but the master hands out runs of them as one
+                     record: the fast way to feed many small tasks. Not
+                     for "sh" (a command per task is a task per line) */
 };
 
 #define LOOM_RETRIES_MAX 1000
@@ -266,7 +279,8 @@ struct loom_task_spec {
  * one argument, and Linux caps one argument at 128 KiB with its NUL. */
 #define LOOM_SH_COMMAND_MAX 131071
 
-/* Fills a spec with defaults: kind NULL, cost -1, timeout 0, retries 0. */
+/* Fills a spec with defaults: kind NULL, cost -1, timeout 0, retries 0,
+ * count 0 (one task). */
 void loom_task_spec_init(struct loom_task_spec *spec);
 
 /* A pull source: fills *spec with the next task and returns 1, returns 0 at
@@ -288,6 +302,7 @@ struct loom_result {
   double elapsed;   /* seconds */
   const void *data; /* bytes set by loom_task_reply(), may be NULL */
   size_t len;
+  uint64_t index; /* its index in its array (loom_task_spec.count), else 0 */
 };
 typedef void (*loom_result_fn)(void *arg, const struct loom_result *res);
 
@@ -352,6 +367,11 @@ const char *loom_error_text(const struct loom *l);
  * a repeat index). Documented in the README; stable across releases. */
 uint64_t loom_task_id_derive(const char *kind, const void *payload, size_t len,
                              uint64_t position);
+
+/* The identity of element `index` of an array whose spec has (or derives)
+ * id `array_id`: the splitmix64 finaliser of array_id + (index + 1) *
+ * 0x9e3779b97f4a7c15 (never 0). Documented in the README. */
+uint64_t loom_task_id_element(uint64_t array_id, uint64_t index);
 
 /* ------------------------------------------------------------------------ */
 /* The state table                                                            */

@@ -35,6 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       while ((got = loom__wire_get_task(&r, &t)) == 1)
         if (t.len && (const unsigned char *)t.payload + t.len > msg + size - 1)
           abort();
+      {
+        uint32_t n = 0;
+        int rc = loom__wire_count_tasks(msg, size - 1, &n);
+        /* With runs it walks the records, and agrees with the walk above. */
+        if ((r.flags & LOOM__WIRE_RUNS) && (rc == 0) != (got == 0))
+          abort();
+        if (rc != 0 && rc != LOOM_EPROTO)
+          abort();
+      }
     }
     if (got != 0 && got != LOOM_EPROTO)
       abort();

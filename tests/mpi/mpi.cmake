@@ -35,7 +35,8 @@ function(loom_mpi_test name target)
 endfunction()
 
 # The tests use only loom.h and MPI, as a program outside the tree would.
-foreach(t test_api_run test_api_errors test_state_api test_slots_api)
+foreach(t test_api_run test_api_errors test_state_api test_slots_api
+          test_arrays_api)
   add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/${t}.c)
   target_link_libraries(${t} PRIVATE libloom loom_warnings)
 endforeach()
@@ -50,4 +51,5 @@ loom_mpi_test(comm test_comm)
 loom_mpi_test(api_errors test_api_errors)
 loom_mpi_test(state_api test_state_api)
 loom_mpi_test(slots_api test_slots_api)
+loom_mpi_test(arrays_api test_arrays_api)
 loom_mpi_test(example loom-example)

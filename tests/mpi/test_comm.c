@@ -182,7 +182,8 @@ static void test_blocking_c_task_does_not_block_messages(struct loom *l) {
     struct loom__buf b = {0};
     struct master_view v = {0, 0, -1};
     struct loom_profile *all = NULL;
-    struct loom__wire_task t = {.slot = 0, .kind = 1, .attempt = 1, .id = 42};
+    struct loom__wire_task t = {
+        .slot = 0, .kind = 1, .attempt = 1, .id = 42, .count = 1};
     double t0, rtt = -1;
 
     CHECK_RC(loom_profile_gather(l->comm, &l->profile, &all), 0);
@@ -281,7 +282,7 @@ static void hand_batch(struct loom__comm *c, uint16_t kind, uint32_t n) {
   CHECK_RC(loom__wire_begin(&b, 0), 0);
   for (uint32_t i = 0; i < n; i++) {
     struct loom__wire_task t = {
-        .slot = i, .kind = kind, .attempt = 1, .id = 100 + i};
+        .slot = i, .kind = kind, .attempt = 1, .id = 100 + i, .count = 1};
     CHECK_RC(loom__wire_put_task(&b, &t), 0);
   }
   CHECK_RC(loom__comm_send(c, 1, LOOM__TAG_TASKS, &b), 0);

@@ -30,6 +30,8 @@ struct script {
   int taken;
   int dropped;
   int last_w; /* the worker take() was asked for */
+  int runs;   /* take() takes as many as it may at once (an array's run) */
+  uint32_t last_max;
 };
 
 static int s_peek(void *arg, int w, double *cost) {
@@ -42,18 +44,24 @@ static int s_peek(void *arg, int w, double *cost) {
   return 1;
 }
 
-static int s_take(void *arg, int w, double *cost, int *fresh) {
+static int s_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
   struct script *s = arg;
   double c = s->cost[s->next++];
+  int n = 1;
   s->last_w = w;
+  s->last_max = max;
   if (c == -2) {
     s->dropped++;
     return 0;
   }
-  s->taken++;
+  while (s->runs && (uint32_t)n < max && s->next < s->n) {
+    s->next++;
+    n++;
+  }
+  s->taken += n;
   *cost = c;
   *fresh = 1;
-  return 1;
+  return n;
 }
 
 static const struct loom__batch_src src = {s_peek, s_take};
@@ -61,7 +69,7 @@ static const struct loom__batch_src src = {s_peek, s_take};
 static void test_batch_first_batches_hold_one_task_each(void **st) {
   (void)st;
   static const double cost[] = {-1, -1, -1, -1, -1};
-  struct script s = {cost, 5, 0, 0, 0, 0, -1};
+  struct script s = {cost, 5, 0, 0, 0, 0, -1, 0, 0};
   struct farm f;
   struct loom__batch b;
 
@@ -86,7 +94,7 @@ static void test_batch_first_batches_hold_one_task_each(void **st) {
 static void test_batch_size_follows_measured_task_time(void **st) {
   (void)st;
   static double cost[100];
-  struct script s = {cost, 100, 0, 0, 0, 0, -1};
+  struct script s = {cost, 100, 0, 0, 0, 0, -1, 0, 0};
   struct farm f;
   struct loom__batch b;
 
@@ -107,11 +115,41 @@ static void test_batch_size_follows_measured_task_time(void **st) {
   farm_fini(&f);
 }
 
+static void test_batch_takes_an_arrays_run_at_once(void **st) {
+  (void)st;
+  static double cost[100];
+  struct script s = {cost, 100, 0, 0, 0, 0, -1, 1, 0};
+  struct farm f;
+  struct loom__batch b;
+
+  for (int i = 0; i < 100; i++)
+    cost[i] = -1;
+  farm_init(&f, "least-loaded", 1, 2);
+  /* Room for 4 (as above): one take of a run fills the batch, the builder
+   * counts every task of it, and the next batch's take may take 5. */
+  f.s.t_est = 1e-4;
+  f.s.recent[0] = 1e-4;
+  f.s.nrecent = 1;
+  f.s.w[0].last_batch = 1;
+  assert_int_equal(loom__batch_build(&f.s, f.ops, f.state, &src, &s, &b), 1);
+  assert_int_equal(b.n, 4);
+  assert_int_equal(s.last_max, 4);
+  assert_int_equal(s.taken, 4);
+  assert_int_equal(f.s.next_task, 4);
+  assert_int_equal(f.s.w[0].inflight, 4);
+  f.s.w[0].last_batch = 4;
+  assert_int_equal(loom__batch_build(&f.s, f.ops, f.state, &src, &s, &b), 1);
+  assert_int_equal(b.n, 5);
+  assert_int_equal(s.last_max, 5);
+  assert_int_equal(f.s.next_task, 9);
+  farm_fini(&f);
+}
+
 static void test_batch_closes_when_hints_fill_it(void **st) {
   (void)st;
   /* 0.2 ms each: two fit in the 0.5 ms target, a third would not. */
   static const double cost[] = {2e-4, 2e-4, 2e-4, 2e-4};
-  struct script s = {cost, 4, 0, 0, 0, 0, -1};
+  struct script s = {cost, 4, 0, 0, 0, 0, -1, 0, 0};
   struct farm f;
   struct loom__batch b;
 
@@ -130,7 +168,7 @@ static void test_batch_closes_when_hints_fill_it(void **st) {
 static void test_batch_passes_over_dropped_tasks(void **st) {
   (void)st;
   static const double cost[] = {-2, -2, -1, -2};
-  struct script s = {cost, 4, 0, 0, 0, 0, -1};
+  struct script s = {cost, 4, 0, 0, 0, 0, -1, 0, 0};
   struct farm f;
   struct loom__batch b;
 
@@ -148,7 +186,7 @@ static void test_batch_passes_over_dropped_tasks(void **st) {
 
 static void test_batch_empty_source_asks_nothing_of_the_policy(void **st) {
   (void)st;
-  struct script s = {NULL, 0, 0, 0, 0, 0, -1};
+  struct script s = {NULL, 0, 0, 0, 0, 0, -1, 0, 0};
   struct farm f;
   struct loom__batch b;
 
@@ -165,6 +203,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_batch_first_batches_hold_one_task_each),
       cmocka_unit_test(test_batch_size_follows_measured_task_time),
+      cmocka_unit_test(test_batch_takes_an_arrays_run_at_once),
       cmocka_unit_test(test_batch_closes_when_hints_fill_it),
       cmocka_unit_test(test_batch_passes_over_dropped_tasks),
       cmocka_unit_test(test_batch_empty_source_asks_nothing_of_the_policy),

@@ -163,6 +163,68 @@ static void test_feed_spec_check_rules(void **st) {
   assert_int_equal(loom__task_spec_check(&s, err, sizeof(err)), LOOM_EINVAL);
 }
 
+static void test_feed_arrays_come_element_by_element_or_in_runs(void **st) {
+  (void)st;
+  struct loom_task_spec s[3] = {sh("x", -1, 0), sh("y", -1, 0), sh("z", 2, 0)};
+  uint64_t keys[10];
+  struct rig r;
+
+  for (int i = 0; i < 3; i++)
+    s[i].kind = "calc";
+  s[0].count = 10; /* an array of 10 */
+  s[2].count = 3;  /* hinted: never a run */
+  rig_init(&r, s, 3, 0);
+  r.f.keyed = 1;
+  /* One by one: index 0, 1, ..., each with its own key, all of them
+   * read from one spec at one position. */
+  for (uint64_t k = 0; k < 3; k++) {
+    assert_int_equal(loom__feed_next(&r.f), 1);
+    assert_true(r.f.look.index == k);
+    assert_true(r.f.look.pos == 1);
+    keys[k] = r.f.look.key;
+    assert_true(keys[k] == loom_task_id_element(r.f.arr_key, k));
+    assert_int_equal(loom__feed_run_max(&r.f, 1), 1);
+    loom__feed_taken(&r.f);
+  }
+  assert_true(keys[0] != keys[1] && keys[1] != keys[2]);
+  assert_int_equal(r.src.next, 1);
+  /* A run of 4 from index 3 on, then the last 3 (of 7 asked). */
+  assert_int_equal(loom__feed_next(&r.f), 1);
+  assert_true(r.f.look.index == 3);
+  assert_int_equal(loom__feed_run_max(&r.f, 4), 4);
+  loom__feed_taken_run(&r.f, 4);
+  assert_int_equal(loom__feed_next(&r.f), 1);
+  assert_true(r.f.look.index == 7);
+  assert_int_equal(loom__feed_run_max(&r.f, 7), 3);
+  loom__feed_taken_run(&r.f, 3);
+  assert_true(r.f.read == 10);
+  /* The next spec: a task of its own at the next position. */
+  assert_int_equal(loom__feed_next(&r.f), 1);
+  assert_true(r.f.look.index == 0);
+  assert_true(r.f.look.pos == 11);
+  assert_int_equal(loom__feed_run_max(&r.f, 100), 1);
+  loom__feed_taken(&r.f);
+  /* A hinted array goes out element by element. */
+  assert_int_equal(loom__feed_next(&r.f), 1);
+  assert_int_equal(loom__feed_run_max(&r.f, 100), 1);
+  rig_fini(&r);
+
+  /* Retries, or a deadline, need the master per element: no runs. */
+  s[0].retries = 1;
+  rig_init(&r, s, 1, 0);
+  assert_int_equal(loom__feed_next(&r.f), 1);
+  assert_int_equal(loom__feed_run_max(&r.f, 100), 1);
+  rig_fini(&r);
+  s[0].retries = 0;
+  rig_init(&r, s, 1, 0);
+  r.l.opt.deadline = 1e12;
+  assert_int_equal(loom__feed_next(&r.f), 1);
+  assert_int_equal(loom__feed_run_max(&r.f, 100), 1);
+  r.l.opt.deadline = 0;
+  assert_int_equal(loom__feed_run_max(&r.f, 100), 10);
+  rig_fini(&r);
+}
+
 static void test_feed_lookahead_starts_at_the_first_hint(void **st) {
   (void)st;
   /* Two unhinted tasks stream; from the first hint on, the rest wait in
@@ -314,6 +376,7 @@ int main(void) {
       cmocka_unit_test(test_feed_unknown_kind_stops_with_its_name),
       cmocka_unit_test(test_feed_bad_spec_stops_and_names_the_task),
       cmocka_unit_test(test_feed_spec_check_rules),
+      cmocka_unit_test(test_feed_arrays_come_element_by_element_or_in_runs),
       cmocka_unit_test(test_feed_lookahead_starts_at_the_first_hint),
       cmocka_unit_test(test_feed_lookahead_is_capped),
       cmocka_unit_test(test_feed_leaves_out_what_misses_the_deadline),

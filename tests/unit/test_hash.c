@@ -175,6 +175,28 @@ test_hash64_matches_the_documented_function_at_every_length(void **st) {
           fail_msg("length %zu at offset %zu, seed %d", len, off, (int)seed);
 }
 
+/* An array element's id, as the README states it: the splitmix64
+ * finaliser of A + (k + 1) * golden, written out here. */
+static void test_task_id_element_matches_the_documented_function(void **st) {
+  (void)st;
+  static const uint64_t arrays[] = {1, 0x0123456789abcdefULL, UINT64_MAX};
+  static const uint64_t ks[] = {0, 1, 2, 1000, UINT64_MAX - 1};
+
+  for (size_t a = 0; a < 3; a++)
+    for (size_t i = 0; i < 5; i++) {
+      uint64_t h = arrays[a] + (ks[i] + 1) * 0x9e3779b97f4a7c15ULL;
+      h ^= h >> 30;
+      h *= 0xbf58476d1ce4e5b9ULL;
+      h ^= h >> 27;
+      h *= 0x94d049bb133111ebULL;
+      h ^= h >> 31;
+      assert_true(loom_task_id_element(arrays[a], ks[i]) == (h ? h : 1));
+    }
+  /* Elements differ from each other and from the array. */
+  assert_true(loom_task_id_element(7, 0) != loom_task_id_element(7, 1));
+  assert_true(loom_task_id_element(7, 0) != 7);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_task_id_derive_matches_known_values),
@@ -186,6 +208,7 @@ int main(void) {
       cmocka_unit_test(test_task_id_derive_is_never_zero),
       cmocka_unit_test(test_task_id_in_two_steps_equals_task_id_derive),
       cmocka_unit_test(test_hash64_depends_on_seed_and_length),
+      cmocka_unit_test(test_task_id_element_matches_the_documented_function),
       cmocka_unit_test(
           test_hash64_matches_the_documented_function_at_every_length),
   };

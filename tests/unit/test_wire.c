@@ -20,7 +20,7 @@
 #include "dispatch/wire.h"
 
 /* Fixed record sizes, from the layout documented in wire.c. */
-#define TASK_FIXED 38u
+#define TASK_FIXED 50u
 #define DONE_FIXED 38u
 
 static unsigned char big[1000];
@@ -43,7 +43,13 @@ static unsigned char *exact_copy(const void *src, size_t n) {
 static void put_three_tasks(struct loom__buf *b) {
   static const unsigned char one = 0xab;
   struct loom__wire_task t[3] = {
-      {.slot = 0, .kind = 0, .attempt = 1, .id = 1, .timeout = 0, .cores = 1},
+      {.slot = 0,
+       .kind = 0,
+       .attempt = 1,
+       .id = 1,
+       .timeout = 0,
+       .cores = 1,
+       .count = 1},
       {.slot = 7,
        .kind = 3,
        .attempt = 2,
@@ -51,6 +57,8 @@ static void put_three_tasks(struct loom__buf *b) {
        .timeout = 2.5,
        .cores = 4,
        .mem = (uint64_t)16 << 30,
+       .index = 5,
+       .count = 1,
        .payload = &one,
        .len = 1},
       {.slot = UINT32_MAX,
@@ -60,11 +68,13 @@ static void put_three_tasks(struct loom__buf *b) {
        .timeout = 1e9,
        .cores = UINT16_MAX,
        .mem = UINT64_MAX,
+       .index = UINT64_MAX - 2,
+       .count = 3, /* a run: the array's last three elements */
        .payload = big,
        .len = sizeof big},
   };
   fill_big();
-  assert_int_equal(loom__wire_begin(b, 0), 0);
+  assert_int_equal(loom__wire_begin(b, LOOM__WIRE_RUNS), 0);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(loom__wire_put_task(b, &t[i]), 0);
     assert_int_equal(loom__wire_count(b), i + 1);
@@ -130,6 +140,8 @@ static void test_wire_tasks_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_true(t.mem == 0);
   assert_int_equal(t.len, 0);
   assert_null(t.payload);
+  assert_true(t.index == 0);
+  assert_int_equal(t.count, 1);
 
   assert_int_equal(loom__wire_get_task(&r, &t), 1);
   assert_int_equal(t.slot, 7);
@@ -141,6 +153,8 @@ static void test_wire_tasks_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_true(t.mem == (uint64_t)16 << 30);
   assert_int_equal(t.len, 1);
   assert_int_equal(*(const unsigned char *)t.payload, 0xab);
+  assert_true(t.index == 5);
+  assert_int_equal(t.count, 1);
 
   assert_int_equal(loom__wire_get_task(&r, &t), 1);
   assert_true(t.slot == UINT32_MAX);
@@ -150,6 +164,8 @@ static void test_wire_tasks_round_trip_with_0_1_and_1000_bytes(void **st) {
   assert_true(t.timeout == 1e9);
   assert_int_equal(t.cores, UINT16_MAX);
   assert_true(t.mem == UINT64_MAX);
+  assert_true(t.index == UINT64_MAX - 2);
+  assert_int_equal(t.count, 3);
   assert_int_equal(t.len, 1000);
   assert_memory_equal(t.payload, big, 1000);
   /* The payload points into the message, not into a copy. */
@@ -380,7 +396,7 @@ static void test_wire_payload_length_past_the_end_is_rejected(void **st) {
                                   UINT32_MAX};
   struct loom__buf b = {0};
   struct loom__wire_task in = {
-      .slot = 1, .attempt = 1, .payload = "x", .len = 1};
+      .slot = 1, .attempt = 1, .count = 1, .payload = "x", .len = 1};
 
   assert_int_equal(loom__wire_begin(&b, 0), 0);
   assert_int_equal(loom__wire_put_task(&b, &in), 0);
@@ -494,9 +510,73 @@ static void test_wire_flags_travel_and_unknown_ones_are_refused(void **st) {
   loom__buf_fini(&b);
 }
 
+static void test_wire_cursor_gives_a_runs_elements_one_by_one(void **st) {
+  (void)st;
+  struct loom__buf b = {0};
+  struct loom__task_cursor c;
+  struct loom__buf out = {0};
+  struct loom__reader r;
+  struct loom__wire_done d;
+  uint32_t n = 0;
+
+  put_three_tasks(&b); /* 1 + 1 + a run of 3 */
+  assert_int_equal(loom__wire_count_tasks(b.data, b.len, &n), 0);
+  assert_int_equal(n, 5);
+  assert_int_equal(loom__wire_tasks_open(&c, b.data, b.len), 0);
+  assert_int_equal(loom__wire_next_task(&c), 1);
+  assert_true(c.t.id == 1 && c.t.index == 0); /* one task: its own id */
+  assert_int_equal(loom__wire_next_task(&c), 1);
+  assert_true(c.t.id == UINT64_MAX && c.t.index == 5);
+  for (uint64_t i = UINT64_MAX - 2; i != 0; i++) {
+    assert_int_equal(loom__wire_next_task(&c), 1);
+    assert_true(c.t.slot == UINT32_MAX);
+    assert_true(c.t.index == i);
+    /* Each element's own identity, derived from the array's. */
+    assert_true(c.t.id == loom_task_id_element(0x0123456789abcdefULL, i));
+    assert_int_equal(c.t.len, 1000);
+  }
+  assert_int_equal(loom__wire_next_task(&c), 0);
+
+  /* Without the flag the header's record count is the task count. */
+  loom__wire_set_flags(&b, 0);
+  assert_int_equal(loom__wire_count_tasks(b.data, b.len, &n), 0);
+  assert_int_equal(n, 3);
+  loom__wire_set_flags(&b, LOOM__WIRE_RUNS);
+
+  /* Cancelled from the 4th task on: the run's last two elements. */
+  assert_int_equal(loom__wire_begin(&out, LOOM__WIRE_FINAL), 0);
+  assert_int_equal(loom__wire_cancel_tasks(b.data, b.len, 3, 0, &out), 0);
+  assert_int_equal(loom__wire_open(&r, out.data, out.len), 0);
+  assert_int_equal(r.left, 2);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(loom__wire_get_done(&r, &d), 1);
+    assert_true(d.slot == UINT32_MAX);
+    assert_int_equal(d.flags, LOOM__DONE_CANCEL);
+  }
+  loom__buf_fini(&out);
+  loom__buf_fini(&b);
+}
+
+static void test_wire_task_with_no_elements_is_rejected(void **st) {
+  (void)st;
+  struct loom__buf b = {0};
+  struct loom__reader r;
+  struct loom__wire_task t = {.slot = 1, .attempt = 1, .count = 0};
+  uint32_t n;
+
+  assert_int_equal(loom__wire_begin(&b, LOOM__WIRE_RUNS), 0);
+  assert_int_equal(loom__wire_put_task(&b, &t), 0);
+  assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+  assert_int_equal(loom__wire_get_task(&r, &t), LOOM_EPROTO);
+  assert_int_equal(loom__wire_count_tasks(b.data, b.len, &n), LOOM_EPROTO);
+  loom__buf_fini(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_wire_flags_travel_and_unknown_ones_are_refused),
+      cmocka_unit_test(test_wire_cursor_gives_a_runs_elements_one_by_one),
+      cmocka_unit_test(test_wire_task_with_no_elements_is_rejected),
       cmocka_unit_test(test_wire_tasks_round_trip_with_0_1_and_1000_bytes),
       cmocka_unit_test(test_wire_dones_round_trip_with_0_1_and_1000_bytes),
       cmocka_unit_test(test_wire_done_cpus_are_checked),

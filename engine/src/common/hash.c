@@ -84,6 +84,11 @@ uint64_t loom_task_id_derive(const char *kind, const void *payload, size_t len,
   return loom__task_id(loom__kind_hash(kind), payload, len, position);
 }
 
+uint64_t loom_task_id_element(uint64_t array_id, uint64_t index) {
+  uint64_t h = mix(array_id + (index + 1) * 0x9e3779b97f4a7c15ULL);
+  return h ? h : 1;
+}
+
 uint64_t loom__task_key(uint64_t kind_hash, const void *text, size_t len) {
   uint64_t h = loom__hash64(text, len, kind_hash ^ 0x6b65792d6b6579ULL);
   return h ? h : 1;

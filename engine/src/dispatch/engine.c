@@ -60,6 +60,7 @@ void loom_task_spec_init(struct loom_task_spec *spec) {
   spec->mem = 0;
   spec->text = NULL;
   spec->text_len = 0;
+  spec->count = 0;
 }
 
 static int invalid(char *err, size_t errlen, const char *fmt, ...)

@@ -66,6 +66,7 @@ struct loom {
 struct loom_task {
   struct loom *l;
   uint64_t id;
+  uint64_t index; /* in its array, else 0 */
   int rank;
   unsigned char *reply; /* owned by the executor, reused across tasks */
   size_t reply_len;

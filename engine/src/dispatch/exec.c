@@ -122,6 +122,10 @@ uint64_t loom_task_id(const struct loom_task *task) {
   return task ? task->id : 0;
 }
 
+uint64_t loom_task_index(const struct loom_task *task) {
+  return task ? task->index : 0;
+}
+
 int loom_task_rank(const struct loom_task *task) {
   return task ? task->rank : LOOM_EINVAL;
 }
@@ -525,6 +529,7 @@ int loom__exec_c(struct loom__exec *x, const struct loom__kind *k,
                  const struct loom__wire_task *t) {
   int rc;
   x->task.id = t->id;
+  x->task.index = t->index;
   x->task.reply_len = 0;
   rc = k->fn(&x->task, t->payload, t->len, k->arg);
   return rc == 0 ? 0 : (rc >= 1 && rc <= 255 ? rc : 1);

@@ -334,30 +334,31 @@ static int run_c(struct loom__executor_core *c, struct loom__exec *x,
 static int run_job(struct slot *sl, struct job *j) {
   struct loom__executor_core *c = sl->c;
   struct loom__exec *x = &sl->exec;
-  struct loom__reader r;
-  struct loom__wire_task t;
+  struct loom__task_cursor cu;
   struct loom__wire_done d;
   struct group g = {0};
   uint32_t records = 0;
   int rc, got;
   double w0 = loom__wall(), m0 = loom__now();
 
-  rc = loom__wire_open(&r, j->in.data, j->in.len);
+  rc = loom__wire_count_tasks(j->in.data, j->in.len, &j->ntasks);
+  if (rc == 0)
+    rc = loom__wire_tasks_open(&cu, j->in.data, j->in.len);
   if (rc != 0)
     return rc;
-  j->ntasks = r.left;
   pthread_mutex_lock(&c->mu);
   rc = begin_part(j);
   pthread_mutex_unlock(&c->mu);
   if (rc != 0)
     return rc;
-  for (uint32_t i = 0; (got = loom__wire_get_task(&r, &t)) == 1; i++) {
+  for (uint32_t i = 0; (got = loom__wire_next_task(&cu)) == 1; i++) {
+    const struct loom__wire_task *t = &cu.t;
     const struct loom__kind *k = NULL;
 
-    loom__wire_done_init(&d, t.slot);
+    loom__wire_done_init(&d, t->slot);
     /* Room for it first, on a worker with placement. */
     if (c->placer && !atomic_load_explicit(&c->drain, memory_order_relaxed)) {
-      rc = take_room(sl, t.cores > 0 ? t.cores : 1, t.mem);
+      rc = take_room(sl, t->cores > 0 ? t->cores : 1, t->mem);
       if (rc < 0)
         return rc;
       if (rc == 0) { /* the record says where it ran */
@@ -372,20 +373,20 @@ static int run_job(struct slot *sl, struct job *j) {
       g.on = 0;
       d.start = loom__wall();
       d.flags = LOOM__DONE_CANCEL;
-    } else if (t.kind >= x->l->nkinds) {
+    } else if (t->kind >= x->l->nkinds) {
       return LOOM_EPROTO;
-    } else if (!(k = &x->l->kinds[t.kind])->fn) {
+    } else if (!(k = &x->l->kinds[t->kind])->fn) {
       group_close(c, &g, j, w0, m0);
       g.on = 0;
       atomic_store_explicit(&j->started, loom__wall(), memory_order_relaxed);
-      loom__exec_shell(x, &t, &d);
+      loom__exec_shell(x, t, &d);
     } else if (g.on) {
-      d.exit_code = run_c(c, x, k, &t);
+      d.exit_code = run_c(c, x, k, t);
       g.n++;
     } else {
       double ta = loom__now(), tb;
       atomic_store_explicit(&j->started, w0 + (ta - m0), memory_order_relaxed);
-      d.exit_code = run_c(c, x, k, &t);
+      d.exit_code = run_c(c, x, k, t);
       tb = loom__now();
       d.start = w0 + (ta - m0);
       d.elapsed = tb - ta;

@@ -41,6 +41,9 @@ int loom__task_spec_check(const struct loom_task_spec *s, char *err,
     why = "retries outside 0 to " LOOM__STR(LOOM_RETRIES_MAX);
   else if (s->cores < 0 || s->cores > LOOM_CORES_MAX)
     why = "cores outside 0 to " LOOM__STR(LOOM_CORES_MAX);
+  else if (s->count > 1 && (!s->kind || strcmp(s->kind, "sh") == 0))
+    why = "an array (count > 1) of shell commands: give each command a task "
+          "of its own";
   else if (s->len > LOOM_SH_COMMAND_MAX &&
            (!s->kind || strcmp(s->kind, "sh") == 0))
     why = "a shell command over " LOOM__STR(
@@ -153,7 +156,23 @@ static int read_source(struct loom__feed *f) {
   char why[160];
   int rc;
 
-  while (!f->dry) {
+  for (;;) {
+    if (f->arr_left > 0) {
+      /* The next element of the array being read. */
+      *t = f->arr;
+      f->arr.index++;
+      f->arr_left--;
+      if (f->keyed) {
+        t->key = loom_task_id_element(f->arr_key, t->index);
+        if (f->resume && loom__resume_check(f->resume, t->key, &t->attempt))
+          continue; /* done in an earlier run */
+      }
+      f->read++;
+      f->look_arr = 1;
+      return 1;
+    }
+    if (f->dry)
+      return 0;
     rc = f->src(f->src_arg, &t->spec);
     if (rc != 1) {
       f->dry = 1;
@@ -186,15 +205,26 @@ static int read_source(struct loom__feed *f) {
     }
     t->attempt = 1;
     t->key = 0;
+    t->index = 0;
+    if (t->spec.count > 1) {
+      /* An array: its elements come one by one from the top of the loop.
+       * They share its position (their ids derive from the array's). */
+      f->arr = *t;
+      f->arr.pos = f->read + 1;
+      f->arr_left = t->spec.count;
+      if (f->keyed)
+        f->arr_key = key_of(f, t);
+      continue;
+    }
     if (f->keyed) {
       t->key = key_of(f, t);
       if (f->resume && loom__resume_check(f->resume, t->key, &t->attempt))
         continue; /* done in an earlier run */
     }
     t->pos = ++f->read;
+    f->look_arr = 0;
     return 1;
   }
-  return 0;
 }
 
 /* Gives back the pool entry f->look points into, now that it is taken. */
@@ -288,6 +318,7 @@ static int intake(struct loom__feed *f) {
       f->held_tail = NONE;
     f->look = f->pool[i].t;
     f->pool_cur = i;
+    f->look_arr = 0;
     return 1;
   }
   return f->err ? 0 : read_source(f);
@@ -329,6 +360,7 @@ static int ahead_next(struct loom__feed *f) {
   ref = loom__ahead_pop(&f->ahead);
   f->look = f->pool[ref].t;
   f->pool_cur = ref;
+  f->look_arr = 0;
   return 1;
 }
 

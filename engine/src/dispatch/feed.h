@@ -26,7 +26,9 @@ struct loom__feed_task {
   uint16_t kind;              /* index in the kind registry */
   uint64_t key;               /* resume key (with a journal), else 0 */
   int attempt;                /* its first attempt's number (resume) */
-  uint64_t pos;               /* its place among the tasks read */
+  uint64_t pos;               /* its place among the tasks read (an
+                                 array's elements share the array's) */
+  uint64_t index;             /* its index in its array (spec.count > 1) */
 };
 
 struct loom__feed_entry; /* a task waiting in the look-ahead pool */
@@ -62,6 +64,15 @@ struct loom__feed {
   struct loom__feed_task look;
   int have_look;
 
+  /* The array being read (spec.count > 1), element by element: its spec
+   * (the source's memory, which stays valid since the source is not
+   * called until the array is done), the next index in arr.index, the
+   * elements left after it, and the array's key (with a journal). */
+  struct loom__feed_task arr;
+  uint64_t arr_left;
+  uint64_t arr_key;
+  int look_arr; /* look is the array's latest element, straight from it */
+
   uint64_t *kind_hash;  /* per registered kind */
   const char *kind_ptr; /* the last kind name looked up, and its index */
   uint16_t kind_idx;
@@ -88,6 +99,27 @@ int loom__feed_next(struct loom__feed *f);
 
 /* The master took f->look: the next call of loom__feed_next() moves on. */
 static inline void loom__feed_taken(struct loom__feed *f) { f->have_look = 0; }
+
+/* How many tasks, at most max, may leave from look on as one run of its
+ * array's elements: 1 unless it is an array element that needs nothing
+ * per task from the master (no retries, no cost hint, no deadline, not a
+ * resumed run), else up to the elements left. */
+static inline uint32_t loom__feed_run_max(const struct loom__feed *f,
+                                          uint32_t max) {
+  if (max <= 1 || !f->look_arr || f->resume || f->look.spec.retries > 0 ||
+      f->look.spec.cost >= 0 || f->l->opt.deadline > 0)
+    return 1;
+  return f->arr_left < max - 1 ? (uint32_t)f->arr_left + 1 : max;
+}
+
+/* The master took look and the n - 1 elements after it (n from
+ * loom__feed_run_max()). */
+static inline void loom__feed_taken_run(struct loom__feed *f, uint32_t n) {
+  f->have_look = 0;
+  f->arr.index += n - 1;
+  f->arr_left -= n - 1;
+  f->read += n - 1;
+}
 
 /* Would a task of this cost hint (< 0: unknown, the measured mean counts)
  * finish before the run's deadline if it started now? */

@@ -28,6 +28,8 @@ struct loom__slot {
   uint16_t cores; /* cores it needs at once (>= 1): each completion counts
                      its core-seconds, so it lives here, not in the cold
                      part (a cache miss per task there) */
+  uint16_t array; /* 1: an array's element, or a run of them (the cold
+                     part says which) */
   int32_t worker; /* -1 while not in flight */
   int32_t retries_left;
   int32_t last_worker; /* where the last failed attempt ran, or -1 */
@@ -38,6 +40,12 @@ _Static_assert(sizeof(struct loom__slot) <= 48,
                "the hot part of a slot stays within 48 bytes");
 
 struct loom__slot_cold {
+  /* An array's slot (array set): the index of its first element, the
+   * elements in it (a run: more than 1; its id and key are the array's,
+   * each element's derived) and how many of them were answered. */
+  uint64_t index;
+  uint32_t count;
+  uint32_t answered;
   uint64_t key;     /* what a resumed run matches on (resume.h) */
   const char *text; /* joblog text: own_text's, or a kind name */
   size_t text_len;

@@ -166,7 +166,14 @@ static void record(struct master *m, int w, uint32_t si,
   const struct loom__slot *s = &m->fl.s[si];
   const struct loom__slot_cold *c = &m->fl.c[si];
   struct loom__report_worker *rw = &m->rep.w[w];
+  uint64_t id = s->id, index = 0;
 
+  /* An array's element: a run's answers come in element order. */
+  if (s->array) {
+    index = c->index + c->answered;
+    if (c->count > 1)
+      id = loom_task_id_element(s->id, index);
+  }
   m->rep.attempts++;
   m->rep.sum_task += d->elapsed;
   m->rep.longest = fmax(m->rep.longest, d->elapsed);
@@ -175,25 +182,27 @@ static void record(struct master *m, int w, uint32_t si,
   rw->busy += d->elapsed;
   rw->core_s += d->elapsed * (s->cores > 1 ? s->cores : 1);
   if (m->joblog.fp) {
-    struct loom__joblog_row row = {.id = s->id,
-                                   .key = c->key,
-                                   .line = s->line,
-                                   .rank = rank_of(m, w),
-                                   .host = rw->hw.host,
-                                   .start = d->start,
-                                   .elapsed = d->elapsed,
-                                   .exit_code = d->exit_code,
-                                   .sig = d->sig,
-                                   .status = status_of(d),
-                                   .attempt = s->attempt,
-                                   .cpus = d->cpus,
-                                   .cpus_len = d->cpus_len,
-                                   .text = c->text,
-                                   .text_len = c->text_len};
+    struct loom__joblog_row row = {
+        .id = id,
+        .key = s->array && c->count > 1 ? loom_task_id_element(c->key, index)
+                                        : c->key,
+        .line = s->line,
+        .rank = rank_of(m, w),
+        .host = rw->hw.host,
+        .start = d->start,
+        .elapsed = d->elapsed,
+        .exit_code = d->exit_code,
+        .sig = d->sig,
+        .status = status_of(d),
+        .attempt = s->attempt,
+        .cpus = d->cpus,
+        .cpus_len = d->cpus_len,
+        .text = c->text,
+        .text_len = c->text_len};
     journal_checked(m, loom__joblog_write(&m->joblog, &row));
   }
   if (m->on_result) {
-    struct loom_result res = {.id = s->id,
+    struct loom_result res = {.id = id,
                               .line = s->line,
                               .kind = m->l->kinds[s->kind].name,
                               .worker = rank_of(m, w),
@@ -203,7 +212,8 @@ static void record(struct master *m, int w, uint32_t si,
                               .start = d->start,
                               .elapsed = d->elapsed,
                               .data = d->data,
-                              .len = d->len};
+                              .len = d->len,
+                              .index = index};
     m->on_result(m->res_arg, &res);
   }
 }
@@ -214,6 +224,8 @@ static void record(struct master *m, int w, uint32_t si,
 static void settle(struct master *m, int w, uint32_t si, int failed,
                    int cancelled) {
   struct loom__slot *s = &m->fl.s[si];
+  /* A run of array elements keeps its slot until its last answer. */
+  int more = s->array && ++m->fl.c[si].answered < m->fl.c[si].count;
 
   m->fl.count--;
   if (cancelled) {
@@ -221,7 +233,8 @@ static void settle(struct master *m, int w, uint32_t si, int failed,
      * blame; a --resume runs it again. */
     m->rep.tasks++;
     m->rep.cancelled++;
-    loom__inflight_free(&m->fl, si);
+    if (!more)
+      loom__inflight_free(&m->fl, si);
     return;
   }
   blame(m, s, w, failed);
@@ -229,6 +242,8 @@ static void settle(struct master *m, int w, uint32_t si, int failed,
     s->retries_left--;
     s->attempt++;
     s->last_worker = w;
+    if (s->array)
+      m->fl.c[si].answered = 0; /* one element (a run never retries) */
     loom__inflight_retry_push(&m->fl, si);
     return;
   }
@@ -243,7 +258,8 @@ static void settle(struct master *m, int w, uint32_t si, int failed,
     stop_reason(m, "halted: %" PRIu64 " tasks failed (--halt %" PRIu64 ")",
                 m->rep.failed, m->l->opt.halt);
   }
-  loom__inflight_free(&m->fl, si);
+  if (!more)
+    loom__inflight_free(&m->fl, si);
 }
 
 /* A DONE message from worker w: every completion in it, then what the
@@ -405,10 +421,11 @@ static int src_peek(void *arg, int w, double *cost) {
   return w < 0 || fits_behind(m, w, *cost);
 }
 
-/* A fresh slot filled from the feed's task. The payload is kept only when
- * a retry may need it; the joblog text only when there is a joblog, and
- * then by reference when it is the kind's name. */
-static int fill(struct master *m, uint32_t si) {
+/* A fresh slot filled from the feed's task, or with n > 1 the run of n
+ * elements of its array from it on. The payload is kept only when a retry
+ * may need it; the joblog text only when there is a joblog, and then by
+ * reference when it is the kind's name. */
+static int fill(struct master *m, uint32_t si, uint32_t n) {
   const struct loom__feed_task *t = &m->feed.look;
   struct loom__slot *s = &m->fl.s[si];
   struct loom__slot_cold *c = &m->fl.c[si];
@@ -419,6 +436,15 @@ static int fill(struct master *m, uint32_t si) {
                      : loom__task_id(m->feed.kind_hash[t->kind],
                                      t->spec.payload, t->spec.len,
                                      t->spec.line ? t->spec.line : t->pos);
+  s->array = t->spec.count > 1;
+  if (s->array) {
+    /* One element: its own id. A run: the array's, each one's derived. */
+    if (n == 1)
+      s->id = loom_task_id_element(s->id, t->index);
+    c->index = t->index;
+    c->count = n;
+    c->answered = 0;
+  }
   s->line = t->spec.line;
   s->cost = t->spec.cost;
   s->attempt = (uint16_t)t->attempt;
@@ -428,15 +454,15 @@ static int fill(struct master *m, uint32_t si) {
   /* The cold part only for a journal or a retry: in a run with neither
    * (the library's usual case), a store there is a cache miss per task. */
   if (m->joblog.fp) {
-    c->key = t->key;
+    c->key = n > 1 ? m->feed.arr_key : t->key;
     if (t->spec.text || s->kind == 0) {
       const char *text = t->spec.text ? t->spec.text : t->spec.payload;
-      size_t n = t->spec.text ? t->spec.text_len : t->spec.len;
-      rc = loom__buf_set(&c->own_text, text, n);
+      size_t tn = t->spec.text ? t->spec.text_len : t->spec.len;
+      rc = loom__buf_set(&c->own_text, text, tn);
       if (rc != 0)
         return rc;
       c->text = (const char *)c->own_text.data;
-      c->text_len = n;
+      c->text_len = tn;
     } else {
       c->text = m->l->kinds[s->kind].name;
       c->text_len = strlen(c->text);
@@ -452,13 +478,14 @@ static int fill(struct master *m, uint32_t si) {
   return 0;
 }
 
-/* Puts the task choose() names into w's batch: a wire record, the slot
- * marked in flight, the journal's dispatched row. */
-static int src_take(void *arg, int w, double *cost, int *fresh) {
+/* Puts the task choose() names into w's batch (with up to max - 1 more
+ * elements of its array, as one run): a wire record, the slot marked in
+ * flight, the journal's dispatched rows. Returns how many tasks. */
+static int src_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
   struct master *m = arg;
   struct loom__wire_task t;
   const void *payload;
-  uint32_t si;
+  uint32_t si, n = 1;
   size_t len;
   int rc;
 
@@ -479,6 +506,7 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
     t.mem = m->fl.c[si].mem;
     t.kind = m->fl.s[si].kind;
     t.attempt = m->fl.s[si].attempt;
+    t.index = m->fl.s[si].array ? m->fl.c[si].index : 0;
     *fresh = 0;
   } else {
     if (!loom__feed_fits_deadline(&m->feed, m->feed.look.spec.cost)) {
@@ -487,8 +515,9 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
       loom__feed_taken(&m->feed);
       return 0;
     }
+    n = loom__feed_run_max(&m->feed, max);
     rc = loom__inflight_alloc(&m->fl, &si);
-    if (rc == 0 && (rc = fill(m, si)) != 0)
+    if (rc == 0 && (rc = fill(m, si, n)) != 0)
       loom__inflight_free(&m->fl, si);
     if (rc != 0)
       return rc;
@@ -504,22 +533,31 @@ static int src_take(void *arg, int w, double *cost, int *fresh) {
      * stall was 40% of this function's time). */
     t.kind = m->feed.look.kind;
     t.attempt = (uint16_t)m->feed.look.attempt;
-    loom__feed_taken(&m->feed);
+    t.index = m->feed.look.index;
+    /* The payload stays the source's until its array is done. */
+    loom__feed_taken_run(&m->feed, n);
     *fresh = 1;
   }
   t.slot = si;
   t.id = m->fl.s[si].id;
+  t.count = n;
   t.payload = payload;
   t.len = (uint32_t)len;
   rc = loom__wire_put_task(&m->out, &t);
   if (rc != 0)
     return rc;
+  if (n > 1)
+    loom__wire_set_flags(&m->out, LOOM__WIRE_RUNS);
   m->fl.s[si].worker = w;
-  m->fl.count++;
+  m->fl.count += n;
   *cost = m->fl.s[si].cost;
-  if (m->joblog.fp)
+  if (m->joblog.fp && n == 1)
     journal_checked(m, loom__joblog_started(&m->joblog, t.id, m->fl.c[si].key));
-  return 1;
+  for (uint32_t k = 0; m->joblog.fp && k < n && n > 1; k++)
+    journal_checked(m, loom__joblog_started(
+                           &m->joblog, loom_task_id_element(t.id, t.index + k),
+                           loom_task_id_element(m->fl.c[si].key, t.index + k)));
+  return (int)n;
 }
 
 static const struct loom__batch_src master_src = {src_peek, src_take};
@@ -579,7 +617,7 @@ static int route_one(struct master *m, int which, struct loom__batch *b) {
   if (best < 0)
     return 0;
   m->route_to = best;
-  rc = src_take(m, best, &cost, &fresh);
+  rc = src_take(m, best, 1, &cost, &fresh);
   m->route_to = -1;
   if (rc <= 0)
     return rc < 0 ? rc : 2; /* dropped for the deadline: look again */

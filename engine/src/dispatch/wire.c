@@ -1,7 +1,8 @@
 /* wire.c - encoding and checked decoding of dispatch messages (wire.h).
  *
  * Record layouts (host byte order, no padding on the wire):
- *   task: slot u32, kind u16, attempt u16, id u64, timeout f64, len u32, bytes
+ *   task: slot u32, kind u16, attempt u16, id u64, timeout f64, cores u16,
+ *         mem u64, index u64, count u32, len u32, bytes
  *   done: slot u32, exit i32, sig i32, flags u32, start f64, elapsed f64,
  *         len u32, bytes
  */
@@ -10,7 +11,7 @@
 #include "common/common.h"
 #include "dispatch/wire.h"
 
-#define TASK_FIXED (4 + 2 + 2 + 8 + 8 + 2 + 8 + 4)
+#define TASK_FIXED (4 + 2 + 2 + 8 + 8 + 2 + 8 + 8 + 4 + 4)
 #define DONE_FIXED (4 + 4 + 4 + 4 + 8 + 8 + 4 + 2)
 _Static_assert(DONE_FIXED == LOOM__WIRE_DONE_SIZE(0), "DONE record size");
 
@@ -78,6 +79,8 @@ int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t) {
   p = put(p, &t->timeout, 8);
   p = put(p, &t->cores, 2);
   p = put(p, &t->mem, 8);
+  p = put(p, &t->index, 8);
+  p = put(p, &t->count, 4);
   p = put(p, &t->len, 4);
   if (t->len)
     memcpy(p, t->payload, t->len);
@@ -125,7 +128,8 @@ int loom__wire_open(struct loom__reader *r, const void *msg, size_t len) {
   memcpy(&magic, r->p, 4);
   memcpy(&r->left, r->p + 4, 4);
   memcpy(&r->flags, r->p + 8, 4);
-  if (magic != LOOM__WIRE_MAGIC || (r->flags & ~(uint32_t)LOOM__WIRE_FINAL))
+  if (magic != LOOM__WIRE_MAGIC ||
+      (r->flags & ~(uint32_t)(LOOM__WIRE_FINAL | LOOM__WIRE_RUNS)))
     return LOOM_EPROTO;
   r->p += LOOM__WIRE_HEADER;
   return 0;
@@ -156,8 +160,38 @@ int loom__wire_get_task(struct loom__reader *r, struct loom__wire_task *t) {
   p = get(p, &t->timeout, 8);
   p = get(p, &t->cores, 2);
   p = get(p, &t->mem, 8);
+  p = get(p, &t->index, 8);
+  p = get(p, &t->count, 4);
   p = get(p, &t->len, 4);
+  if (t->count == 0)
+    return LOOM_EPROTO;
   return tail(r, p, t->len, &t->payload);
+}
+
+int loom__wire_tasks_open(struct loom__task_cursor *c, const void *msg,
+                          size_t len) {
+  c->t.count = 0;
+  c->e = 0;
+  return loom__wire_open(&c->r, msg, len);
+}
+
+int loom__wire_next_task(struct loom__task_cursor *c) {
+  struct loom__wire_task *t = &c->t;
+
+  if (c->e + 1 < t->count) {
+    c->e++;
+  } else {
+    int got = loom__wire_get_task(&c->r, t);
+    if (got != 1)
+      return got;
+    c->first = t->index;
+    c->id = t->id;
+    c->e = 0;
+  }
+  t->index = c->first + c->e;
+  if (t->count > 1)
+    t->id = loom_task_id_element(c->id, t->index);
+  return 1;
 }
 
 int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d) {
@@ -207,17 +241,35 @@ void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
   }
 }
 
-int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
-                            double started, struct loom__buf *out) {
+int loom__wire_count_tasks(const void *msg, size_t len, uint32_t *n) {
   struct loom__reader r;
   struct loom__wire_task t;
+  uint64_t sum = 0;
+  int rc = loom__wire_open(&r, msg, len), got = 0;
+
+  if (rc != 0)
+    return rc;
+  if (!(r.flags & LOOM__WIRE_RUNS)) {
+    *n = r.left;
+    return 0;
+  }
+  while ((got = loom__wire_get_task(&r, &t)) == 1)
+    sum += t.count;
+  if (got < 0 || sum > UINT32_MAX)
+    return LOOM_EPROTO;
+  *n = (uint32_t)sum;
+  return 0;
+}
+
+int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
+                            double started, struct loom__buf *out) {
+  struct loom__task_cursor c;
   int rc, got = 0;
 
-  rc = loom__wire_open(&r, msg, len);
-  for (uint32_t i = 0; rc == 0 && (got = loom__wire_get_task(&r, &t)) == 1;
-       i++) {
+  rc = loom__wire_tasks_open(&c, msg, len);
+  for (uint32_t i = 0; rc == 0 && (got = loom__wire_next_task(&c)) == 1; i++) {
     struct loom__wire_done d = {
-        .slot = t.slot, .flags = LOOM__DONE_CANCEL, .start = loom__wall()};
+        .slot = c.t.slot, .flags = LOOM__DONE_CANCEL, .start = loom__wall()};
     if (i == from && started > 0) {
       d.elapsed = d.start - started;
       d.start = started;

@@ -16,17 +16,24 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "loom.h"
 
-#define LOOM__WIRE_MAGIC 0x4c4d0004u /* "LM" + format version 4 */
+#define LOOM__WIRE_MAGIC 0x4c4d0005u /* "LM" + format version 5 */
 #define LOOM__WIRE_HEADER 12u        /* magic, count, flags */
 #define LOOM__WIRE_PAYLOAD_MAX (64u << 20)
 #define LOOM__WIRE_PART_MAX (64u << 20) /* a DONE part is closed past this */
 
 enum {
-  LOOM__WIRE_FINAL = 1u << 0 /* DONE: the last part of its batch's answer */
+  LOOM__WIRE_FINAL = 1u << 0, /* DONE: the last part of its batch's answer */
+  LOOM__WIRE_RUNS = 1u << 1   /* TASKS: some record holds a run of several
+                                 elements of an array (count > 1) */
 };
 
-/* One task in a TASKS message. payload points into the message on decode. */
+/* One record in a TASKS message: a task, or a run of `count` elements of
+ * an array (indexes index to index + count - 1), all in one slot and
+ * answered by one DONE record each, in order. In a run, id is the array's
+ * and element i's is loom_task_id_element(id, i); with count 1 it is the
+ * task's own. payload points into the message on decode. */
 struct loom__wire_task {
   uint32_t slot;    /* the master's handle, echoed in the completion */
   uint16_t kind;    /* index in the kind registry */
@@ -35,6 +42,8 @@ struct loom__wire_task {
   double timeout; /* seconds, 0 = none */
   uint16_t cores; /* cores it needs at once (>= 1) */
   uint64_t mem;   /* bytes of memory it needs, 0 = none said */
+  uint64_t index; /* its index in its array (of the first, in a run) */
+  uint32_t count; /* elements in the record, >= 1 */
   const void *payload;
   uint32_t len;
 };
@@ -96,10 +105,15 @@ uint32_t loom__wire_count(const struct loom__buf *b);
 int loom__wire_put_task(struct loom__buf *b, const struct loom__wire_task *t);
 int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d);
 
-/* Appends to out (a DONE message) a cancelled record for every task of the
- * TASKS message msg from the from-th on: tasks that never ran, but the
- * from-th one ran since `started` (wall clock) when started > 0. Returns
- * 0, LOOM_EPROTO or LOOM_ENOMEM. */
+/* Tasks (elements) in the TASKS message msg: its record count, or with
+ * LOOM__WIRE_RUNS the sum of its records' counts. Returns 0 with *n, or
+ * LOOM_EPROTO. */
+int loom__wire_count_tasks(const void *msg, size_t len, uint32_t *n);
+
+/* Appends to out (a DONE message) a cancelled record for every task
+ * (element) of the TASKS message msg from the from-th on: tasks that never ran,
+ * but the from-th one ran since `started` (wall clock) when started > 0.
+ * Returns 0, LOOM_EPROTO or LOOM_ENOMEM. */
 int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
                             double started, struct loom__buf *out);
 
@@ -125,6 +139,23 @@ int loom__wire_open(struct loom__reader *r, const void *msg, size_t len);
 /* Each returns 1 with a record, 0 at the end, LOOM_EPROTO when the bytes do
  * not hold the record the header promised. */
 int loom__wire_get_task(struct loom__reader *r, struct loom__wire_task *t);
+
+/* A cursor over the tasks of a TASKS message, a run's elements one by one:
+ * t is the current task, with its own index and id (count stays the
+ * record's). */
+struct loom__task_cursor {
+  struct loom__reader r;
+  struct loom__wire_task t;
+  uint64_t first, id; /* the record's index and id */
+  uint32_t e;         /* the element's place in its record */
+};
+
+/* Checks the header (0 or LOOM_EPROTO); the first task comes from the
+ * first call of loom__wire_next_task(). */
+int loom__wire_tasks_open(struct loom__task_cursor *c, const void *msg,
+                          size_t len);
+/* Moves to the next task: 1, 0 at the end, or LOOM_EPROTO. */
+int loom__wire_next_task(struct loom__task_cursor *c);
 int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d);
 
 #endif /* LOOM_WIRE_H */

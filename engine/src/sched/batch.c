@@ -24,16 +24,16 @@ int loom__batch_build(struct loom__sched *s, const struct loom__policy_ops *pol,
     int fresh = 0;
     if (loom__sched_batch_full(s, out->n, out->cost, next))
       break; /* the hints say this batch is long enough */
-    rc = src->take(arg, w, &cost, &fresh);
+    rc = src->take(arg, w, want - out->n, &cost, &fresh);
     if (rc < 0)
       return rc;
     if (rc == 0)
       continue;
-    out->n++;
+    out->n += (uint32_t)rc;
     if (cost > 0)
-      out->cost += cost;
+      out->cost += cost * rc;
     if (fresh)
-      s->next_task++;
+      s->next_task += (uint64_t)rc;
   }
   if (out->n == 0)
     return 0;

@@ -22,10 +22,12 @@ struct loom__batch_src {
    * will pick)? Returns 1 with *cost the hint of the task take() would
    * hand w (< 0 unknown), or 0 when none is left for this batch. */
   int (*peek)(void *arg, int w, double *cost);
-  /* Moves that task into w's batch. Returns 1 with *cost its hint and
-   * *fresh set for a task new from the source (not a retry); 0 when the
-   * task was dropped instead (look again); or a negative LOOM_E* code. */
-  int (*take)(void *arg, int w, double *cost, int *fresh);
+  /* Moves that task into w's batch, with up to max - 1 more like it (the
+   * next elements of its array) when it can take them at once. Returns
+   * how many it took (>= 1) with *cost the hint of each and *fresh set for
+   * tasks new from the source (not a retry); 0 when the task was dropped
+   * instead (look again); or a negative LOOM_E* code. */
+  int (*take)(void *arg, int w, uint32_t max, double *cost, int *fresh);
 };
 
 struct loom__batch {

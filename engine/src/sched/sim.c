@@ -203,12 +203,13 @@ static int src_peek(void *arg, int w, double *cost) {
   return 1;
 }
 
-static int src_take(void *arg, int w, double *cost, int *fresh) {
+static int src_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
   struct sim *m = arg;
   double d = peek(m);
   int first;
 
   (void)w;
+  (void)max; /* one at a time: the workload has no arrays */
   if (m->ahead_max)
     loom__ahead_pop(&m->ahead);
   first = m->cur.n++ == 0;
