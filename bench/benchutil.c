@@ -14,7 +14,7 @@ static void usage(FILE *out, const char *prog, unsigned allowed) {
   fprintf(
       out,
       "usage: %s [--tasks N] [--work none|spin|sleep] [--seconds S]\n"
-      "         [--repeat R] [--warmup W] [--header] [--time-empty]%s%s\n"
+      "         [--repeat R] [--warmup W] [--header] [--time-empty]%s%s%s\n"
       "  --tasks N    tasks per repeat (default 100000)\n"
       "  --work K     none: empty tasks; spin: busy-wait S seconds;\n"
       "               sleep: sleep S seconds (default none)\n"
@@ -26,11 +26,17 @@ static void usage(FILE *out, const char *prog, unsigned allowed) {
       "  --time-empty time empty tasks too, as loom must (its results carry\n"
       "               start and elapsed); the baselines do not by default\n",
       prog, (allowed & BENCH_ARG_BATCH) ? " [--batch B]" : "",
-      (allowed & BENCH_ARG_POLICY) ? " [--policy NAME]" : "");
+      (allowed & BENCH_ARG_POLICY) ? " [--policy NAME]" : "",
+      (allowed & BENCH_ARG_ARRAY) ? " [--array]" : "");
   if (allowed & BENCH_ARG_BATCH)
     fprintf(out, "  --batch B    tasks per message (default 64)\n");
   if (allowed & BENCH_ARG_POLICY)
     fprintf(out, "  --policy P   loom scheduling policy (default: loom's)\n");
+  if (allowed & BENCH_ARG_ARRAY)
+    fprintf(
+        out,
+        "  --array      the tasks as one array of N (loom_task_spec.count,\n"
+        "               impl loom-array), not one spec each\n");
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
@@ -91,6 +97,9 @@ int bench_args_parse(int argc, char **argv, unsigned allowed, int verbose,
       continue;
     } else if (strcmp(opt, "--time-empty") == 0) {
       a->time_empty = 1;
+      continue;
+    } else if ((allowed & BENCH_ARG_ARRAY) && strcmp(opt, "--array") == 0) {
+      a->array = 1;
       continue;
     } else if (strcmp(opt, "--tasks") == 0) {
       bad = parse_u64(val, 1, UINT64_MAX / 2, &a->tasks);

@@ -14,6 +14,7 @@ enum bench_work { BENCH_WORK_NONE = 0, BENCH_WORK_SPIN, BENCH_WORK_SLEEP };
 /* Which optional arguments a program accepts. */
 #define BENCH_ARG_BATCH 1u  /* --batch B */
 #define BENCH_ARG_POLICY 2u /* --policy NAME */
+#define BENCH_ARG_ARRAY 4u  /* --array */
 
 struct bench_args {
   uint64_t tasks;     /* --tasks N, default 100000 */
@@ -25,6 +26,7 @@ struct bench_args {
   const char *policy; /* --policy NAME, default NULL (loom's default) */
   int header;         /* --header: print the CSV header first */
   int time_empty;     /* --time-empty: time empty tasks too */
+  int array;          /* --array: the tasks as one array (loom) */
 };
 
 /* The CSV header, without a newline. */

@@ -481,7 +481,7 @@ def dispatch_summary(rows):
     for key, rs in groups.items():
         f, m = rs[0], med[key]
         rb = rt = ""
-        if f[0] == "loom":
+        if f[0] in ("loom", "loom-array"):
             for base, which in (("batched", "rb"), ("textbook", "rt")):
                 b = med.get((base, f[1], f[3]))
                 if b is not None and b[1] is not None and b[1] > 0:
@@ -538,7 +538,10 @@ def run_dispatch(opts):
             % PROG)
     exes = {i: target_path(opts.build, "bench-" + i)
             for i in ("textbook", "batched")}
-    exes["loom"] = target_path(opts.build, "bench-dispatch")
+    exes["loom"] = exes["loom-array"] = target_path(opts.build,
+                                                    "bench-dispatch")
+    # loom-array: the same tasks as one task array (loom_task_spec.count).
+    impl_args = {"loom-array": ["--array"]}
     loom = target_path(opts.build, "loom")
 
     os.makedirs(results, exist_ok=True)
@@ -555,7 +558,8 @@ def run_dispatch(opts):
             with open(row_path, "w") as so, open(err_path, "w") as se:
                 rc = run_timeout(mpirun + ["-np", str(np_), exes[impl],
                                            "--repeat", "1", "--warmup", "1"] +
-                                 args, DISPATCH_TIMEOUT, stdout=so, stderr=se,
+                                 impl_args.get(impl, []) + args,
+                                 DISPATCH_TIMEOUT, stdout=so, stderr=se,
                                  env=env)
             if rc != 0:
                 say("%s dispatch: %s -np %d %s failed:" % (
@@ -567,7 +571,8 @@ def run_dispatch(opts):
                 out.write(f.read())
             out.flush()
 
-        impls = ["textbook", "batched"] + (["loom"] if have_loom else [])
+        impls = ["textbook", "batched"] + (["loom", "loom-array"]
+                                           if have_loom else [])
         # 2. The dispatch rows: for each rank count and workload, `repeats`
         # rounds of one mpirun per implementation.
         for np_ in p["ranks"]:
@@ -1811,7 +1816,8 @@ def ncores():
 DISPATCH_IMPLS = [
     ("textbook", 1, 7, "textbook (1 task/message)"),
     ("batched", 2, 5, "batched (64 tasks/message)"),
-    ("loom", 3, 9, "loom"),
+    ("loom", 3, 9, "loom (a spec per task)"),
+    ("loom-array", 4, 11, "loom (one task array)"),
 ]
 
 
@@ -2985,16 +2991,18 @@ def others_summary(d):
     out = []
     path = os.path.join(d, "dispatch_summary.csv")
     if os.path.isfile(path):
-        rows = [r for r in csv_blocks(path)[0] if r["impl"] == "loom"]
+        rows = [r for r in csv_blocks(path)[0]
+                if r["impl"] in ("loom", "loom-array")]
         out += ["### Dispatch: the library against hand-written MPI", "",
                 "Empty tasks, loom's library over a hand-batched master/"
                 "worker loop (64 tasks a message, no per-task records) and "
                 "over the textbook one (a task a message), in the same run "
                 "(`dispatch_summary.csv`; the issue's target for the "
-                "batched ratio is 0.8):", ""]
-        out += md_table(["ranks", "loom tasks/s", "loom / hand-batched",
-                         "loom / textbook"], [
-            [r["ranks"], "%.3g" % float(r["tasks_per_s"]),
+                "batched ratio is 0.8). `loom` feeds one spec per task, "
+                "`loom-array` the same tasks as one task array:", ""]
+        out += md_table(["ranks", "impl", "loom tasks/s",
+                         "loom / hand-batched", "loom / textbook"], [
+            [r["ranks"], r["impl"], "%.3g" % float(r["tasks_per_s"]),
              r["loom_over_batched"], r["loom_over_textbook"]]
             for r in rows if r["work"] == "none"]) + [""]
     path = os.path.join(d, "state_summary.csv")

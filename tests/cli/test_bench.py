@@ -79,6 +79,7 @@ class PureTest(loomtest.LoomTestCase):
             raw("loom", 2, "none", 2.0, 150, 10, ""),
             raw("loom", 3, "spin", 1.0, 90, 7, 0.9, task_s="0.001"),
             raw("loom", 3, "spin", 2.0, 70, 9, 0.7, task_s="0.001"),
+            raw("loom-array", 2, "none", 0.4, 300, 1.5, ""),
             ["sh-loop-true", "1", "1", "bin-true", "0", "100", "0.1",
              "1000.0", "100.0", ""],
         ]
@@ -87,7 +88,7 @@ class PureTest(loomtest.LoomTestCase):
         got = {tuple(r[:4]): r for r in csv.reader(out[1:])}
         self.assertEqual([r[0] for r in csv.reader(out[1:])],
                          ["textbook", "batched", "loom", "loom",
-                          "sh-loop-true"])  # the order of first rows
+                          "loom-array", "sh-loop-true"])  # first rows' order
         t = got["textbook", "2", "1", "none"]
         self.assertEqual(t[6:], ["3", "3.000000", "80.0", "30.000", "", "",
                                  ""])
@@ -102,6 +103,9 @@ class PureTest(loomtest.LoomTestCase):
         # at 3 ranks, so no ratios.
         self.assertEqual(spin[4:], ["0.001", "100", "2", "1.500000", "80.0",
                                     "8.000", "0.8000", "", ""])
+        # The task array against the same baselines: 300/400, 300/80.
+        self.assertEqual(got["loom-array", "2", "1", "none"][11:],
+                         ["0.750", "3.750"])
         self.assertEqual(got["sh-loop-true", "1", "1", "bin-true"][10], "")
 
     def test_dispatch_summary_of_the_committed_rows(self):
@@ -459,7 +463,7 @@ class SuiteTest(loomtest.LoomTestCase):
                     "msgs_slots_over_ranks,rss_slots_over_ranks\n"
                     "true,1.065,1.000,0.647\n")
         summary = lb.suite_summary(self.tmp, 2)
-        self.assertIn("| 3 | 2.5e+06 | 0.250 | 9.000 |", summary)
+        self.assertIn("| 3 | loom | 2.5e+06 | 0.250 | 9.000 |", summary)
         self.assertNotIn("0.990", summary)  # spin rows are not the rate
         self.assertIn("| true | 1.065 | 1.000 | 0.647 |", summary)
 
@@ -510,12 +514,14 @@ class SmokeTest(loomtest.LoomTestCase):
         self.bench("dispatch", "--smoke", "--no-build", BUILD)
         rows = self.csv_rows("dispatch.csv", lb.DISPATCH_HEADER)
         impls = {r["impl"] for r in rows}
-        self.assertLessEqual({"textbook", "batched", "loom", "sh-loop-true",
-                              "loom-run-true"}, impls)
+        self.assertLessEqual({"textbook", "batched", "loom", "loom-array",
+                              "sh-loop-true", "loom-run-true"}, impls)
         summary = self.csv_rows("dispatch_summary.csv",
                                 lb.DISPATCH_SUMMARY_HEADER)
-        loom = [r for r in summary if r["impl"] == "loom"]
-        self.assertTrue(loom and all(r["loom_over_batched"] for r in loom))
+        for impl in ("loom", "loom-array"):
+            loom = [r for r in summary if r["impl"] == impl]
+            self.assertTrue(loom and all(r["loom_over_batched"]
+                                         for r in loom))
         self.plot("dispatch", ["dispatch_empty.png", "dispatch_1ms.png"])
 
     def test_state_smoke(self):
