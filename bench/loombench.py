@@ -74,9 +74,9 @@ usage: bench/loombench.py dispatch [--quick | --smoke] [--results DIR]
                  LOOM_BENCH_RESULTS)
   --no-build     use the binaries already in BUILD_DIR
 
-For 2, 3 and 4 ranks it runs textbook, batched and loom round-robin, one
-mpirun per repeat, so every implementation sees the same machine noise and
-the ratios stay comparable: (a) empty tasks, (b) 1 ms spin tasks, scaled
+For 2, 3 and 4 ranks it runs textbook, batched, loom and loom-array (the
+same tasks as one task array) round-robin, one mpirun per repeat, so every
+implementation sees the same machine noise and the ratios stay comparable: (a) empty tasks, (b) 1 ms spin tasks, scaled
 to ~2 s of work per repeat. Writes every row to bench/results/dispatch.csv,
 the medians per (impl, ranks, work) with the ratios loom/batched and
 loom/textbook of tasks_per_s to bench/results/dispatch_summary.csv, and
