@@ -91,58 +91,45 @@ static void test_batch_first_batches_hold_one_task_each(void **st) {
   farm_fini(&f);
 }
 
-static void test_batch_size_follows_measured_task_time(void **st) {
-  (void)st;
+/* Tasks of 0.1 ms: 0.5 ms of work is 5 tasks, and the batch may grow to
+ * at most max(4, 2 x the last) = 4 after a first batch of 1, then 5. With
+ * runs, one take of an array's run fills each batch, and the builder
+ * counts every task of it. */
+static void measured_batches(int runs) {
   static double cost[100];
-  struct script s = {cost, 100, 0, 0, 0, 0, -1, 0, 0};
+  struct script s = {cost, 100, 0, 0, 0, 0, -1, runs, 0};
   struct farm f;
   struct loom__batch b;
 
   for (int i = 0; i < 100; i++)
     cost[i] = -1;
   farm_init(&f, "least-loaded", 1, 2);
-  /* Tasks of 0.1 ms: 0.5 ms of work is 5 tasks, and the batch may grow to
-   * at most max(4, 2 x the last) = 4 after a first batch of 1. */
   f.s.t_est = 1e-4;
   f.s.recent[0] = 1e-4;
   f.s.nrecent = 1;
   f.s.w[0].last_batch = 1;
   assert_int_equal(loom__batch_build(&f.s, f.ops, f.state, &src, &s, &b), 1);
   assert_int_equal(b.n, 4);
+  assert_int_equal(s.taken, 4);
+  assert_int_equal(f.s.next_task, 4);
+  assert_int_equal(f.s.w[0].inflight, 4);
+  assert_int_equal(s.last_max, runs ? 4 : 1);
   f.s.w[0].last_batch = 4;
   assert_int_equal(loom__batch_build(&f.s, f.ops, f.state, &src, &s, &b), 1);
   assert_int_equal(b.n, 5);
+  assert_int_equal(f.s.next_task, 9);
+  assert_int_equal(s.last_max, runs ? 5 : 1);
   farm_fini(&f);
+}
+
+static void test_batch_size_follows_measured_task_time(void **st) {
+  (void)st;
+  measured_batches(0);
 }
 
 static void test_batch_takes_an_arrays_run_at_once(void **st) {
   (void)st;
-  static double cost[100];
-  struct script s = {cost, 100, 0, 0, 0, 0, -1, 1, 0};
-  struct farm f;
-  struct loom__batch b;
-
-  for (int i = 0; i < 100; i++)
-    cost[i] = -1;
-  farm_init(&f, "least-loaded", 1, 2);
-  /* Room for 4 (as above): one take of a run fills the batch, the builder
-   * counts every task of it, and the next batch's take may take 5. */
-  f.s.t_est = 1e-4;
-  f.s.recent[0] = 1e-4;
-  f.s.nrecent = 1;
-  f.s.w[0].last_batch = 1;
-  assert_int_equal(loom__batch_build(&f.s, f.ops, f.state, &src, &s, &b), 1);
-  assert_int_equal(b.n, 4);
-  assert_int_equal(s.last_max, 4);
-  assert_int_equal(s.taken, 4);
-  assert_int_equal(f.s.next_task, 4);
-  assert_int_equal(f.s.w[0].inflight, 4);
-  f.s.w[0].last_batch = 4;
-  assert_int_equal(loom__batch_build(&f.s, f.ops, f.state, &src, &s, &b), 1);
-  assert_int_equal(b.n, 5);
-  assert_int_equal(s.last_max, 5);
-  assert_int_equal(f.s.next_task, 9);
-  farm_fini(&f);
+  measured_batches(1);
 }
 
 static void test_batch_closes_when_hints_fill_it(void **st) {
