@@ -9,7 +9,10 @@
  * count tasks, not records. Runs 2 to 4 share a run directory: an array
  * whose every tenth element fails, then --resume (only the failed ones run
  * again, as attempt 2), then --resume with skip_failed (none run). The
- * journal must hold a row per element with distinct ids.
+ * journal must hold a row per element with distinct ids. Between them, an
+ * array of 20,000 tiny tasks, most without a reply: their answers come in
+ * group records (a byte of exit code each), which must give each element
+ * its own result all the same.
  * Exit status 0 only when every rank passed.
  */
 #include <inttypes.h>
@@ -27,7 +30,11 @@
 #define NA 3000
 #define NB 12
 #define NC 500
+#define ND 20000
 #define B_ID UINT64_C(0xfeed000000000001)
+#define D_ID UINT64_C(0xd000000000000001)
+#define D_CODE(index) ((index) % 7 == 3 ? 9 : 0)
+#define D_REPLIES(index) ((index) % 1000 == 999)
 #define FAILS(index) ((index) % 10 == 7)
 
 struct reply {
@@ -50,6 +57,94 @@ static int elem_fn(struct loom_task *task, const void *payload, size_t len,
   if (loom_task_reply(task, &r, sizeof(r)) != 0)
     return 4;
   return FAILS(r.index) ? 3 : 0;
+}
+
+/* "code": no reply but every thousandth, exit code 9 at index 3, 10, 17,
+ * ...: a run of such tiny tasks is answered by group records, and a
+ * reply takes a record of its own amid them. */
+static int code_fn(struct loom_task *task, const void *payload, size_t len,
+                   void *arg) {
+  uint64_t index = loom_task_index(task);
+  (void)payload;
+  (void)len;
+  (void)arg;
+  if (D_REPLIES(index) && loom_task_reply(task, &index, sizeof(index)) != 0)
+    return 4;
+  return D_CODE(index);
+}
+
+struct seen_d {
+  unsigned char d[ND];
+  uint64_t results, bad, replies;
+};
+
+static void on_code(void *arg, const struct loom_result *res) {
+  struct seen_d *s = arg;
+  uint64_t k = res->index, got;
+  int ok = 1;
+
+  s->results++;
+  if (k >= ND) {
+    s->bad++;
+    return;
+  }
+  s->d[k]++;
+  ok &= res->exit_code == D_CODE(k);
+  ok &= res->id == loom_task_id_element(D_ID, k);
+  ok &= res->attempt == 1 && res->elapsed >= 0 && res->start > 0;
+  if (D_REPLIES(k)) {
+    ok &= res->len == sizeof(got);
+    if (res->len == sizeof(got)) {
+      memcpy(&got, res->data, sizeof(got));
+      ok &= got == k;
+      s->replies++;
+    }
+  } else {
+    ok &= res->len == 0;
+  }
+  if (!ok && s->bad++ < 5)
+    fprintf(stderr, "rank 0: element %" PRIu64 " of D: code %d, len %zu\n", k,
+            res->exit_code, res->len);
+}
+
+/* 20,000 tiny tasks in one array: each comes back once with its own exit
+ * code, id and (every thousandth) reply, whether answered alone or in a
+ * group record. */
+static void test_tiny_array_run(void) {
+  struct loom *l = mpicheck_engine(NULL);
+  struct seen_d *s = calloc(1, sizeof(*s));
+  struct loom_summary sum;
+  uint64_t fails = 0, wrong = 0;
+
+  CHECK(l && s);
+  if (!l || !s) {
+    free(s);
+    return;
+  }
+  CHECK_RC(loom_register(l, "code", code_fn, NULL), 0);
+  if (world_rank == 0) {
+    struct loom_task_spec spec;
+    loom_task_spec_init(&spec);
+    spec.kind = "code";
+    spec.count = ND;
+    spec.id = D_ID;
+    CHECK_RC(loom_submit(l, &spec), 0);
+  }
+  CHECK_RC(loom_run(l, NULL, NULL, on_code, s), 0);
+  if (world_rank == 0) {
+    for (uint64_t k = 0; k < ND; k++) {
+      wrong += s->d[k] != 1;
+      fails += D_CODE(k) != 0;
+    }
+    CHECK(wrong == 0);
+    CHECK(s->bad == 0);
+    CHECK(s->results == ND);
+    CHECK(s->replies == ND / 1000);
+    loom_summary_get(l, &sum);
+    CHECK(sum.tasks == ND && sum.failed == fails && sum.attempts == ND);
+  }
+  loom_free(l);
+  free(s);
 }
 
 /* What the master saw, per array (by payload value) and element. */
@@ -281,6 +376,7 @@ int main(int argc, char **argv) {
   if (mpicheck_init(&argc, &argv) != 0)
     return 3;
   test_arrays_run();
+  test_tiny_array_run();
   test_arrays_resume();
   return mpicheck_verdict("test_arrays_api");
 }

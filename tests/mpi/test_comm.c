@@ -139,6 +139,16 @@ static int block_fn(struct loom_task *task, const void *payload, size_t len,
   return access(release_path, F_OK) == 0 ? 0 : 7;
 }
 
+/* "late": element i of a run returns i % 3 at once, but element 6 blocks
+ * as "block" does. */
+static int late_fn(struct loom_task *task, const void *payload, size_t len,
+                   void *arg) {
+  uint64_t i = loom_task_index(task);
+  if (i == 6)
+    return block_fn(task, payload, len, arg);
+  return (int)(i % 3);
+}
+
 /* Every rank: let a task thread left behind return and free what it holds. */
 static void release_left_behind(void) {
   if (world_rank == 0)
@@ -234,6 +244,12 @@ struct parts {
   double elapsed[16];
   int bad_reply;
   size_t largest; /* bytes of the largest part */
+  /* Every answer in order, a group's elements one by one: the exit code,
+   * or -1 when cancelled. */
+  int elems[32];
+  int nelems;
+  int groups;           /* group records */
+  double first_elapsed; /* of the first record */
 };
 
 static int p_done(void *arg, int src, struct loom__buf *msg) {
@@ -252,6 +268,18 @@ static int p_done(void *arg, int src, struct loom__buf *msg) {
   while ((got = loom__wire_get_done(&r, &d)) == 1) {
     if (d.slot >= 16)
       return LOOM_EPROTO;
+    if (p->nelems == 0)
+      p->first_elapsed = d.elapsed;
+    if (d.flags & LOOM__DONE_GROUP) {
+      const unsigned char *codes = d.data;
+      p->groups++;
+      p->answered[d.slot] += (int)d.len;
+      for (uint32_t k = 0; k < d.len && p->nelems < 32; k++)
+        p->elems[p->nelems++] = codes[k];
+      continue;
+    }
+    if (p->nelems < 32)
+      p->elems[p->nelems++] = d.flags & LOOM__DONE_CANCEL ? -1 : d.exit_code;
     p->answered[d.slot]++;
     p->status[d.slot] = d.flags & LOOM__DONE_CANCEL ? 1
                         : d.exit_code == 0          ? 0
@@ -383,6 +411,43 @@ static void test_cancel_abandons_a_stuck_c_task(struct loom *l,
   release_left_behind();
 }
 
+/* A run of 10 elements whose 7th blocks: the cancel's abandon answers for
+ * the six that ended in the open group (their codes), then the rest as
+ * cancelled, in order, all in one FINAL part. */
+static void test_abandon_answers_for_a_runs_open_group(struct loom *l,
+                                                       uint16_t late) {
+  if (world_rank == 0) {
+    struct loom__comm c;
+    struct parts p;
+    struct loom__buf b = {0};
+    struct loom__wire_task t = {
+        .slot = 3, .kind = late, .attempt = 1, .id = 500, .count = 10};
+    static const int want[10] = {0, 1, 2, 0, 1, 2, -1, -1, -1, -1};
+
+    hand_begin(l, &c, &p);
+    CHECK_RC(loom__wire_begin(&b, LOOM__WIRE_RUNS), 0);
+    CHECK_RC(loom__wire_put_task(&b, &t), 0);
+    CHECK_RC(loom__comm_send(&c, 1, LOOM__TAG_TASKS, &b), 0);
+    loom__buf_fini(&b);
+    usleep(300000);
+    CHECK_RC(loom__comm_send_bytes(&c, 1, LOOM__TAG_CANCEL, NULL, 0), 0);
+    hand_wait(&c, &p, BLOCK_MAX - 5);
+    CHECK(p.finals == 1);
+    CHECK(p.answered[3] == 10);
+    CHECK(p.nelems == 10);
+    for (int k = 0; k < 10 && k < p.nelems; k++)
+      CHECK(p.elems[k] == want[k]);
+    /* The first element was timed alone; under 2 us the rest ran as a
+     * group, answered from the job when the task blocked. */
+    if (p.first_elapsed < 2e-6)
+      CHECK(p.groups == 1);
+    hand_end(&c);
+  } else {
+    CHECK_RC(loom__worker_run(l), 0);
+  }
+  release_left_behind();
+}
+
 /* ---- 7: a rogue rank ------------------------------------------------ */
 
 static int got_stop;
@@ -470,6 +535,7 @@ int main(int argc, char **argv) {
   CHECK_RC(loom_new(MPI_COMM_WORLD, NULL, &l), 0);
   CHECK_RC(loom_register(l, "block", block_fn, NULL), 0);
   CHECK_RC(loom_register(l, "big", big_fn, NULL), 0);
+  CHECK_RC(loom_register(l, "late", late_fn, NULL), 0);
   if (l) {
     /* Kind indexes: 0 is "sh", then the order registered. */
     test_blocking_c_task_does_not_block_messages(l);
@@ -479,6 +545,7 @@ int main(int argc, char **argv) {
     test_big_replies_come_back_in_parts(l, 2);
     test_drain_starts_no_queued_task(l, 1);
     test_cancel_abandons_a_stuck_c_task(l, 1);
+    test_abandon_answers_for_a_runs_open_group(l, 3);
     test_a_rogue_rank_is_named_not_trusted(l);
   }
   loom_free(l);

@@ -557,6 +557,64 @@ static void test_wire_cursor_gives_a_runs_elements_one_by_one(void **st) {
   loom__buf_fini(&b);
 }
 
+static void test_wire_group_records_carry_a_code_per_element(void **st) {
+  (void)st;
+  static const unsigned char codes[] = {0, 3, 255};
+  struct loom__buf b = {0};
+  struct loom__reader r;
+  struct loom__wire_done d = {.slot = 9,
+                              .flags = LOOM__DONE_GROUP,
+                              .start = 100.5,
+                              .elapsed = 0.25,
+                              .data = codes,
+                              .len = 3},
+                         one = {.slot = 9, .exit_code = 4, .start = 101};
+  size_t whole;
+
+  assert_int_equal(loom__wire_begin(&b, LOOM__WIRE_FINAL), 0);
+  assert_int_equal(loom__wire_put_done(&b, &d), 0);
+  assert_int_equal(loom__wire_put_done(&b, &one), 0);
+  assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+  assert_int_equal(loom__wire_get_done(&r, &d), 1);
+  assert_int_equal(d.flags, LOOM__DONE_GROUP);
+  assert_int_equal(loom__wire_done_tasks(&d), 3);
+  assert_memory_equal(d.data, codes, 3);
+  assert_true(d.start == 100.5 && d.elapsed == 0.25);
+  assert_int_equal(loom__wire_get_done(&r, &one), 1);
+  assert_int_equal(loom__wire_done_tasks(&one), 1);
+  assert_int_equal(one.exit_code, 4);
+  assert_int_equal(loom__wire_get_done(&r, &one), 0);
+
+  /* Whole records in a prefix: 2, 1 when the second is cut, 0 when the
+   * first is. */
+  whole = b.len - LOOM__WIRE_HEADER;
+  assert_int_equal(loom__wire_done_records(b.data + LOOM__WIRE_HEADER, whole),
+                   2);
+  assert_int_equal(
+      loom__wire_done_records(b.data + LOOM__WIRE_HEADER, whole - 1), 1);
+  assert_int_equal(loom__wire_done_records(b.data + LOOM__WIRE_HEADER, 40), 0);
+  loom__buf_fini(&b);
+
+  /* A group of nothing, or with anything but its codes, is refused. */
+  for (int bad = 0; bad < 4; bad++) {
+    struct loom__wire_done g = {
+        .slot = 1, .flags = LOOM__DONE_GROUP, .data = codes, .len = 3};
+    if (bad == 0)
+      g.len = 0;
+    else if (bad == 1)
+      g.flags |= LOOM__DONE_CANCEL;
+    else if (bad == 2)
+      g.sig = 9;
+    else
+      g.exit_code = 1;
+    assert_int_equal(loom__wire_begin(&b, 0), 0);
+    assert_int_equal(loom__wire_put_done(&b, &g), 0);
+    assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+    assert_int_equal(loom__wire_get_done(&r, &g), LOOM_EPROTO);
+  }
+  loom__buf_fini(&b);
+}
+
 static void test_wire_task_with_no_elements_is_rejected(void **st) {
   (void)st;
   struct loom__buf b = {0};
@@ -577,6 +635,7 @@ int main(void) {
       cmocka_unit_test(test_wire_flags_travel_and_unknown_ones_are_refused),
       cmocka_unit_test(test_wire_cursor_gives_a_runs_elements_one_by_one),
       cmocka_unit_test(test_wire_task_with_no_elements_is_rejected),
+      cmocka_unit_test(test_wire_group_records_carry_a_code_per_element),
       cmocka_unit_test(test_wire_tasks_round_trip_with_0_1_and_1000_bytes),
       cmocka_unit_test(test_wire_dones_round_trip_with_0_1_and_1000_bytes),
       cmocka_unit_test(test_wire_done_cpus_are_checked),

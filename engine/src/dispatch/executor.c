@@ -11,13 +11,18 @@
  * keeps them while the next task of its batch asks for the same, and gives
  * them back when the batch ends.
  * While a batch runs, the thread publishes after every task how many
- * records of the current DONE part are whole (`progress`), and grows the
+ * tasks the whole records of the current DONE part answer for, and their
+ * bytes (`progress`), and grows the
  * part's buffer only under the mutex, so the loop thread can copy a
  * consistent prefix of a stuck batch under the same mutex (abandon).
  * Timing: tasks are timed one by one, except that when the first task of a
  * batch takes under TINY_TASK the next ones are timed in groups of up to
  * GROUP_MAX and share the group's mean: two clock reads cost more than such
- * a task.
+ * a task. In such a group, the elements of a run (an array's record) are
+ * answered by one record for the group, with an exit code byte each
+ * (LOOM__DONE_GROUP): 38 bytes a task on the wire become one. Their codes
+ * wait in the job (`codes`, counted by `ncodes`) until the group closes,
+ * where an abandon finds them too.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -33,7 +38,7 @@
 #define SPIN 50 /* yields before the thread sleeps for want of work */
 #define TINY_TASK 2e-6
 #define GROUP_MAX 256
-#define RECORDS_SHIFT 40 /* progress = records << 40 | bytes */
+#define TASKS_SHIFT 40 /* progress = tasks << 40 | bytes */
 
 struct job {
   struct loom__buf in;  /* TASKS: read-only once submitted */
@@ -42,8 +47,16 @@ struct job {
   int rc;
   uint32_t ntasks;
   uint32_t base;             /* tasks answered in earlier parts */
-  _Atomic uint64_t progress; /* whole records in out, and their bytes */
+  _Atomic uint64_t progress; /* tasks out's whole records answer for, and
+                                their bytes */
   _Atomic double started;    /* wall clock when the running task began */
+  /* The run's elements of the open group, not yet in out: their exit
+   * codes, how many (stored last, released), their slot and the wall
+   * clock when the group began. */
+  unsigned char codes[GROUP_MAX];
+  _Atomic uint32_t ncodes;
+  uint32_t cslot;
+  double cstart;
   struct job *next;
 };
 
@@ -133,39 +146,82 @@ static void hand_over(struct loom__executor_core *c, struct job *part) {
   loom__waker_poke(c->waker);
 }
 
-static void publish(struct job *j, uint32_t records) {
+static void publish(struct job *j, uint32_t tasks) {
   atomic_store_explicit(&j->progress,
-                        ((uint64_t)records << RECORDS_SHIFT) | j->out.len,
+                        ((uint64_t)tasks << TASKS_SHIFT) | j->out.len,
                         memory_order_release);
 }
 
 /* ---- the thread ----------------------------------------------------------
  */
 
-/* Tasks timed as a group: records from byte offset `from` of out, started
- * at monotonic time t0. */
+/* Tasks timed as a group, started at monotonic time t0: n records from
+ * byte offset `from` of out, or (compact) n elements of the run in slot
+ * `slot` whose codes wait in the job. */
 struct group {
   int on;
+  int compact;
   size_t from;
   uint32_t n;
+  uint32_t slot;
   double t0;
 };
 
-/* Gives every record of the group the group's mean time. Under mu: the
- * records are published, and an abandon may be copying them. */
-static void group_close(struct loom__executor_core *c, struct group *g,
-                        struct job *j, double w0, double m0) {
-  double now = loom__now();
+/* Closes the group at monotonic time `now`, counting `extra` more tasks
+ * in its time (a record the caller writes next, timed by the group:
+ * *start and *each say when it began and how long it took). Its records
+ * get the group's mean time; a compact group becomes one record, and the
+ * tasks it answers for are added to *answered and published. Under mu:
+ * the records are published, and an abandon may be copying them or
+ * reading the codes. Returns 0 or LOOM_ENOMEM. */
+static int group_close_at(struct loom__executor_core *c, struct group *g,
+                          struct job *j, double w0, double m0, double now,
+                          uint32_t extra, double *start, double *each,
+                          uint32_t *answered) {
+  uint32_t n = g->n + extra;
+  double mean = n > 0 ? (now - g->t0) / n : 0;
+  int rc = 0;
 
+  if (start) {
+    *start = w0 + (g->t0 - m0) + g->n * mean;
+    *each = mean;
+  }
   if (g->on && g->n > 0) {
     pthread_mutex_lock(&c->mu);
-    loom__wire_done_set_times(&j->out, g->from, w0 + (g->t0 - m0),
-                              (now - g->t0) / g->n);
+    if (!g->compact) {
+      loom__wire_done_set_times(&j->out, g->from, w0 + (g->t0 - m0), mean);
+    } else {
+      struct loom__wire_done d;
+      loom__wire_done_init(&d, g->slot);
+      d.flags = LOOM__DONE_GROUP;
+      d.start = w0 + (g->t0 - m0);
+      d.elapsed = mean;
+      d.data = j->codes;
+      d.len = g->n;
+      rc = loom__wire_put_done(&j->out, &d); /* grows out: under mu */
+      if (rc == 0) {
+        *answered += g->n;
+        publish(j, *answered);
+        atomic_store_explicit(&j->ncodes, 0, memory_order_relaxed);
+      }
+    }
     pthread_mutex_unlock(&c->mu);
-    g->t0 = now;
   }
+  if (g->n > 0 || extra > 0)
+    g->t0 = now;
   g->n = 0;
   g->from = j->out.len;
+  return rc;
+}
+
+static int group_close(struct loom__executor_core *c, struct group *g,
+                       struct job *j, double w0, double m0,
+                       uint32_t *answered) {
+  if (!g->on || g->n == 0) {
+    g->from = j->out.len;
+    return 0;
+  }
+  return group_close_at(c, g, j, w0, m0, loom__now(), 0, NULL, NULL, answered);
 }
 
 /* Appends a completion record; grows the buffer under mu. */
@@ -198,8 +254,7 @@ static int begin_part(struct job *j) {
 
 /* Hands the part in j->out over to the loop thread (not FINAL) and starts
  * the next one. Returns 0, LOOM_ENOMEM, or 1 when the job was abandoned. */
-static int split(struct loom__executor_core *c, struct job *j,
-                 uint32_t records) {
+static int split(struct loom__executor_core *c, struct job *j, uint32_t tasks) {
   struct job *part;
   int rc = 0;
 
@@ -215,7 +270,7 @@ static int split(struct loom__executor_core *c, struct job *j,
     part->final = 0;
     part->rc = 0;
     hand_over(c, part);
-    j->base += records;
+    j->base += tasks;
     rc = begin_part(j);
   } else {
     rc = LOOM_ENOMEM;
@@ -337,7 +392,7 @@ static int run_job(struct slot *sl, struct job *j) {
   struct loom__task_cursor cu;
   struct loom__wire_done d;
   struct group g = {0};
-  uint32_t records = 0;
+  uint32_t answered = 0; /* tasks the current part's records answer for */
   int rc, got;
   double w0 = loom__wall(), m0 = loom__now();
 
@@ -354,6 +409,7 @@ static int run_job(struct slot *sl, struct job *j) {
   for (uint32_t i = 0; (got = loom__wire_next_task(&cu)) == 1; i++) {
     const struct loom__wire_task *t = &cu.t;
     const struct loom__kind *k = NULL;
+    int compact = 0;
 
     loom__wire_done_init(&d, t->slot);
     /* Room for it first, on a worker with placement. */
@@ -369,20 +425,57 @@ static int run_job(struct slot *sl, struct job *j) {
     /* Drained (and so after an abandon): the engine is not touched. */
     if (atomic_load_explicit(&c->drain, memory_order_relaxed)) {
       /* A stop came: answer for the task without running it. */
-      group_close(c, &g, j, w0, m0);
+      rc = group_close(c, &g, j, w0, m0, &answered);
+      if (rc != 0)
+        return rc;
       g.on = 0;
       d.start = loom__wall();
       d.flags = LOOM__DONE_CANCEL;
     } else if (t->kind >= x->l->nkinds) {
       return LOOM_EPROTO;
     } else if (!(k = &x->l->kinds[t->kind])->fn) {
-      group_close(c, &g, j, w0, m0);
+      rc = group_close(c, &g, j, w0, m0, &answered);
+      if (rc != 0)
+        return rc;
       g.on = 0;
       atomic_store_explicit(&j->started, loom__wall(), memory_order_relaxed);
       loom__exec_shell(x, t, &d);
     } else if (g.on) {
+      /* A run's elements and other tasks, or two runs, never share a
+       * group. A compact group's tasks all have the same CPUs. */
+      compact = t->count > 1 && !c->placer;
+      if (g.n > 0 && (compact != g.compact || t->slot != g.slot)) {
+        rc = group_close(c, &g, j, w0, m0, &answered);
+        if (rc != 0)
+          return rc;
+      }
+      g.compact = compact;
+      g.slot = t->slot;
       d.exit_code = run_c(c, x, k, t);
-      g.n++;
+      if (compact && !x->task.reply_len) {
+        if (g.n == 0) {
+          j->cslot = t->slot;
+          j->cstart = w0 + (g.t0 - m0);
+        }
+        j->codes[g.n++] = (unsigned char)d.exit_code;
+        atomic_store_explicit(&j->ncodes, g.n, memory_order_release);
+        if (g.n == GROUP_MAX) {
+          rc = group_close(c, &g, j, w0, m0, &answered);
+          if (rc != 0)
+            return rc;
+        }
+        continue; /* answered by the group's record */
+      }
+      if (compact) {
+        /* A reply needs a record of its own: the group closes before it,
+         * and it takes its share of the group's time. */
+        rc = group_close_at(c, &g, j, w0, m0, loom__now(), 1, &d.start,
+                            &d.elapsed, &answered);
+        if (rc != 0)
+          return rc;
+      } else {
+        g.n++;
+      }
     } else {
       double ta = loom__now(), tb;
       atomic_store_explicit(&j->started, w0 + (ta - m0), memory_order_relaxed);
@@ -403,24 +496,27 @@ static int run_job(struct slot *sl, struct job *j) {
     rc = put(c, j, &d);
     if (rc != 0)
       return rc;
-    records++;
+    answered++;
     if (g.on && g.n == 0)
       g.from = j->out.len;
     else if (g.on && g.n == GROUP_MAX)
-      group_close(c, &g, j, w0, m0);
-    publish(j, records);
+      rc = group_close(c, &g, j, w0, m0, &answered);
+    if (rc != 0)
+      return rc;
+    publish(j, answered);
     /* A part that grew past the cap goes now, while others follow. */
     if (j->out.len > x->l->part_max && i + 1 < j->ntasks) {
-      group_close(c, &g, j, w0, m0);
-      rc = split(c, j, records);
+      rc = group_close(c, &g, j, w0, m0, &answered);
+      if (rc == 0)
+        rc = split(c, j, answered);
       if (rc != 0)
         return rc;
-      records = 0;
+      answered = 0;
       g.from = j->out.len;
     }
   }
-  group_close(c, &g, j, w0, m0);
-  return got < 0 ? got : 0;
+  rc = group_close(c, &g, j, w0, m0, &answered);
+  return rc != 0 ? rc : (got < 0 ? got : 0);
 }
 
 /* Frees the core: by whichever of the two threads lets go of it last. */
@@ -474,6 +570,7 @@ static void *thread_main(void *arg) {
     if (!j)
       break; /* quit, and nothing left */
     atomic_store_explicit(&j->progress, 0, memory_order_relaxed);
+    atomic_store_explicit(&j->ncodes, 0, memory_order_relaxed);
     atomic_store_explicit(&j->started, 0, memory_order_relaxed);
     j->base = 0;
     sl->running = j;
@@ -695,20 +792,34 @@ void loom__executor_cancel(struct loom__executor *e) {
  * cancelled. Under mu. */
 static void answer_for(struct loom__executor_core *c, struct job *j) {
   uint64_t p = atomic_load_explicit(&j->progress, memory_order_acquire);
-  uint32_t records = (uint32_t)(p >> RECORDS_SHIFT);
-  size_t bytes = (size_t)(p & ((UINT64_C(1) << RECORDS_SHIFT) - 1));
+  uint32_t tasks = (uint32_t)(p >> TASKS_SHIFT);
+  uint32_t codes = atomic_load_explicit(&j->ncodes, memory_order_acquire);
+  size_t bytes = (size_t)(p & ((UINT64_C(1) << TASKS_SHIFT) - 1));
   struct job *part = spare_job(c);
   int rc = part ? loom__wire_begin(&part->out, LOOM__WIRE_FINAL) : LOOM_ENOMEM;
 
   if (rc == 0 && bytes > LOOM__WIRE_HEADER)
     rc = loom__buf_append(&part->out, j->out.data + LOOM__WIRE_HEADER,
                           bytes - LOOM__WIRE_HEADER);
-  if (rc == 0) {
-    loom__wire_set_count(&part->out, records);
-    rc = loom__wire_cancel_tasks(
-        j->in.data, j->in.len, j->base + records,
-        atomic_load_explicit(&j->started, memory_order_relaxed), &part->out);
+  if (rc == 0)
+    loom__wire_set_count(
+        &part->out, loom__wire_done_records(part->out.data + LOOM__WIRE_HEADER,
+                                            part->out.len - LOOM__WIRE_HEADER));
+  /* The open group's elements ran: they are answered as they ended, with
+   * no time of their own (it was to be the group's mean). */
+  if (rc == 0 && codes > 0) {
+    struct loom__wire_done d;
+    loom__wire_done_init(&d, j->cslot);
+    d.flags = LOOM__DONE_GROUP;
+    d.start = j->cstart;
+    d.data = j->codes;
+    d.len = codes;
+    rc = loom__wire_put_done(&part->out, &d);
   }
+  if (rc == 0)
+    rc = loom__wire_cancel_tasks(
+        j->in.data, j->in.len, j->base + tasks + codes,
+        atomic_load_explicit(&j->started, memory_order_relaxed), &part->out);
   if (part) {
     part->rc = rc;
     part->final = 1;

@@ -262,12 +262,35 @@ static void settle(struct master *m, int w, uint32_t si, int failed,
     loom__inflight_free(&m->fl, si);
 }
 
-/* A DONE message from worker w: every completion in it, then what the
- * batch as a whole teaches the scheduler. */
+/* One finished attempt of the task in slot si on worker w (last: the
+ * batch's last): the scheduler's accounting, the record, the settling. */
+static void complete(struct master *m, int w, uint32_t si,
+                     const struct loom__wire_done *d, int last) {
+  int failed = d->exit_code != 0 || d->sig != 0 ||
+               (d->flags & (LOOM__DONE_TIMEOUT | LOOM__DONE_SPAWN |
+                            LOOM__DONE_CANCEL | LOOM__DONE_OUTPUT));
+
+  loom__sched_task_done(&m->sched, w, d->elapsed, m->fl.s[si].cost, failed,
+                        last);
+  /* Its output could not be written: the run directory is full. The
+   * record's data says which file and why. */
+  if (d->flags & LOOM__DONE_OUTPUT) {
+    char why[PATH_MAX + 96];
+    snprintf(why, sizeof(why), "%.*s", (int)d->len,
+             d->len ? (const char *)d->data : "cannot write a task's output");
+    io_failure(m, why);
+  }
+  record(m, w, si, d, failed && !(d->flags & LOOM__DONE_CANCEL));
+  settle(m, w, si, failed, (d->flags & LOOM__DONE_CANCEL) != 0);
+}
+
+/* A DONE message from worker w: every completion in it (a group record
+ * answers for several elements of a run), then what the batch as a whole
+ * teaches the scheduler. */
 static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   struct loom__reader r;
   struct loom__wire_done d;
-  uint32_t n, k = 0;
+  uint32_t n, k = 0, tasks = 0;
   double busy = 0, hinted = 0; /* sum of cost hints, -1 once one is missing */
   int rc, got, final;
 
@@ -290,38 +313,43 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   final = (r.flags & LOOM__WIRE_FINAL) != 0;
   while ((got = loom__wire_get_done(&r, &d)) == 1) {
     const struct loom__slot *s;
-    int failed = d.exit_code != 0 || d.sig != 0 ||
-                 (d.flags & (LOOM__DONE_TIMEOUT | LOOM__DONE_SPAWN |
-                             LOOM__DONE_CANCEL | LOOM__DONE_OUTPUT));
+    uint32_t each = loom__wire_done_tasks(&d);
 
     if (!loom__inflight_owned(&m->fl, d.slot, w))
       return LOOM_EPROTO;
     s = &m->fl.s[d.slot];
+    /* A group answers for elements of its slot's run not yet answered. */
+    if ((d.flags & LOOM__DONE_GROUP) &&
+        (!s->array || m->fl.c[d.slot].count - m->fl.c[d.slot].answered < each))
+      return LOOM_EPROTO;
     k++;
-    busy += d.elapsed;
+    tasks += each;
+    busy += d.elapsed * each;
     if (s->cost >= 0 && hinted >= 0)
-      hinted += s->cost;
+      hinted += s->cost * each;
     else
       hinted = -1;
-    loom__sched_task_done(&m->sched, w, d.elapsed, s->cost, failed,
-                          final && k == n);
-    /* Its output could not be written: the run directory is full. The
-     * record's data says which file and why. */
-    if (d.flags & LOOM__DONE_OUTPUT) {
-      char why[PATH_MAX + 96];
-      snprintf(why, sizeof(why), "%.*s", (int)d.len,
-               d.len ? (const char *)d.data : "cannot write a task's output");
-      io_failure(m, why);
+    if (d.flags & LOOM__DONE_GROUP) {
+      const unsigned char *codes = d.data;
+      struct loom__wire_done e;
+
+      loom__wire_done_init(&e, d.slot);
+      e.elapsed = d.elapsed;
+      for (uint32_t x = 0; x < each; x++) {
+        e.exit_code = codes[x];
+        e.start = d.start + x * d.elapsed;
+        complete(m, w, d.slot, &e, final && k == n && x + 1 == each);
+      }
+    } else {
+      complete(m, w, d.slot, &d, final && k == n);
     }
-    record(m, w, d.slot, &d, failed && !(d.flags & LOOM__DONE_CANCEL));
-    settle(m, w, d.slot, failed, (d.flags & LOOM__DONE_CANCEL) != 0);
   }
   if (got < 0)
     return got;
   if (k == 0)
     return LOOM_EPROTO; /* every part answers for at least one task */
-  loom__sched_observe(&m->sched, n, busy);
-  loom__sched_measure(&m->sched, w, n, busy, hinted);
+  loom__sched_observe(&m->sched, tasks, busy);
+  loom__sched_measure(&m->sched, w, tasks, busy, hinted);
   m->pol->done(m->pol_state, &m->sched, w);
   m->t_last_done = loom__now();
   if (m->joblog.fp)

@@ -212,6 +212,11 @@ int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d) {
   if (d->len > LOOM__WIRE_PAYLOAD_MAX ||
       (size_t)(r->end - p) < (size_t)d->len + d->cpus_len)
     return LOOM_EPROTO;
+  /* A group answers for at least one element, and only with its codes. */
+  if ((d->flags & LOOM__DONE_GROUP) &&
+      (d->len == 0 || d->flags != LOOM__DONE_GROUP || d->sig != 0 ||
+       d->exit_code != 0))
+    return LOOM_EPROTO;
   d->data = d->len ? p : NULL;
   d->cpus = d->cpus_len ? (const char *)p + d->len : NULL;
   /* It goes into the joblog as it is: digits, commas and dashes only. */
@@ -223,6 +228,23 @@ int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d) {
   r->p = p + d->len + d->cpus_len;
   r->left--;
   return 1;
+}
+
+uint32_t loom__wire_done_records(const void *p, size_t len) {
+  const unsigned char *q = p, *end = q + len;
+  uint32_t n = 0;
+
+  while ((size_t)(end - q) >= DONE_FIXED) {
+    uint32_t dlen;
+    uint16_t cpus_len;
+    memcpy(&dlen, q + 32, 4);
+    memcpy(&cpus_len, q + 36, 2);
+    if ((size_t)(end - q) - DONE_FIXED < (size_t)dlen + cpus_len)
+      break;
+    q += DONE_FIXED + (size_t)dlen + cpus_len;
+    n++;
+  }
+  return n;
 }
 
 void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,

@@ -85,9 +85,20 @@ enum {
   LOOM__DONE_TIMEOUT = 1u << 0, /* killed for running past its timeout */
   LOOM__DONE_SPAWN = 1u << 1,   /* could not be started at all */
   LOOM__DONE_CANCEL = 1u << 2,  /* killed, or never started, on a stop */
-  LOOM__DONE_OUTPUT = 1u << 3   /* its output could not be written; the
+  LOOM__DONE_OUTPUT = 1u << 3,  /* its output could not be written; the
                                    data says which file and why */
+  LOOM__DONE_GROUP = 1u << 4    /* the record answers for len consecutive
+                                  elements of its slot's run, in order:
+                                  data holds their exit codes, a byte
+                                  each; the k-th started at start + k *
+                                  elapsed and took elapsed. Alone: no
+                                  other flag, no signal, exit code 0 */
 };
+
+/* Tasks a DONE record answers for: a group's elements, else 1. */
+static inline uint32_t loom__wire_done_tasks(const struct loom__wire_done *d) {
+  return (d->flags & LOOM__DONE_GROUP) ? d->len : 1;
+}
 
 /* Starts a message: clears b and writes the header with count 0 and
  * flags (LOOM__WIRE_*). */
@@ -116,6 +127,9 @@ int loom__wire_count_tasks(const void *msg, size_t len, uint32_t *n);
  * Returns 0, LOOM_EPROTO or LOOM_ENOMEM. */
 int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
                             double started, struct loom__buf *out);
+
+/* Whole DONE records in the len bytes of records at p (no header). */
+uint32_t loom__wire_done_records(const void *p, size_t len);
 
 /* Bytes a DONE record takes on the wire, with len bytes of data and
  * CPU list together. */
