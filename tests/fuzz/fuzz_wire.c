@@ -38,8 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       {
         uint32_t n = 0;
         int rc = loom__wire_count_tasks(msg, size - 1, &n);
-        /* With runs it walks the records, and agrees with the walk above. */
-        if ((r.flags & LOOM__WIRE_RUNS) && (rc == 0) != (got == 0))
+        /* With runs it walks the records: it never takes a message the
+         * walk above refused (it also refuses more tasks than a count). */
+        if ((r.flags & LOOM__WIRE_RUNS) && rc == 0 && got != 0)
           abort();
         if (rc != 0 && rc != LOOM_EPROTO)
           abort();
