@@ -444,7 +444,7 @@ static int run_job(struct slot *sl, struct job *j) {
       /* A run's elements and other tasks, or two runs, never share a
        * group. A compact group's tasks all have the same CPUs. */
       compact = t->count > 1 && !c->placer;
-      if (g.n > 0 && (compact != g.compact || t->slot != g.slot)) {
+      if (g.n > 0 && (compact != g.compact || (compact && t->slot != g.slot))) {
         rc = group_close(c, &g, j, w0, m0, &answered);
         if (rc != 0)
           return rc;
