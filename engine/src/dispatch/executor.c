@@ -409,7 +409,6 @@ static int run_job(struct slot *sl, struct job *j) {
   for (uint32_t i = 0; (got = loom__wire_next_task(&cu)) == 1; i++) {
     const struct loom__wire_task *t = &cu.t;
     const struct loom__kind *k = NULL;
-    int compact = 0;
 
     loom__wire_done_init(&d, t->slot);
     /* Room for it first, on a worker with placement. */
@@ -443,7 +442,8 @@ static int run_job(struct slot *sl, struct job *j) {
     } else if (g.on) {
       /* A run's elements and other tasks, or two runs, never share a
        * group. A compact group's tasks all have the same CPUs. */
-      compact = t->count > 1 && !c->placer;
+      int compact = t->count > 1 && !c->placer;
+
       if (g.n > 0 && (compact != g.compact || (compact && t->slot != g.slot))) {
         rc = group_close(c, &g, j, w0, m0, &answered);
         if (rc != 0)
