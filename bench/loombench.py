@@ -2651,13 +2651,14 @@ class Suite:
             return None, rundir
         return rep, rundir
 
-    def lib_run(self, workers, work, task_s, tasks):
-        """One bench-dispatch run (the library); returns seconds or
-        None."""
+    def lib_run(self, workers, work, task_s, tasks, array=False):
+        """One bench-dispatch run (the library; with array, the tasks as
+        one task array); returns seconds or None."""
         argv = (mpirun_unbound() + ["-np", str(workers + 1), self.lib,
                                     "--tasks", str(tasks), "--work", work,
                                     "--seconds", repr(task_s), "--repeat",
-                                    "1", "--warmup", "1"])
+                                    "1", "--warmup", "1"] +
+                (["--array"] if array else []))
         try:
             rc, _, out, err = run_captured(argv, SUITE_TIMEOUT, env=mpi_env())
         except PeerError as e:
@@ -2740,9 +2741,11 @@ class Suite:
                     rows = []
                     if rep:
                         rows.append(("loom-run", rep["makespan_s"]))
-                    secs = self.lib_run(w, "spin", d, n)
-                    if secs:
-                        rows.append(("loom-lib", secs))
+                    for impl, array in (("loom-lib", False),
+                                        ("loom-lib-array", True)):
+                        secs = self.lib_run(w, "spin", d, n, array)
+                        if secs:
+                            rows.append((impl, secs))
                     for impl, span in rows:
                         out.write("%s,%d,%d,%d,%g,%d,%d,%.6f,%.6f\n" % (
                             impl, w + 1, w, self.over(w), d, n, rep_i, span,
@@ -2773,9 +2776,11 @@ class Suite:
                         ("empty", "none", 0.0, p["empty"], ["noop"]),
                         ("1ms", "spin", 1e-3, p["spin"] * w,
                          ["spin", "-a", "dist=fixed", "-a", "mean=0.001"])):
-                    secs = self.lib_run(w, work, d, n)
-                    if secs:
-                        row(workload, w, "loom-lib", n, rep_i, secs)
+                    for impl, array in (("loom-lib", False),
+                                        ("loom-lib-array", True)):
+                        secs = self.lib_run(w, work, d, n, array)
+                        if secs:
+                            row(workload, w, impl, n, rep_i, secs)
                     rep, rundir = self.loom_run(w, ["--kind", kind[0],
                                                     "--count", str(n)] +
                                                 kind[1:], "peer")
@@ -2937,7 +2942,7 @@ def fill_peers(path):
     loom = {}
     for r in rows:
         impl = r["impl"]
-        if impl in ("loom-lib", "loom-run"):
+        if impl.startswith("loom"):
             loom[(r["workload"], r["ranks"], r["rep"], impl)] = \
                 float(r["tasks_per_s"])
     for r in rows:
@@ -3134,6 +3139,14 @@ def suite_summary(d, cores):
                 out.append("- %s tasks at %d workers: `loom run` does %.2fx "
                            "the library's rate (journal and all)." % (
                                wl, w, v / lib["tasks_per_s"]))
+        for (wl, w, impl), m in sorted(med.items()):
+            lib = med.get((wl, w, "loom-lib"))
+            if impl == "loom-lib-array" and lib and lib["tasks_per_s"] and \
+                    m["tasks_per_s"]:
+                out.append("- %s tasks at %d workers: the same tasks as one "
+                           "task array run at %.2fx the rate of a spec per "
+                           "task." % (wl, w,
+                                      m["tasks_per_s"] / lib["tasks_per_s"]))
         out.append("")
     path = os.path.join(d, "ceiling.csv")
     if os.path.isfile(path):
@@ -3229,7 +3242,8 @@ def plot_suite(d, cores):
                 curves.append("'%s' using 1:2 with linespoints lw 2 lc rgb "
                               "'%s' dt %d title '%s, %d workers'" % (
                                   dat, COLOURS[w % len(COLOURS)],
-                                  1 if impl == "loom-run" else 2, impl, w))
+                                  {"loom-run": 1, "loom-lib": 2}.get(impl, 4),
+                                  impl, w))
             scripts.append([
                 "set output '%s'" % os.path.join(d, "metg.png"),
                 "set title 'Efficiency against task duration (METG: where "

@@ -418,6 +418,7 @@ class SuiteTest(loomtest.LoomTestCase):
         path = self.write("peers.csv", lb.PEERS_HEADER, [
             "empty,2,1,0,loom-lib,1000,0,0.1,10000.0,",
             "empty,2,1,0,loom-run,1000,0,0.2,5000.0,",
+            "empty,2,1,0,loom-lib-array,1000,0,0.05,20000.0,",
             "empty,2,1,0,futures-c64,1000,0,0.4,2500.0,",
             "true,2,1,0,loom-run,100,0,1.0,100.0,",
             "true,2,1,0,xargs,100,0,0.5,200.0,"])
@@ -426,12 +427,17 @@ class SuiteTest(loomtest.LoomTestCase):
                for r in lb.read_csv(path)}
         self.assertEqual(got["empty", "futures-c64"], "4.000")
         self.assertEqual(got["empty", "loom-run"], "1.000")
+        # loom's own rows are their own reference; peers stay against the
+        # library's spec-per-task rate.
+        self.assertEqual(got["empty", "loom-lib-array"], "1.000")
         self.assertEqual(got["true", "xargs"], "0.500")
         summary = lb.suite_summary(self.tmp, 2)
         # Losses are said plainly, and the CLI's share of the library.
         self.assertIn("Where loom loses: true tasks at 1 workers, xargs is "
                       "2.00x faster", summary)
         self.assertIn("`loom run` does 0.50x the library's rate", summary)
+        self.assertIn("the same tasks as one task array run at 2.00x the "
+                      "rate of a spec per task", summary)
 
     def test_summary_states_metg_and_the_ceiling(self):
         self.write("metg.csv", lb.METG_HEADER, [
