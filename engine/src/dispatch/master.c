@@ -171,8 +171,7 @@ static void record(struct master *m, int w, uint32_t si,
   /* An array's element: a run's answers come in element order. */
   if (s->array) {
     index = c->index + c->answered;
-    if (c->count > 1)
-      id = loom_task_id_element(s->id, index);
+    id = loom__wire_run_id(s->id, c->count, index);
   }
   m->rep.attempts++;
   m->rep.sum_task += d->elapsed;
@@ -184,8 +183,7 @@ static void record(struct master *m, int w, uint32_t si,
   if (m->joblog.fp) {
     struct loom__joblog_row row = {
         .id = id,
-        .key = s->array && c->count > 1 ? loom_task_id_element(c->key, index)
-                                        : c->key,
+        .key = s->array ? loom__wire_run_id(c->key, c->count, index) : c->key,
         .line = s->line,
         .rank = rank_of(m, w),
         .host = rw->hw.host,
@@ -584,12 +582,10 @@ static int src_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
   m->fl.s[si].worker = w;
   m->fl.count += n;
   *cost = m->fl.s[si].cost;
-  if (m->joblog.fp && n == 1)
-    journal_checked(m, loom__joblog_started(&m->joblog, t.id, m->fl.c[si].key));
-  for (uint32_t k = 0; m->joblog.fp && k < n && n > 1; k++)
+  for (uint32_t k = 0; m->joblog.fp && k < n; k++)
     journal_checked(m, loom__joblog_started(
-                           &m->joblog, loom_task_id_element(t.id, t.index + k),
-                           loom_task_id_element(m->fl.c[si].key, t.index + k)));
+                           &m->joblog, loom__wire_run_id(t.id, n, t.index + k),
+                           loom__wire_run_id(m->fl.c[si].key, n, t.index + k)));
   return (int)n;
 }
 

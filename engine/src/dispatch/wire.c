@@ -27,6 +27,16 @@ static const unsigned char *get(const unsigned char *p, void *v, size_t n) {
   return p + n;
 }
 
+/* The bytes of the DONE record at p, its fixed part there (its len and
+ * cpus_len fields). */
+static size_t done_size(const unsigned char *p) {
+  uint32_t len;
+  uint16_t cpus_len;
+  memcpy(&len, p + 32, 4);
+  memcpy(&cpus_len, p + 36, 2);
+  return DONE_FIXED + (size_t)len + cpus_len;
+}
+
 int loom__wire_begin(struct loom__buf *b, uint32_t flags) {
   uint32_t magic = LOOM__WIRE_MAGIC, zero = 0;
   int rc;
@@ -189,8 +199,7 @@ int loom__wire_next_task(struct loom__task_cursor *c) {
     c->e = 0;
   }
   t->index = c->first + c->e;
-  if (t->count > 1)
-    t->id = loom_task_id_element(c->id, t->index);
+  t->id = loom__wire_run_id(c->id, t->count, t->index);
   return 1;
 }
 
@@ -234,14 +243,8 @@ uint32_t loom__wire_done_records(const void *p, size_t len) {
   const unsigned char *q = p, *end = q + len;
   uint32_t n = 0;
 
-  while ((size_t)(end - q) >= DONE_FIXED) {
-    uint32_t dlen;
-    uint16_t cpus_len;
-    memcpy(&dlen, q + 32, 4);
-    memcpy(&cpus_len, q + 36, 2);
-    if ((size_t)(end - q) - DONE_FIXED < (size_t)dlen + cpus_len)
-      break;
-    q += DONE_FIXED + (size_t)dlen + cpus_len;
+  while ((size_t)(end - q) >= DONE_FIXED && (size_t)(end - q) >= done_size(q)) {
+    q += done_size(q);
     n++;
   }
   return n;
@@ -253,13 +256,9 @@ void loom__wire_done_set_times(struct loom__buf *b, size_t from, double start,
 
   for (uint64_t k = 0; (size_t)(end - p) >= DONE_FIXED; k++) {
     double t = start + (double)k * each;
-    uint32_t len;
-    uint16_t cpus_len;
     memcpy(p + 16, &t, 8);
     memcpy(p + 24, &each, 8);
-    memcpy(&len, p + 32, 4);
-    memcpy(&cpus_len, p + 36, 2);
-    p += DONE_FIXED + len + cpus_len;
+    p += done_size(p);
   }
 }
 

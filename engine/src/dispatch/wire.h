@@ -48,6 +48,13 @@ struct loom__wire_task {
   uint32_t len;
 };
 
+/* The id (or resume key) of element `index` of a record of count tasks
+ * whose id (or key) is `id`: derived in a run, the record's own else. */
+static inline uint64_t loom__wire_run_id(uint64_t id, uint32_t count,
+                                         uint64_t index) {
+  return count > 1 ? loom_task_id_element(id, index) : id;
+}
+
 /* One finished attempt in a DONE message. data points into the message. */
 struct loom__wire_done {
   uint32_t slot;
