@@ -27,6 +27,7 @@ struct loom__joblog {
   FILE *fp;
   FILE *started;           /* dispatched.tsv */
   char path[2][PATH_MAX];  /* of fp and started */
+  char *buf[2];            /* their stdio buffers */
   char err[PATH_MAX + 96]; /* the first failure ("cannot write PATH: why");
                               after it nothing more is written */
   struct loom__joblog_secs start_secs;
