@@ -676,8 +676,10 @@ static int kind_next(void *arg, struct loom_task_spec *spec) {
   spec->cost = cost;
   spec->cores = ks->cores;
   spec->mem = ks->mem;
+  /* The id is left to the engine, which derives the same one,
+   * loom_task_id_derive(name, payload, len, line), with the kind's name
+   * hashed once for the run. */
   spec->line = ks->next + 1;
-  spec->id = loom_task_id_derive(ks->k->name, ks->buf, len, ks->next + 1);
   ks->next++;
   return 1;
 }

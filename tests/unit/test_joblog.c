@@ -33,24 +33,26 @@ static int remove_dir(void **st) {
   (void)st;
   snprintf(path, sizeof path, "%s/joblog.tsv", dir);
   unlink(path);
+  snprintf(path, sizeof path, "%s/dispatched.tsv", dir);
+  unlink(path);
   rmdir(dir);
   return 0;
 }
 
-/* Reads DIR/joblog.tsv whole; the caller frees. */
-static char *read_joblog(size_t *len) {
+/* Reads DIR/NAME from byte off on; the caller frees. */
+static char *read_from(const char *name, long off, size_t *len) {
   char path[128];
   FILE *f;
   char *text;
   long n;
 
-  snprintf(path, sizeof path, "%s/joblog.tsv", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
   f = fopen(path, "rb");
   assert_non_null(f);
   assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  n = ftell(f);
+  n = ftell(f) - off;
   assert_true(n >= 0);
-  rewind(f);
+  assert_int_equal(fseek(f, off, SEEK_SET), 0);
   text = malloc((size_t)n + 1);
   assert_non_null(text);
   assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
@@ -60,15 +62,44 @@ static char *read_joblog(size_t *len) {
   return text;
 }
 
-/* What loom__joblog_escape() makes of n bytes of s. */
-static char *escaped(const char *s, size_t n) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  assert_non_null(f);
-  loom__joblog_escape(f, s, n);
-  fclose(f);
+/* Reads DIR/joblog.tsv whole; the caller frees. */
+static char *read_joblog(size_t *len) {
+  return read_from("joblog.tsv", 0, len);
+}
+
+/* The row j writes for r: written, flushed and read back from the file,
+ * which has *off bytes before it (moved on past it). The caller frees. */
+static char *write_one(struct loom__joblog *j, const struct loom__joblog_row *r,
+                       long *off) {
+  size_t len;
+  char *text;
+
+  assert_int_equal(loom__joblog_write(j, r), 0);
+  assert_int_equal(loom__joblog_flush(j), 0);
+  text = read_from("joblog.tsv", *off, &len);
+  *off += (long)len;
   return text;
+}
+
+/* What the journal makes of n bytes of s as a row's command: the row's
+ * last field, without its newline. The caller frees. */
+static char *escaped(const char *s, size_t n) {
+  struct loom__joblog j;
+  struct loom__joblog_row r = {
+      .host = "h", .status = "ok", .attempt = 1, .text = s, .text_len = n};
+  long off = (long)strlen(LOOM__JOBLOG_HEADER);
+  char *row, *e;
+
+  assert_int_equal(loom__joblog_open(&j, dir, 0), 0);
+  row = write_one(&j, &r, &off);
+  assert_int_equal(loom__joblog_close(&j), 0);
+  e = strrchr(row, '\t');
+  assert_non_null(e);
+  assert_int_equal(row[strlen(row) - 1], '\n');
+  row[strlen(row) - 1] = '\0';
+  e = strdup(e + 1);
+  free(row);
+  return e;
 }
 
 static struct loom__joblog_row sample_row(void) {
@@ -94,14 +125,14 @@ static void test_joblog_open_writes_the_exact_header(void **st) {
   size_t len;
 
   assert_int_equal(loom__joblog_open(&j, dir, 0), 0);
-  assert_non_null(j.fp);
+  assert_true(j.open);
   /* The header is on disk before any row. */
   char *text = read_joblog(&len);
   assert_string_equal(text, "id\tkey\tline\trank\thost\tstart\telapsed\texit\t"
                             "signal\tstatus\tattempt\tcpus\tcommand\n");
   free(text);
   assert_int_equal(loom__joblog_close(&j), 0);
-  assert_null(j.fp);
+  assert_false(j.open);
 }
 
 static void test_joblog_row_has_thirteen_fields_in_header_order(void **st) {
@@ -189,7 +220,7 @@ static void test_joblog_escape_writes_exactly_n_bytes(void **st) {
 static void
 test_joblog_without_a_file_accepts_rows_and_does_nothing(void **st) {
   (void)st;
-  struct loom__joblog j = {NULL};
+  struct loom__joblog j = {0};
   struct loom__joblog_row r = sample_row();
   assert_int_equal(loom__joblog_write(&j, &r), 0);
   assert_int_equal(loom__joblog_flush(&j), 0);
@@ -209,21 +240,19 @@ static char *printf_row(const struct loom__joblog_row *r) {
           r->id, r->key, r->line, r->rank, r->host, r->start, r->elapsed,
           r->exit_code, r->sig, r->status, r->attempt,
           r->cpus_len ? (int)r->cpus_len : 1, r->cpus_len ? r->cpus : "-");
-  loom__joblog_escape(f, r->text, r->text_len);
+  for (size_t i = 0; i < r->text_len; i++) {
+    char c = r->text[i];
+    if (c == '\t' || c == '\n' || c == '\r' || c == '\\')
+      fprintf(f, "\\%c",
+              c == '\t'   ? 't'
+              : c == '\n' ? 'n'
+              : c == '\r' ? 'r'
+                          : c);
+    else
+      fputc(c, f);
+  }
   fputc('\n', f);
   fclose(f);
-  return text;
-}
-
-/* The row as loom__joblog_write() writes it. */
-static char *written_row(const struct loom__joblog_row *r) {
-  struct loom__joblog j = {NULL};
-  char *text = NULL;
-  size_t len = 0;
-  j.fp = open_memstream(&text, &len);
-  assert_non_null(j.fp);
-  assert_int_equal(loom__joblog_write(&j, r), 0);
-  fclose(j.fp);
   return text;
 }
 
@@ -237,10 +266,16 @@ static uint64_t next_rand(uint64_t *s) {
 /* Rows of every shape, written without printf, read the same as with it:
  * numbers at their extremes, times a few nanoseconds either side of a
  * microsecond (not half-way: there the two may round apart), long hosts,
- * CPU lists and commands that overflow the writer's line buffer. */
+ * CPU lists and commands longer than the journal's buffer, rows that
+ * run over the buffer's end. */
 static void test_joblog_rows_match_printf_byte_for_byte(void **st) {
   (void)st;
   static char big[5000], cpus[3000];
+  const size_t huge_len = 3 * LOOM__JOURNAL_BUFFER;
+  const int rows = 20000;
+  struct loom__joblog j;
+  char *huge, **want, *text, *row;
+  size_t len;
   static const int ints[] = {0,   1,   -1,    9,         10,       -10,
                              127, 128, 65535, INT32_MAX, INT32_MIN};
   static const double times[] = {0,
@@ -262,7 +297,16 @@ static void test_joblog_rows_match_printf_byte_for_byte(void **st) {
     big[i] = (char)('a' + i % 26);
   for (size_t i = 0; i < sizeof(cpus) - 1; i++)
     cpus[i] = i % 3 == 2 ? ',' : (char)('0' + i % 10);
-  for (int k = 0; k < 20000; k++) {
+  /* Commands longer than the journal's buffer: letters, and tabs that
+   * escape to twice their length. */
+  huge = malloc(huge_len);
+  assert_non_null(huge);
+  for (size_t i = 0; i < huge_len; i++)
+    huge[i] = i < huge_len / 2 ? (char)('a' + i % 26) : '\t';
+  want = calloc(rows, sizeof(*want));
+  assert_non_null(want);
+  assert_int_equal(loom__joblog_open(&j, dir, 0), 0);
+  for (int k = 0; k < rows; k++) {
     struct loom__joblog_row r = sample_row();
     uint64_t v = next_rand(&seed);
     r.id = v;
@@ -291,12 +335,32 @@ static void test_joblog_rows_match_printf_byte_for_byte(void **st) {
     }
     r.text = k % 89 == 0 ? big : "sh -c 'a\tb'\\\n";
     r.text_len = k % 89 == 0 ? sizeof(big) - 1 : strlen(r.text);
-    char *want = printf_row(&r), *got = written_row(&r);
-    if (strcmp(want, got) != 0)
-      fail_msg("row %d:\n want %.200s\n got  %.200s", k, want, got);
-    free(want);
-    free(got);
+    if (k % 4999 == 1) {
+      r.text = k % 2 ? huge : huge + huge_len / 2;
+      r.text_len = huge_len / 2 - (size_t)k % 1000;
+    }
+    want[k] = printf_row(&r);
+    assert_int_equal(loom__joblog_write(&j, &r), 0);
+    /* Flushed now and then only: rows run over the buffer's end. */
+    if (k % 1000 == 999)
+      assert_int_equal(loom__joblog_flush(&j), 0);
   }
+  assert_int_equal(loom__joblog_close(&j), 0);
+  text = read_joblog(&len);
+  assert_int_equal(
+      strncmp(text, LOOM__JOBLOG_HEADER, strlen(LOOM__JOBLOG_HEADER)), 0);
+  row = text + strlen(LOOM__JOBLOG_HEADER);
+  for (int k = 0; k < rows; k++) {
+    size_t n = strlen(want[k]);
+    if (strncmp(row, want[k], n) != 0)
+      fail_msg("row %d:\n want %.200s\n got  %.200s", k, want[k], row);
+    row += n;
+    free(want[k]);
+  }
+  assert_int_equal(*row, '\0');
+  free(want);
+  free(text);
+  free(huge);
 }
 
 /* One journal writes row after row, keeping the digits of the last start
@@ -326,14 +390,13 @@ static void test_joblog_rows_in_a_row_keep_their_seconds_right(void **st) {
                                   100.5,
                                   99.5};
   size_t n = sizeof(starts) / sizeof(starts[0]);
-  struct loom__joblog j = {NULL};
-  char *text = NULL, *want = NULL;
-  size_t len = 0, want_len = 0;
+  struct loom__joblog j;
+  char *text, *want = NULL;
+  size_t len, want_len = 0;
   FILE *expect = open_memstream(&want, &want_len);
 
   assert_non_null(expect);
-  j.fp = open_memstream(&text, &len);
-  assert_non_null(j.fp);
+  assert_int_equal(loom__joblog_open(&j, dir, 0), 0);
   for (size_t i = 0; i < n; i++) {
     struct loom__joblog_row r = sample_row();
     char *one;
@@ -344,9 +407,10 @@ static void test_joblog_rows_in_a_row_keep_their_seconds_right(void **st) {
     fputs(one, expect);
     free(one);
   }
-  fclose(j.fp);
+  assert_int_equal(loom__joblog_close(&j), 0);
   fclose(expect);
-  assert_string_equal(text, want);
+  text = read_joblog(&len);
+  assert_string_equal(text + strlen(LOOM__JOBLOG_HEADER), want);
   free(text);
   free(want);
 }
@@ -354,17 +418,20 @@ static void test_joblog_rows_in_a_row_keep_their_seconds_right(void **st) {
 /* dispatched.tsv's rows: two ids in hex. */
 static void test_joblog_started_rows_are_two_hex_ids(void **st) {
   (void)st;
-  struct loom__joblog j = {NULL};
-  char *text = NULL;
-  size_t len = 0;
-  j.started = open_memstream(&text, &len);
-  assert_non_null(j.started);
+  struct loom__joblog j;
+  char *text;
+  size_t len;
+
+  assert_int_equal(loom__joblog_open(&j, dir, 0), 0);
   assert_int_equal(loom__joblog_started(&j, 0xff, UINT64_MAX), 0);
   assert_int_equal(loom__joblog_started(&j, 0, 0x0123456789abcdefULL), 0);
-  fclose(j.started);
-  assert_string_equal(text, "00000000000000ff\tffffffffffffffff\n"
+  assert_int_equal(loom__joblog_flush(&j), 0);
+  text = read_from("dispatched.tsv", 0, &len);
+  assert_string_equal(text, "id\tkey\n"
+                            "00000000000000ff\tffffffffffffffff\n"
                             "0000000000000000\t0123456789abcdef\n");
   free(text);
+  assert_int_equal(loom__joblog_close(&j), 0);
 }
 
 static void test_joblog_open_fails_for_a_missing_directory(void **st) {
@@ -373,7 +440,7 @@ static void test_joblog_open_fails_for_a_missing_directory(void **st) {
   char missing[128];
   snprintf(missing, sizeof missing, "%s/no/such/dir", dir);
   assert_int_equal(loom__joblog_open(&j, missing, 0), LOOM_EIO);
-  assert_null(j.fp);
+  assert_false(j.open);
 }
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)

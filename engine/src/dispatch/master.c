@@ -180,7 +180,7 @@ static void record(struct master *m, int w, uint32_t si,
   rw->failed += failed;
   rw->busy += d->elapsed;
   rw->core_s += d->elapsed * (s->cores > 1 ? s->cores : 1);
-  if (m->joblog.fp) {
+  if (m->joblog.open) {
     struct loom__joblog_row row = {
         .id = id,
         .key = s->array ? loom__wire_run_id(c->key, c->count, index) : c->key,
@@ -355,7 +355,7 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
   loom__sched_measure(&m->sched, w, tasks, busy, hinted);
   m->pol->done(m->pol_state, &m->sched, w);
   m->t_last_done = loom__now();
-  if (m->joblog.fp)
+  if (m->joblog.open)
     journal_checked(m, loom__joblog_flush(&m->joblog));
   return 0;
 }
@@ -484,7 +484,7 @@ static int fill(struct master *m, uint32_t si, uint32_t n) {
   s->cores = (uint16_t)(t->spec.cores > 0 ? t->spec.cores : 1);
   /* The cold part only for a journal or a retry: in a run with neither
    * (the library's usual case), a store there is a cache miss per task. */
-  if (m->joblog.fp) {
+  if (m->joblog.open) {
     c->key = n > 1 ? m->feed.arr_key : t->key;
     if (t->spec.text || s->kind == 0) {
       const char *text = t->spec.text ? t->spec.text : t->spec.payload;
@@ -582,7 +582,7 @@ static int src_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
   m->fl.s[si].worker = w;
   m->fl.count += n;
   *cost = m->fl.s[si].cost;
-  for (uint32_t k = 0; m->joblog.fp && k < n; k++)
+  for (uint32_t k = 0; m->joblog.open && k < n; k++)
     journal_checked(m, loom__joblog_started(
                            &m->joblog, loom__wire_run_id(t.id, n, t.index + k),
                            loom__wire_run_id(m->fl.c[si].key, n, t.index + k)));
@@ -677,7 +677,7 @@ static int dispatch(struct master *m) {
       return rc;
     /* The journal knows a task was handed out before the worker does: a
      * batch whose dispatched rows did not reach the file is not sent. */
-    if (m->joblog.fp)
+    if (m->joblog.open)
       journal_checked(m, loom__joblog_flush(&m->joblog));
     if (m->io_failed)
       return cancel_batch(m, b.worker);
@@ -1061,7 +1061,7 @@ static int start(struct master *m, loom_source_fn src, void *src_arg) {
     snprintf(m->errbuf, sizeof(m->errbuf), "%s", m->joblog.err);
     rc = LOOM_EIO;
   }
-  m->feed.keyed = m->joblog.fp != NULL;
+  m->feed.keyed = m->joblog.open;
   /* Collective: after a failure above too, so that every rank agrees. */
   rc2 = loom__state_start(l->state, &m->comm, &m->waker, rc, stateerr,
                           sizeof(stateerr));

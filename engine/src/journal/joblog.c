@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -22,29 +23,26 @@
 
 /* A run killed mid-write can leave a last line without its newline: the
  * reader skips it, and a run that appends must not glue its first row onto
- * it. Cuts f back to just after its last newline (or to nothing). */
-static int cut_torn_tail(FILE *f) {
+ * it. Cuts fd's file back to just after its last newline (or to nothing). */
+static int cut_torn_tail(int fd) {
   char buf[4096];
-  off_t end, pos;
+  struct stat st;
+  off_t pos;
 
-  if (fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0)
+  if (fstat(fd, &st) != 0)
     return -1;
-  for (pos = end; pos > 0;) {
+  for (pos = st.st_size; pos > 0;) {
     size_t n = pos < (off_t)sizeof(buf) ? (size_t)pos : sizeof(buf);
     pos -= (off_t)n;
-    if (fseeko(f, pos, SEEK_SET) != 0 || fread(buf, 1, n, f) != n)
+    if (pread(fd, buf, n, pos) != (ssize_t)n)
       return -1;
     for (size_t i = n; i > 0; i--)
       if (buf[i - 1] == '\n') {
         off_t keep = pos + (off_t)i;
-        if (keep < end && ftruncate(fileno(f), keep) != 0)
-          return -1;
-        return fseeko(f, 0, SEEK_END);
+        return keep < st.st_size ? ftruncate(fd, keep) : 0;
       }
   }
-  if (end > 0 && ftruncate(fileno(f), 0) != 0)
-    return -1;
-  return fseeko(f, 0, SEEK_END);
+  return st.st_size > 0 ? ftruncate(fd, 0) : 0;
 }
 
 /* Keeps the first failure, on file i, with errno's reason. Returns
@@ -56,92 +54,131 @@ static int failed(struct loom__joblog *j, int i) {
   return LOOM_EIO;
 }
 
-/* The stdio buffer of each file. */
-#define JOURNAL_BUFFER (1u << 20)
+/* Writes n bytes to fd, all of them. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      if (w == 0)
+        errno = EIO;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
 
-/* Closes file i of the journal and frees its buffer. */
-static int close_file(struct loom__joblog *j, FILE *f, int i) {
-  int rc = fclose(f);
+/* Hands what f's buffer holds to the kernel. After a failure (f->err)
+ * nothing more is written: the file ends in whole rows, or in one torn
+ * row that the reader skips and close cuts off. */
+static void spill(struct loom__jfile *f) {
+  if (f->len && !f->err && write_all(f->fd, f->buf, f->len) != 0)
+    f->err = errno;
+  f->len = 0;
+}
 
-  free(j->buf[i]);
-  j->buf[i] = NULL;
+/* Closes file i, with what its buffer still holds, and frees the buffer.
+ * Returns 0, or -1 with errno set. */
+static int close_file(struct loom__jfile *f) {
+  int rc;
+
+  spill(f);
+  rc = f->err ? -1 : 0;
+  if (close(f->fd) != 0 && rc == 0)
+    rc = -1;
+  else if (rc != 0)
+    errno = f->err;
+  f->fd = -1;
+  free(f->buf);
+  f->buf = NULL;
   return rc;
 }
 
-static FILE *open_one(struct loom__joblog *j, int i, const char *dir,
-                      const char *name, const char *header, int append) {
+static int open_one(struct loom__joblog *j, int i, const char *dir,
+                    const char *name, const char *header, int append) {
+  struct loom__jfile *f = &j->file[i];
   struct stat st;
-  FILE *f;
 
   errno = ENAMETOOLONG;
   if (snprintf(j->path[i], sizeof(j->path[i]), "%s/%s", dir, name) >=
       (int)sizeof(j->path[i]))
-    return failed(j, i), NULL;
-  f = fopen(j->path[i], append ? "a+" : "w");
-  if (!f)
-    return failed(j, i), NULL;
-  if (append && cut_torn_tail(f) != 0) {
-    failed(j, i);
-    fclose(f);
-    return NULL;
-  }
-  /* A buffer of our own: given none, glibc's is st_blksize (4 KiB), and
-   * a write() every 4 KiB, each starting inside a block, cost the master
-   * more than formatting the rows. */
-  j->buf[i] = malloc(JOURNAL_BUFFER);
-  if (!j->buf[i] || setvbuf(f, j->buf[i], _IOFBF, JOURNAL_BUFFER) != 0) {
+    return failed(j, i);
+  f->len = 0;
+  f->err = 0;
+  f->buf = malloc(LOOM__JOURNAL_BUFFER);
+  if (!f->buf) {
     errno = ENOMEM;
-    failed(j, i);
-    close_file(j, f, i);
-    return NULL;
+    return failed(j, i);
   }
+  f->fd = open(j->path[i],
+               O_CREAT | O_CLOEXEC |
+                   (append ? O_RDWR | O_APPEND : O_WRONLY | O_TRUNC),
+               0666);
   /* A new file, or one a killed run left empty, gets its header. */
-  if (fstat(fileno(f), &st) != 0 || (st.st_size == 0 && fputs(header, f) < 0) ||
-      fflush(f) != 0) {
+  if (f->fd < 0 || (append && cut_torn_tail(f->fd) != 0) ||
+      fstat(f->fd, &st) != 0 ||
+      (st.st_size == 0 && write_all(f->fd, header, strlen(header)) != 0)) {
     failed(j, i);
-    close_file(j, f, i);
-    return NULL;
-  }
-  return f;
-}
-
-int loom__joblog_open(struct loom__joblog *j, const char *dir, int append) {
-  j->err[0] = '\0';
-  j->start_secs.len = 0;
-  j->buf[0] = j->buf[1] = NULL;
-  j->fp = open_one(j, 0, dir, "joblog.tsv", LOOM__JOBLOG_HEADER, append);
-  j->started = j->fp ? open_one(j, 1, dir, "dispatched.tsv",
-                                LOOM__STARTED_HEADER, append)
-                     : NULL;
-  if (!j->started) {
-    if (j->fp)
-      close_file(j, j->fp, 0);
-    j->fp = NULL;
+    if (f->fd >= 0)
+      close(f->fd);
+    f->fd = -1;
+    free(f->buf);
+    f->buf = NULL;
     return LOOM_EIO;
   }
   return 0;
 }
 
-/* A row is built in a line buffer and reaches stdio in one fwrite() (or a
- * few, for a row longer than the buffer): printf's formatting of two
- * doubles was most of the master's time per task on tiny tasks. Only the
- * master's loop thread writes the journal, so stdio's own lock is not
- * taken per row (fwrite_unlocked, ferror_unlocked). */
+int loom__joblog_open(struct loom__joblog *j, const char *dir, int append) {
+  j->err[0] = '\0';
+  j->start_secs.len = 0;
+  j->open = 0;
+  j->file[0].fd = j->file[1].fd = -1;
+  if (open_one(j, 0, dir, "joblog.tsv", LOOM__JOBLOG_HEADER, append) != 0)
+    return LOOM_EIO;
+  if (open_one(j, 1, dir, "dispatched.tsv", LOOM__STARTED_HEADER, append) !=
+      0) {
+    close_file(&j->file[0]);
+    return LOOM_EIO;
+  }
+  j->open = 1;
+  return 0;
+}
+
+/* A row is formatted straight into its file's buffer (printf's formatting
+ * of two doubles, and then stdio's copy of the row, were most of the
+ * master's time per task on tiny tasks). Only the master's loop thread
+ * writes the journal. A line is the buffer's state while a row is built:
+ * b and cap are the file's buffer, n the bytes in it. */
 struct line {
-  FILE *f;
-  size_t n;
-  char b[1024];
+  struct loom__jfile *f;
+  char *b;
+  size_t n, cap;
 };
 
+static void line_begin(struct line *l, struct loom__jfile *f) {
+  l->f = f;
+  l->b = f->buf;
+  l->n = f->len;
+  l->cap = LOOM__JOURNAL_BUFFER;
+}
+
+static void line_end(struct line *l) { l->f->len = l->n; }
+
+/* Writes out the buffer (a row longer than the room left goes out in
+ * parts). */
 static void line_flush(struct line *l) {
-  if (l->n)
-    fwrite_unlocked(l->b, 1, l->n, l->f);
+  l->f->len = l->n;
+  spill(l->f);
   l->n = 0;
 }
 
-/* Room for at least n <= sizeof(l->b) bytes at the end of the line. */
+/* Room for at least n <= l->cap bytes at the end of the line. */
 static char *line_room(struct line *l, size_t n) {
-  if (l->n + n > sizeof(l->b))
+  if (l->n + n > l->cap)
     line_flush(l);
   return l->b + l->n;
 }
@@ -165,9 +202,10 @@ static void copy_bytes(char *d, const char *s, size_t n) {
 }
 
 static void line_add(struct line *l, const char *s, size_t n) {
-  if (n > sizeof(l->b)) {
+  if (n > l->cap) {
     line_flush(l);
-    fwrite_unlocked(s, 1, n, l->f);
+    if (!l->f->err && write_all(l->f->fd, s, n) != 0)
+      l->f->err = errno;
     return;
   }
   copy_bytes(line_room(l, n), s, n);
@@ -176,13 +214,19 @@ static void line_add(struct line *l, const char *s, size_t n) {
 
 static void line_char(struct line *l, char c) { *line_room(l, 1) = c, l->n++; }
 
+/* The fields of a row are written through a cursor, p, into room made
+ * once for several of them; each put_ writes at p and returns the end.
+ * (Writing through the line itself, every byte stored could alias its
+ * count, which the compiler then read back from memory after each one.)
+ * PUT_MAX bounds what the puts between two line_room() calls write. */
+#define FIXED6_MAX 400 /* %.6f of any double, with its sign */
+#define PUT_MAX (2 * (FIXED6_MAX + 1) + 256)
+
 /* v as 16 lower-case hex digits, as %016 PRIx64 writes it: each half's
  * eight nibbles spread into the eight bytes of a word, then turned into
  * characters all at once (a nibble of 10 or more gets the step from '9'+1
  * to 'a' added). */
-static void line_hex16(struct line *l, uint64_t v) {
-  char *p = line_room(l, 16);
-
+static char *put_hex16(char *p, uint64_t v) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   for (int h = 0; h < 2; h++) {
     uint64_t x = (uint32_t)(v >> (h ? 0 : 32)), letters;
@@ -199,7 +243,7 @@ static void line_hex16(struct line *l, uint64_t v) {
   for (int i = 15; i >= 0; i--, v >>= 4)
     p[i] = digits[v & 15];
 #endif
-  l->n += 16;
+  return p + 16;
 }
 
 /* "00" to "99": two digits a step. */
@@ -243,73 +287,59 @@ static size_t ndigits(uint64_t v) {
   }
 }
 
-/* v in decimal, with a '-' when negative, as %d and %PRIu64 write it.
- * The digits go straight into the line: built elsewhere two at a time and
- * then copied, the copy's wide loads could not be forwarded from the
- * narrow stores and stalled. */
-static void line_dec(struct line *l, uint64_t v, int negative) {
-  size_t n = ndigits(v) + (negative ? 1 : 0);
-  char *p = line_room(l, n);
-
-  digits_before(p + n, v);
+/* v in decimal, with a '-' when negative, as %d and %PRIu64 write it
+ * (at most 21 bytes). */
+static char *put_dec(char *p, uint64_t v, int negative) {
   if (negative)
-    *p = '-';
-  l->n += n;
+    *p++ = '-';
+  p += ndigits(v);
+  digits_before(p, v);
+  return p;
 }
 
-static void line_int(struct line *l, int v) {
-  line_dec(l, v < 0 ? 0 - (uint64_t)(int64_t)v : (uint64_t)v, v < 0);
+static char *put_int(char *p, int v) {
+  return put_dec(p, v < 0 ? 0 - (uint64_t)(int64_t)v : (uint64_t)v, v < 0);
 }
 
-static void line_fixed6_printf(struct line *l, double v) {
-  char tmp[400];
-  int n = snprintf(tmp, sizeof(tmp), "%.6f", v);
-  line_add(l, tmp, n > 0 ? (size_t)n : 0);
-}
-
-/* v with six decimals, as %.6f writes it. Times up to 9e9 s go through
- * whole microseconds (exact in a double). Where v lies within a rounding
- * error of half way between two microseconds, the digit may end one
- * microsecond off printf's choice; anything else is the same text (the
- * unit test compares them). Other values go to printf. With a cache, the
- * whole seconds' digits are kept for the next call: rows in a row start
- * within the same second, mostly. */
-static void line_fixed6(struct line *l, double v,
-                        struct loom__joblog_secs *cache) {
+/* v with six decimals, as %.6f writes it (at most FIXED6_MAX bytes).
+ * Times up to 9e9 s go through whole microseconds (exact in a double).
+ * Where v lies within a rounding error of half way between two
+ * microseconds, the digit may end one microsecond off printf's choice;
+ * anything else is the same text (the unit test compares them). Other
+ * values go to printf. With a cache, the whole seconds' digits are kept
+ * for the next call: rows in a row start within the same second, mostly. */
+static char *put_fixed6(char *p, double v, struct loom__joblog_secs *cache) {
   uint64_t us, frac, sec;
-  size_t nsec, n;
-  char *p, *e;
+  size_t nsec;
+  char *e;
   int kept;
 
   if (!(v >= 0 && v < 9e9)) {
-    line_fixed6_printf(l, v);
-    return;
+    int n = snprintf(p, FIXED6_MAX + 1, "%.6f", v);
+    return p + (n > 0 && n <= FIXED6_MAX ? n : 0);
   }
   us = (uint64_t)(v * 1e6 + 0.5);
   sec = us / 1000000;
   frac = us - sec * 1000000;
   kept = cache && cache->len && cache->sec == sec;
   nsec = kept ? cache->len : ndigits(sec);
-  n = nsec + 7;
-  p = line_room(l, n);
-  e = p + n;
+  e = p + nsec + 7;
   /* Six decimals, zeros kept: three pairs. */
-  for (int i = 0; i < 3; i++, frac /= 100) {
-    e -= 2;
-    memcpy(e, pairs + 2 * (frac % 100), 2);
-  }
-  *--e = '.';
+  memcpy(e - 2, pairs + 2 * (frac % 100), 2);
+  memcpy(e - 4, pairs + 2 * (frac / 100 % 100), 2);
+  memcpy(e - 6, pairs + 2 * (frac / 10000), 2);
+  e[-7] = '.';
   if (kept) {
     copy_bytes(p, cache->text, nsec);
   } else {
-    digits_before(e, sec);
+    digits_before(p + nsec, sec);
     if (cache) {
       cache->sec = sec;
       cache->len = (unsigned char)nsec;
       copy_bytes(cache->text, p, nsec);
     }
   }
-  l->n += n;
+  return e;
 }
 
 static void line_escape(struct line *l, const char *s, size_t n) {
@@ -341,119 +371,130 @@ static void line_escape(struct line *l, const char *s, size_t n) {
   line_add(l, s + run, n - run);
 }
 
-void loom__joblog_escape(FILE *f, const char *s, size_t n) {
-  struct line l;
-
-  l.f = f;
-  l.n = 0;
-  line_escape(&l, s, n);
-  line_flush(&l);
+/* After a row: 0, or LOOM_EIO when file i failed. */
+static int row_done(struct loom__joblog *j, struct line *l, int i) {
+  line_end(l);
+  if (!l->f->err)
+    return 0;
+  errno = l->f->err;
+  return failed(j, i);
 }
 
 int loom__joblog_write(struct loom__joblog *j,
                        const struct loom__joblog_row *r) {
   struct line l;
+  char *p;
 
-  if (!j->fp)
+  if (!j->open)
     return 0;
   if (j->err[0])
     return LOOM_EIO;
-  errno = 0;
-  l.f = j->fp;
-  l.n = 0;
-  line_hex16(&l, r->id);
-  line_char(&l, '\t');
-  line_hex16(&l, r->key);
-  line_char(&l, '\t');
-  line_dec(&l, r->line, 0);
-  line_char(&l, '\t');
-  line_int(&l, r->rank);
-  line_char(&l, '\t');
+  line_begin(&l, &j->file[0]);
+  p = line_room(&l, PUT_MAX);
+  p = put_hex16(p, r->id);
+  *p++ = '\t';
+  p = put_hex16(p, r->key);
+  *p++ = '\t';
+  p = put_dec(p, r->line, 0);
+  *p++ = '\t';
+  p = put_int(p, r->rank);
+  *p++ = '\t';
+  l.n = (size_t)(p - l.b);
   line_add(&l, r->host, strlen(r->host));
-  line_char(&l, '\t');
-  line_fixed6(&l, r->start, &j->start_secs);
-  line_char(&l, '\t');
-  line_fixed6(&l, r->elapsed, NULL);
-  line_char(&l, '\t');
-  line_int(&l, r->exit_code);
-  line_char(&l, '\t');
-  line_int(&l, r->sig);
-  line_char(&l, '\t');
+  p = line_room(&l, PUT_MAX);
+  *p++ = '\t';
+  p = put_fixed6(p, r->start, &j->start_secs);
+  *p++ = '\t';
+  p = put_fixed6(p, r->elapsed, NULL);
+  *p++ = '\t';
+  p = put_int(p, r->exit_code);
+  *p++ = '\t';
+  p = put_int(p, r->sig);
+  *p++ = '\t';
+  l.n = (size_t)(p - l.b);
   line_add(&l, r->status, strlen(r->status));
-  line_char(&l, '\t');
-  line_int(&l, r->attempt);
-  line_char(&l, '\t');
-  if (r->cpus_len)
-    line_add(&l, r->cpus, r->cpus_len);
-  else
-    line_char(&l, '-');
+  p = line_room(&l, PUT_MAX);
+  *p++ = '\t';
+  p = put_int(p, r->attempt);
+  *p++ = '\t';
+  if (!r->cpus_len)
+    *p++ = '-';
+  l.n = (size_t)(p - l.b);
+  line_add(&l, r->cpus, r->cpus_len);
   line_char(&l, '\t');
   line_escape(&l, r->text, r->text_len);
   line_char(&l, '\n');
-  line_flush(&l);
-  return ferror_unlocked(j->fp) ? failed(j, 0) : 0;
+  return row_done(j, &l, 0);
 }
 
 int loom__joblog_started(struct loom__joblog *j, uint64_t id, uint64_t key) {
   struct line l;
+  char *p;
 
-  if (!j->started)
+  if (!j->open)
     return 0;
   if (j->err[0])
     return LOOM_EIO;
-  errno = 0;
-  l.f = j->started;
-  l.n = 0;
-  line_hex16(&l, id);
-  line_char(&l, '\t');
-  line_hex16(&l, key);
-  line_char(&l, '\n');
-  line_flush(&l);
-  return ferror_unlocked(j->started) ? failed(j, 1) : 0;
+  line_begin(&l, &j->file[1]);
+  p = line_room(&l, 34);
+  p = put_hex16(p, id);
+  *p++ = '\t';
+  p = put_hex16(p, key);
+  *p++ = '\n';
+  l.n = (size_t)(p - l.b);
+  return row_done(j, &l, 1);
 }
 
-static int flush_one(struct loom__joblog *j, FILE *f, int i) {
-  if (!f || j->err[0])
-    return j->err[0] ? LOOM_EIO : 0;
-  errno = 0;
-  return fflush(f) == 0 && !ferror(f) ? 0 : failed(j, i);
+/* Writes out file i's buffer. */
+static int flush_one(struct loom__joblog *j, int i) {
+  struct loom__jfile *f = &j->file[i];
+
+  if (j->err[0])
+    return LOOM_EIO;
+  spill(f);
+  if (!f->err)
+    return 0;
+  errno = f->err;
+  return failed(j, i);
 }
 
 int loom__joblog_flush(struct loom__joblog *j) {
+  int a, b;
+
+  if (!j->open)
+    return 0;
   /* dispatched.tsv first: a task is on record as handed out before its
    * batch leaves. */
-  int a = flush_one(j, j->started, 1), b = flush_one(j, j->fp, 0);
+  a = flush_one(j, 1);
+  b = flush_one(j, 0);
   return a ? a : b;
 }
 
-static int close_one(struct loom__joblog *j, FILE **f, int i) {
-  int rc = 0;
-  if (!*f)
+static int close_one(struct loom__joblog *j, int i) {
+  if (close_file(&j->file[i]) == 0)
     return 0;
-  errno = 0;
-  if (ferror(*f))
-    rc = LOOM_EIO;
-  /* After a failure fclose() tries the rest of the buffer once more: the
-   * bytes continue where the failed write stopped. */
-  if (close_file(j, *f, i) != 0)
-    rc = LOOM_EIO;
-  *f = NULL;
-  if (rc != 0) {
-    /* Still no room: the file may end in part of a row. Cut it back to
-     * its last whole row (shrinking needs no room), so that what is on
-     * disk is whole rows only: a row cut short was never recorded. */
-    FILE *g = fopen(j->path[i], "r+");
-    if (g) {
-      (void)cut_torn_tail(g);
-      fclose(g);
+  /* No room: the file may end in part of a row. Cut it back to its last
+   * whole row (shrinking needs no room), so that what is on disk is
+   * whole rows only: a row cut short was never recorded. */
+  failed(j, i);
+  {
+    int fd = open(j->path[i], O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)cut_torn_tail(fd);
+      close(fd);
     }
-    return failed(j, i);
   }
-  return 0;
+  return LOOM_EIO;
 }
 
 int loom__joblog_close(struct loom__joblog *j) {
-  int a = close_one(j, &j->started, 1), b = close_one(j, &j->fp, 0);
+  int a, b;
+
+  if (!j->open)
+    return 0;
+  j->open = 0;
+  a = close_one(j, 1);
+  b = close_one(j, 0);
   return a ? a : b;
 }
 

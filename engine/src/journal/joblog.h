@@ -6,7 +6,8 @@
  * row (id, key) per task handed out, written before the batch is sent.
  * The master flushes both after every message, so a killed run keeps every
  * row it had; a torn last line is ignored when the journal is read back
- * (resume).
+ * (resume). Rows are formatted into buffers of the journal's own and reach
+ * the files in few write() calls.
  */
 #ifndef LOOM_JOBLOG_H
 #define LOOM_JOBLOG_H
@@ -14,7 +15,6 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 /* The digits of the whole seconds of the last start time written. */
 struct loom__joblog_secs {
@@ -23,11 +23,21 @@ struct loom__joblog_secs {
   char text[16];     /* the digits (under 9e9 s: at most 10) */
 };
 
+/* The bytes of a journal file's buffer: rows are formatted into it and
+ * written out when it is full and at every flush. */
+#define LOOM__JOURNAL_BUFFER (1u << 20)
+
+struct loom__jfile {
+  int fd;     /* -1: closed */
+  int err;    /* errno of a failed write; nothing more is written then */
+  size_t len; /* bytes in buf not yet written */
+  char *buf;  /* LOOM__JOURNAL_BUFFER bytes */
+};
+
 struct loom__joblog {
-  FILE *fp;
-  FILE *started;           /* dispatched.tsv */
-  char path[2][PATH_MAX];  /* of fp and started */
-  char *buf[2];            /* their stdio buffers */
+  int open;                   /* the files are open: rows are written */
+  struct loom__jfile file[2]; /* joblog.tsv, dispatched.tsv */
+  char path[2][PATH_MAX];
   char err[PATH_MAX + 96]; /* the first failure ("cannot write PATH: why");
                               after it nothing more is written */
   struct loom__joblog_secs start_secs;
@@ -77,11 +87,6 @@ int loom__joblog_flush(struct loom__joblog *j);
 /* Returns 0, or LOOM_EIO when anything failed to reach the files. */
 int loom__joblog_close(struct loom__joblog *j);
 
-/* Writes s escaped into f. */
-void loom__joblog_escape(FILE *f, const char *s, size_t n);
-
-/* One row read back. ok is 1 for status "ok"; dispatched.tsv rows have
- * attempt 0 and ok 0. */
 struct loom__joblog_entry {
   uint64_t id;
   uint64_t key;
