@@ -330,10 +330,11 @@ int loom_run(struct loom *l, loom_source_fn src, void *src_arg,
 /* Asks the running loom_run() to stop early: the master hands out no more
  * tasks, lets running ones go on for opt.grace seconds, then has them
  * killed (a shell task's whole process group), records everything and
- * returns; loom_summary_get() then says stopped. A second call kills at
- * once. Async-signal-safe: meant for a signal handler. On a worker it does
- * nothing (the master decides), so every rank can install the same
- * handler. l may be NULL. */
+ * returns; loom_summary_get() then says stopped (unless the stop took
+ * nothing away: every task of a known count had been handed out and all
+ * succeeded within the grace). A second call kills at once. Async-signal-safe:
+ * meant for a signal handler. On a worker it does nothing (the master decides),
+ * so every rank can install the same handler. l may be NULL. */
 void loom_stop(struct loom *l);
 
 /* Totals of the last loom_run(), valid on the master (zeros elsewhere). */

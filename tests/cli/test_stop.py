@@ -169,6 +169,34 @@ class StopTest(StopBase):
         self.assertLess(len([r for r in rows if r["status"] == "ok"]), 30,
                         "the stop let every task run")
 
+    def test_a_stop_that_takes_nothing_away_completes_the_run(self):
+        # Every task is running when the stop comes, and each ends within
+        # the grace: nothing is left undone, so the run is complete (exit
+        # 0), as a walltime job's last one must be.
+        n = 2
+        self.write("tasks.txt", "".join(
+            "touch started.%d; sleep 1.5; echo %d\n" % (i, i)
+            for i in range(n)))
+        rundir = self.path("run")
+        proc = self.start(["run", "-o", rundir, "--grace", "30",
+                           "tasks.txt"], 3)
+        t0 = time.monotonic()
+        while not all(os.path.exists(self.path("started.%d" % i))
+                      for i in range(n)):
+            self.assertLess(time.monotonic() - t0, 30, "the tasks never ran")
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGUSR1)
+        rc, out, err = self.finish(proc)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("the run is complete", err)
+        rows = read_joblog(rundir)
+        self.assertEqual(sorted(r["line"] for r in rows), [1, 2])
+        self.assertTrue(all(r["status"] == "ok" for r in rows), rows)
+        rep = read_report(rundir)
+        self.assertTrue(rep["complete"], rep["error"])
+        self.assertIsNone(rep["error"])
+        self.assertEqual(rep["left"], 0)
+
 
 class StopCTasksTest(StopBase):
     """C tasks run on an executor thread: a stop reaches them too. Queued

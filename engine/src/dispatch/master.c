@@ -57,6 +57,8 @@ struct master {
 
   int cancelled;  /* workers were told to kill what runs */
   double stop_at; /* when the stop was seen */
+  int reasons;    /* stop_reason() calls, the first one's reason standing */
+  int stop_first; /* the stop request's reason was the first */
 
   struct loom__comm comm;
   struct loom__waker waker;
@@ -88,6 +90,7 @@ static void stop_reason(struct master *m, const char *fmt, ...)
 static void stop_reason(struct master *m, const char *fmt, ...) {
   va_list ap;
 
+  m->reasons++;
   if (m->rep.error)
     return;
   va_start(ap, fmt);
@@ -789,6 +792,7 @@ static int check_stop(struct master *m) {
                 "stopped on request (a signal): %" PRIu64
                 " tasks in flight were given %g s to finish",
                 m->fl.count, m->l->opt.grace);
+    m->stop_first = m->reasons == 1;
     /* Queued tasks never start: the workers answer them as cancelled. */
     if (m->local)
       loom__executor_drain(&m->ex);
@@ -964,6 +968,17 @@ static int finish_report(struct master *m, int rc) {
                 "deadline: %" PRIu64 " tasks could not finish before it and "
                 "were not started",
                 m->rep.not_started);
+  /* A stop that took nothing away (it came when every task had been
+   * handed out, and they all succeeded within the grace, nothing else
+   * went wrong): the run is complete, as it would have been without it. */
+  if (m->rep.stopped && m->stop_first && m->reasons == 1 && !m->cancelled &&
+      m->rep.cancelled == 0 && loom__report_left(&m->rep) == 0) {
+    m->rep.stopped = 0;
+    m->rep.error = NULL;
+    if (!l->opt.quiet)
+      loom__log("a stop was asked for when every task had been handed out; "
+                "they all succeeded within the grace: the run is complete");
+  }
   if (m->rep.resumed && m->resume.done > 0 && m->rep.skipped == 0 && rc == 0 &&
       !l->opt.quiet)
     loom__log("resumed: none of the %" PRIu64 " tasks done in the earlier "
