@@ -183,7 +183,7 @@ static int copy_options(struct loom *l, const struct loom_options *opt) {
   if (l->opt.batch_max == 0)
     l->opt.batch_max = 4096;
   if (l->opt.batch_target == 0)
-    l->opt.batch_target = 0.0005;
+    l->opt.batch_target = LOOM__BATCH_TARGET;
   if (l->opt.progress_interval == 0)
     l->opt.progress_interval = 5.0;
   return 0;

@@ -31,6 +31,15 @@ struct loom__wstate {
   int slots;            /* tasks it runs at once (>= 1) */
 };
 
+/* Seconds of work one batch aims at, unless the caller says (the engine
+ * and the simulator alike). A message costs the master and its worker far
+ * more than a task in it: on 1 ms tasks at 3 ranks on 2 cores, a task a
+ * message keeps spin tasks 77% busy, 10 ms of work a message 99%. But a
+ * batch is answered when its last task ends, so a longer batch would hold
+ * back the rows of its finished tasks while a long one runs after them:
+ * that waits for answers sent as tasks finish, not as batches do. */
+#define LOOM__BATCH_TARGET 0.0005
+
 struct loom__sched {
   int n;               /* workers */
   int window;          /* batches in flight per worker and slot */

@@ -359,7 +359,8 @@ int loom_sim_run(const struct loom_sim_options *o,
   m.ahead_max = o->hints && m.pol->longest_first ? o->lookahead : 0;
   rc = loom__sched_init(&m.s, o->workers, o->window > 0 ? o->window : 2,
                         o->batch_max > 0 ? (uint32_t)o->batch_max : 4096,
-                        o->batch_target > 0 ? o->batch_target : 0.0005);
+                        o->batch_target > 0 ? o->batch_target
+                                            : LOOM__BATCH_TARGET);
   m.slots = o->slots > 0 ? o->slots : 1;
   m.plain = m.slots == 1 && !o->cores;
   m.thread_at = calloc((size_t)o->workers * (size_t)m.slots, sizeof(double));
