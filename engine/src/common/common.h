@@ -39,4 +39,8 @@ uint64_t loom__task_key(uint64_t kind_hash, const void *text, size_t len);
 double loom__now(void);
 double loom__wall(void);
 
+/* Writes all n bytes of p to fd (again after EINTR or a short write).
+ * Returns 0, or -1 with errno set (ENOSPC when write() takes nothing). */
+int loom__write_all(int fd, const void *p, size_t n);
+
 #endif /* LOOM_COMMON_H */

@@ -1,13 +1,16 @@
-/* error.c - error texts, the MPI return-code check and the log line.
+/* error.c - error texts, the MPI return-code check and the log line (and
+ * the clocks, and writing a whole buffer to a file descriptor).
  *
  * Every MPI call in the engine goes through loom__mpi_check() so a failure
  * is converted to LOOM_EMPI and described once, with the call, the place and
  * the rank. Open MPI aborts if MPI_Error_string runs outside Init..Finalize,
  * hence the guards.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/common.h"
 
@@ -62,4 +65,22 @@ double loom__wall(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int loom__write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      if (w == 0)
+        errno = ENOSPC;
+      return -1;
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
 }

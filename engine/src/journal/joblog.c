@@ -57,28 +57,11 @@ static int failed(struct loom__joblog *j, int i) {
   return LOOM_EIO;
 }
 
-/* Writes n bytes to fd, all of them. Returns 0, or -1 with errno set. */
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0) {
-      if (w == 0)
-        errno = EIO;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Hands what f's buffer holds to the kernel. After a failure (f->err)
  * nothing more is written: the file ends in whole rows, or in one torn
  * row that the reader skips and close cuts off. */
 static void spill(struct loom__jfile *f) {
-  if (f->len && !f->err && write_all(f->fd, f->buf, f->len) != 0)
+  if (f->len && !f->err && loom__write_all(f->fd, f->buf, f->len) != 0)
     f->err = errno;
   f->len = 0;
 }
@@ -123,7 +106,8 @@ static int open_one(struct loom__joblog *j, int i, const char *dir,
   /* A new file, or one a killed run left empty, gets its header. */
   if (f->fd < 0 || (append && cut_torn_tail(f->fd) != 0) ||
       fstat(f->fd, &st) != 0 ||
-      (st.st_size == 0 && write_all(f->fd, header, strlen(header)) != 0)) {
+      (st.st_size == 0 &&
+       loom__write_all(f->fd, header, strlen(header)) != 0)) {
     failed(j, i);
     if (f->fd >= 0)
       close(f->fd);
@@ -209,7 +193,7 @@ static inline __attribute__((always_inline)) void
 line_add(struct line *l, const char *s, size_t n) {
   if (n > l->cap) {
     line_flush(l);
-    if (!l->f->err && write_all(l->f->fd, s, n) != 0)
+    if (!l->f->err && loom__write_all(l->f->fd, s, n) != 0)
       l->f->err = errno;
     return;
   }

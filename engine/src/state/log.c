@@ -129,23 +129,6 @@ static int io_failed(struct loom__state *s, const char *what) {
   return LOOM_EIO;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-  const char *c = p;
-  while (n > 0) {
-    ssize_t w = write(fd, c, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0) {
-      if (w == 0)
-        errno = ENOSPC;
-      return -1;
-    }
-    c += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Opens the journal for appending; a new one gets its header. */
 static int open_log(struct loom__state *s, int truncate, off_t keep) {
   s->log_fd =
@@ -158,7 +141,8 @@ static int open_log(struct loom__state *s, int truncate, off_t keep) {
     return -1;
   if (lseek(s->log_fd, 0, SEEK_END) < 0)
     return -1;
-  return truncate || keep == 0 ? write_all(s->log_fd, MAGIC, MAGIC_LEN) : 0;
+  return truncate || keep == 0 ? loom__write_all(s->log_fd, MAGIC, MAGIC_LEN)
+                               : 0;
 }
 
 int loom__log_open(struct loom__state *s, const char *dir, int resume,
@@ -230,7 +214,7 @@ int loom__log_commit(struct loom__state *s) {
   if (s->io_err[0])
     rc = LOOM_EIO; /* after a failure nothing more is written */
   else if ((s->log_fd < 0 && open_log(s, 1, 0) != 0) ||
-           write_all(s->log_fd, s->logbuf.data, s->logbuf.len) != 0)
+           loom__write_all(s->log_fd, s->logbuf.data, s->logbuf.len) != 0)
     rc = io_failed(s, s->log_path);
   s->logbuf.len = 0;
   return rc;
