@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mpi.h>
 
@@ -482,6 +483,107 @@ static void test_replies_past_the_part_size(void) {
   loom_free(l);
 }
 
+/* A batch's finished tasks are answered while a later task of the same
+ * batch still runs. 300 tasks of 50 us, then one that waits (20 s at
+ * most) for a file the master makes once all 300 results are in: with big
+ * batches the waiting task shares a batch with quick ones before it, and
+ * if their answers waited for the batch's end, it would wait in vain. */
+#define NQUICK 300
+#define WAIT_LIMIT 20.0
+
+static int quick_fn(struct loom_task *task, const void *payload, size_t len,
+                    void *arg) {
+  (void)task;
+  (void)payload;
+  (void)len;
+  (void)arg;
+  usleep(50); /* not tiny: tiny tasks are timed, and answered, in groups */
+  return 0;
+}
+
+static int waiter_fn(struct loom_task *task, const void *payload, size_t len,
+                     void *arg) {
+  char path[256];
+  double t0 = MPI_Wtime();
+  (void)task;
+  (void)arg;
+  if (len == 0 || len >= sizeof(path))
+    return 2;
+  memcpy(path, payload, len);
+  path[len] = '\0';
+  while (access(path, F_OK) != 0) {
+    if (MPI_Wtime() - t0 > WAIT_LIMIT)
+      return 1;
+    usleep(1000);
+  }
+  return 0;
+}
+
+struct harvest {
+  char path[256];
+  uint64_t next, quick_done;
+  int waiter_seen, waiter_code;
+};
+
+static int harvest_next(void *arg, struct loom_task_spec *spec) {
+  struct harvest *h = arg;
+
+  if (h->next > NQUICK)
+    return 0;
+  loom_task_spec_init(spec);
+  spec->kind = h->next < NQUICK ? "quick" : "waiter";
+  if (h->next == NQUICK) {
+    spec->payload = h->path;
+    spec->len = strlen(h->path);
+  }
+  h->next++;
+  return 1;
+}
+
+static void on_harvest(void *arg, const struct loom_result *res) {
+  struct harvest *h = arg;
+
+  if (strcmp(res->kind, "quick") == 0) {
+    if (++h->quick_done == NQUICK) {
+      FILE *f = fopen(h->path, "w");
+      CHECK(f != NULL);
+      if (f)
+        fclose(f);
+    }
+  } else {
+    h->waiter_seen++;
+    h->waiter_code = res->exit_code;
+  }
+}
+
+static void test_answers_before_their_batch_ends(void) {
+  struct loom_options opt;
+  struct harvest h;
+  struct loom *l;
+
+  loom_options_init(&opt);
+  opt.batch_target = 10; /* seconds: batches as big as doubling allows */
+  l = mpicheck_engine(&opt);
+  if (!l)
+    return;
+  memset(&h, 0, sizeof(h));
+  snprintf(h.path, sizeof(h.path), "/tmp/loom-test-harvest-%ld",
+           (long)getpid());
+  unlink(h.path);
+  CHECK_RC(loom_register(l, "quick", quick_fn, NULL), 0);
+  CHECK_RC(loom_register(l, "waiter", waiter_fn, NULL), 0);
+  CHECK_RC(
+      loom_run(l, world_rank == 0 ? harvest_next : NULL, &h, on_harvest, &h),
+      0);
+  if (world_rank == 0) {
+    CHECK(h.quick_done == NQUICK);
+    CHECK(h.waiter_seen == 1);
+    CHECK(h.waiter_code == 0); /* 1: the quick answers never came */
+    unlink(h.path);
+  }
+  loom_free(l);
+}
+
 int main(int argc, char **argv) {
   struct loom *l;
 
@@ -505,6 +607,7 @@ int main(int argc, char **argv) {
   test_calls_while_running(l);
   loom_free(l);
   test_replies_past_the_part_size();
+  test_answers_before_their_batch_ends();
 
   return mpicheck_verdict("test_api_run");
 }

@@ -15,6 +15,12 @@
  * bytes (`progress`), and grows the
  * part's buffer only under the mutex, so the loop thread can copy a
  * consistent prefix of a stuck batch under the same mutex (abandon).
+ * Harvest: the loop thread may send the answers a running batch has
+ * published (its part's whole records) as a part of their own, under mu;
+ * `sent` marks how far, and the thread drops those records from its part
+ * before it hands the part over. Never all of a batch's answers (the
+ * FINAL part answers for one at least), and never in a batch that times
+ * tasks in groups (their records change until the group closes).
  * Timing: tasks are timed one by one, except that when the first task of a
  * batch takes under TINY_TASK the next ones are timed in groups of up to
  * GROUP_MAX and share the group's mean: two clock reads cost more than such
@@ -57,6 +63,14 @@ struct job {
   _Atomic uint32_t ncodes;
   uint32_t cslot;
   double cstart;
+  /* Harvest: out's bytes up to `sent` went out in a part of their own,
+   * answering for sent_tasks tasks of the current part (under mu);
+   * `grouped`: the batch times tasks in groups. The loop thread's: when
+   * it first saw answers not sent. */
+  size_t sent;
+  uint32_t sent_tasks;
+  atomic_int grouped;
+  double unsent_since;
   struct job *next;
 };
 
@@ -252,6 +266,25 @@ static int begin_part(struct job *j) {
   return rc;
 }
 
+/* Takes the records the loop thread already sent out of j's part (under
+ * mu). Returns the records left. */
+static uint32_t drop_sent(struct job *j) {
+  uint32_t n;
+
+  if (j->sent > LOOM__WIRE_HEADER) {
+    memmove(j->out.data + LOOM__WIRE_HEADER, j->out.data + j->sent,
+            j->out.len - j->sent);
+    j->out.len -= j->sent - LOOM__WIRE_HEADER;
+  }
+  n = loom__wire_done_records(j->out.data + LOOM__WIRE_HEADER,
+                              j->out.len - LOOM__WIRE_HEADER);
+  loom__wire_set_count(&j->out, n);
+  j->sent = LOOM__WIRE_HEADER;
+  j->sent_tasks = 0;
+  j->unsent_since = 0;
+  return n;
+}
+
 /* Hands the part in j->out over to the loop thread (not FINAL) and starts
  * the next one. Returns 0, LOOM_ENOMEM, or 1 when the job was abandoned. */
 static int split(struct loom__executor_core *c, struct job *j, uint32_t tasks) {
@@ -264,8 +297,10 @@ static int split(struct loom__executor_core *c, struct job *j, uint32_t tasks) {
     pthread_mutex_unlock(&c->mu);
     return 1;
   }
-  part = spare_job(c);
-  if (part) {
+  if (drop_sent(j) == 0) { /* the loop thread sent all of it */
+    j->base += tasks;
+    rc = begin_part(j);
+  } else if ((part = spare_job(c)) != NULL) {
     loom__buf_swap(&part->out, &j->out);
     part->final = 0;
     part->rc = 0;
@@ -484,6 +519,7 @@ static int run_job(struct slot *sl, struct job *j) {
       d.start = w0 + (ta - m0);
       d.elapsed = tb - ta;
       if (i == 0 && d.elapsed < TINY_TASK && j->ntasks > 2) {
+        atomic_store_explicit(&j->grouped, 1, memory_order_relaxed);
         g.on = 1;
         g.t0 = tb;
         g.from = 0; /* set after this record */
@@ -572,7 +608,11 @@ static void *thread_main(void *arg) {
     atomic_store_explicit(&j->progress, 0, memory_order_relaxed);
     atomic_store_explicit(&j->ncodes, 0, memory_order_relaxed);
     atomic_store_explicit(&j->started, 0, memory_order_relaxed);
+    atomic_store_explicit(&j->grouped, 0, memory_order_relaxed);
     j->base = 0;
+    j->sent = LOOM__WIRE_HEADER;
+    j->sent_tasks = 0;
+    j->unsent_since = 0;
     sl->running = j;
     pthread_mutex_unlock(&c->mu);
     rc = run_job(sl, j);
@@ -588,6 +628,7 @@ static void *thread_main(void *arg) {
     }
     j->rc = rc;
     j->final = 1;
+    (void)drop_sent(j); /* a harvest leaves a record for this part */
     loom__wire_set_flags(&j->out, LOOM__WIRE_FINAL);
     hand_over(c, j);
   }
@@ -798,9 +839,8 @@ static void answer_for(struct loom__executor_core *c, struct job *j) {
   struct job *part = spare_job(c);
   int rc = part ? loom__wire_begin(&part->out, LOOM__WIRE_FINAL) : LOOM_ENOMEM;
 
-  if (rc == 0 && bytes > LOOM__WIRE_HEADER)
-    rc = loom__buf_append(&part->out, j->out.data + LOOM__WIRE_HEADER,
-                          bytes - LOOM__WIRE_HEADER);
+  if (rc == 0 && bytes > j->sent)
+    rc = loom__buf_append(&part->out, j->out.data + j->sent, bytes - j->sent);
   if (rc == 0)
     loom__wire_set_count(
         &part->out, loom__wire_done_records(part->out.data + LOOM__WIRE_HEADER,
@@ -866,4 +906,57 @@ int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
             "recorded as cancelled and its thread left behind",
             now - e->cancelled_at);
   return 1;
+}
+
+int loom__executor_harvest(struct loom__executor *e, double now) {
+  struct loom__executor_core *c = e->core;
+  int made = 0;
+
+  if (!c || e->pending == 0 || now - e->harvested_at < LOOM__HARVEST_AGE / 4)
+    return 0;
+  e->harvested_at = now;
+  pthread_mutex_lock(&c->mu);
+  for (int i = 0; i < c->nslots && !c->orphaned; i++) {
+    struct job *j = c->slots[i].running, *part;
+    uint64_t p;
+    uint32_t tasks;
+    size_t bytes;
+
+    if (!j || atomic_load_explicit(&j->grouped, memory_order_relaxed))
+      continue;
+    p = atomic_load_explicit(&j->progress, memory_order_acquire);
+    tasks = (uint32_t)(p >> TASKS_SHIFT);
+    bytes = (size_t)(p & ((UINT64_C(1) << TASKS_SHIFT) - 1));
+    /* Nothing new, or the batch's last answers: the thread sends them. */
+    if (tasks <= j->sent_tasks || j->base + tasks >= j->ntasks) {
+      j->unsent_since = 0;
+      continue;
+    }
+    if (j->unsent_since == 0)
+      j->unsent_since = now;
+    if (now - j->unsent_since < LOOM__HARVEST_AGE)
+      continue;
+    part = spare_job(c);
+    if (!part)
+      break;
+    if (loom__wire_begin(&part->out, 0) != 0 ||
+        loom__buf_append(&part->out, j->out.data + j->sent, bytes - j->sent) !=
+            0) {
+      part->next = c->spare;
+      c->spare = part;
+      break;
+    }
+    loom__wire_set_count(
+        &part->out, loom__wire_done_records(part->out.data + LOOM__WIRE_HEADER,
+                                            part->out.len - LOOM__WIRE_HEADER));
+    part->final = 0;
+    part->rc = 0;
+    hand_over(c, part);
+    j->sent = bytes;
+    j->sent_tasks = tasks;
+    j->unsent_since = 0;
+    made++;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return made;
 }

@@ -41,7 +41,12 @@ struct loom__executor {
   struct loom__executor_core *core;
   unsigned pending;    /* batches submitted, not yet answered in full */
   double cancelled_at; /* monotonic time of cancel(), 0 before */
+  double harvested_at; /* monotonic time of the last look for answers */
 };
+
+/* Answers of finished tasks wait at most about this long (seconds) for
+ * the rest of their batch before they are sent on their own. */
+#define LOOM__HARVEST_AGE 0.005
 
 /* Starts the thread. waker is poked whenever a DONE part is ready.
  * Returns 0, LOOM_ENOMEM or LOOM_ESYS. */
@@ -78,5 +83,12 @@ void loom__executor_cancel(struct loom__executor *e);
  * is still running (a C task that does not return), answers for every
  * batch left and leaves the thread behind. Returns 1 when it did. */
 int loom__executor_abandon_stuck(struct loom__executor *e, double now);
+
+/* The loop thread's look, every millisecond or so, at the batches that
+ * run: answers of finished tasks that have waited LOOM__HARVEST_AGE for
+ * their batch to end become a DONE part of their own (not FINAL), so a
+ * long task does not hold back the rows of the tasks before it. Returns
+ * the parts made. */
+int loom__executor_harvest(struct loom__executor *e, double now);
 
 #endif /* LOOM_EXECUTOR_H */

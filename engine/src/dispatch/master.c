@@ -737,6 +737,7 @@ static int on_done(void *arg, int src, struct loom__buf *msg) {
  * negative code. */
 static int receive(struct master *m) {
   int n = 0, rc, job_rc;
+  double now;
 
   if (!m->local) {
     rc = loom__comm_poll(&m->comm, &n);
@@ -744,7 +745,9 @@ static int receive(struct master *m) {
       stop_reason(m, "%s", m->comm.err);
     return rc != 0 ? rc : n;
   }
-  loom__executor_abandon_stuck(&m->ex, loom__now());
+  now = loom__now();
+  loom__executor_abandon_stuck(&m->ex, now);
+  loom__executor_harvest(&m->ex, now);
   while (loom__executor_take(&m->ex, &m->local_done, &job_rc)) {
     rc = job_rc != 0 ? job_rc
                      : handle_done(m, 0, m->local_done.data, m->local_done.len);

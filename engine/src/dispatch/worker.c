@@ -159,6 +159,7 @@ int loom__worker_run(struct loom *l) {
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   while (rc == 0 && !wk->stop) {
     int got = 0, sent, served;
+    double now;
     rc = loom__comm_poll(&wk->comm, &got);
     if (rc != 0) {
       loom__log("%s", wk->comm.err);
@@ -169,7 +170,9 @@ int loom__worker_run(struct loom *l) {
       rc = served;
       break;
     }
-    loom__executor_abandon_stuck(&wk->ex, loom__now());
+    now = loom__now();
+    loom__executor_abandon_stuck(&wk->ex, now);
+    loom__executor_harvest(&wk->ex, now);
     sent = send_done(wk);
     if (sent < 0) {
       rc = sent;
