@@ -33,12 +33,11 @@ struct loom__wstate {
 
 /* Seconds of work one batch aims at, unless the caller says (the engine
  * and the simulator alike). A message costs the master and its worker far
- * more than a task in it: on 1 ms tasks at 3 ranks on 2 cores, a task a
- * message keeps spin tasks 77% busy, 10 ms of work a message 99%. But a
- * batch is answered when its last task ends, so a longer batch would hold
- * back the rows of its finished tasks while a long one runs after them:
- * that waits for answers sent as tasks finish, not as batches do. */
-#define LOOM__BATCH_TARGET 0.0005
+ * more than a task in it: on 1 ms tasks at 3 ranks on 2 cores, 0.5 ms of
+ * work a message (a task each) kept spin tasks 77% busy, 10 ms 99%. A
+ * batch's finished tasks are answered within LOOM__HARVEST_AGE even while
+ * a long one runs after them (executor.h). */
+#define LOOM__BATCH_TARGET 0.01
 
 struct loom__sched {
   int n;               /* workers */
