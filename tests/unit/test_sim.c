@@ -134,11 +134,13 @@ static double one_ms(void *arg, uint64_t i) {
   return 0.001;
 }
 
-/* 1 ms tasks, one a message (no hints, so batches hold one task), and a
- * master that spends 10 us a message and 5 us a task: each task costs it
- * 2 x (10 + 5) = 30 us, so it can feed 1 ms / 30 us = 33 workers. */
+/* 1 ms tasks, one a message (batches of 0.5 ms of work hold one task),
+ * and a master that spends 10 us a message and 5 us a task: each task
+ * costs it 2 x (10 + 5) = 30 us, so it can feed 1 ms / 30 us = 33
+ * workers. */
 static struct loom_sim_options costly(int workers) {
   struct loom_sim_options o = base(workers, (uint64_t)workers * 200, 0);
+  o.batch_target = 0.0005;
   o.duration = one_ms;
   o.latency = 0;
   o.master_msg = 10e-6;

@@ -34,10 +34,13 @@ struct loom__wstate {
 /* Seconds of work one batch aims at, unless the caller says (the engine
  * and the simulator alike). A message costs the master and its worker far
  * more than a task in it: on 1 ms tasks at 3 ranks on 2 cores, 0.5 ms of
- * work a message (a task each) kept spin tasks 77% busy, 10 ms 99%. A
- * batch's finished tasks are answered within LOOM__HARVEST_AGE even while
- * a long one runs after them (executor.h). */
-#define LOOM__BATCH_TARGET 0.01
+ * work a message (a task each) kept spin tasks 74% busy, 10 ms 98% (their
+ * answers leave within LOOM__HARVEST_AGE, executor.h). But the tasks of a
+ * batch run one after another on one slot: with 10 ms, four tasks of
+ * unknown length after quick ones went in one batch, and when they were
+ * long, one slot ran them in turn while another slot had nothing left
+ * (cli.slots). So the default stays small; opt.batch_target raises it. */
+#define LOOM__BATCH_TARGET 0.0005
 
 struct loom__sched {
   int n;               /* workers */
