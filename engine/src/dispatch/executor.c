@@ -828,6 +828,23 @@ void loom__executor_cancel(struct loom__executor *e) {
     e->cancelled_at = loom__now();
 }
 
+/* A part (flags) holding running batch j's published records not sent yet,
+ * up to byte `bytes` of its part. *rc: 0, or why the part (NULL when no
+ * job could be had) is not whole. Under mu. */
+static struct job *answered_part(struct loom__executor_core *c, struct job *j,
+                                 size_t bytes, uint32_t flags, int *rc) {
+  struct job *part = spare_job(c);
+
+  *rc = part ? loom__wire_begin(&part->out, flags) : LOOM_ENOMEM;
+  if (*rc == 0 && bytes > j->sent)
+    *rc = loom__buf_append(&part->out, j->out.data + j->sent, bytes - j->sent);
+  if (*rc == 0)
+    loom__wire_set_count(
+        &part->out, loom__wire_done_records(part->out.data + LOOM__WIRE_HEADER,
+                                            part->out.len - LOOM__WIRE_HEADER));
+  return part;
+}
+
 /* Answers for running batch j: the records published in its current
  * part, then every task from the first unanswered one (the stuck one)
  * cancelled. Under mu. */
@@ -836,15 +853,9 @@ static void answer_for(struct loom__executor_core *c, struct job *j) {
   uint32_t tasks = (uint32_t)(p >> TASKS_SHIFT);
   uint32_t codes = atomic_load_explicit(&j->ncodes, memory_order_acquire);
   size_t bytes = (size_t)(p & ((UINT64_C(1) << TASKS_SHIFT) - 1));
-  struct job *part = spare_job(c);
-  int rc = part ? loom__wire_begin(&part->out, LOOM__WIRE_FINAL) : LOOM_ENOMEM;
+  int rc;
+  struct job *part = answered_part(c, j, bytes, LOOM__WIRE_FINAL, &rc);
 
-  if (rc == 0 && bytes > j->sent)
-    rc = loom__buf_append(&part->out, j->out.data + j->sent, bytes - j->sent);
-  if (rc == 0)
-    loom__wire_set_count(
-        &part->out, loom__wire_done_records(part->out.data + LOOM__WIRE_HEADER,
-                                            part->out.len - LOOM__WIRE_HEADER));
   /* The open group's elements ran: they are answered as they ended, with
    * no time of their own (it was to be the group's mean). */
   if (rc == 0 && codes > 0) {
@@ -921,6 +932,7 @@ int loom__executor_harvest(struct loom__executor *e, double now) {
     uint64_t p;
     uint32_t tasks;
     size_t bytes;
+    int rc;
 
     if (!j || atomic_load_explicit(&j->grouped, memory_order_relaxed))
       continue;
@@ -936,19 +948,14 @@ int loom__executor_harvest(struct loom__executor *e, double now) {
       j->unsent_since = now;
     if (now - j->unsent_since < LOOM__HARVEST_AGE)
       continue;
-    part = spare_job(c);
-    if (!part)
-      break;
-    if (loom__wire_begin(&part->out, 0) != 0 ||
-        loom__buf_append(&part->out, j->out.data + j->sent, bytes - j->sent) !=
-            0) {
-      part->next = c->spare;
-      c->spare = part;
+    part = answered_part(c, j, bytes, 0, &rc);
+    if (rc != 0) {
+      if (part) {
+        part->next = c->spare;
+        c->spare = part;
+      }
       break;
     }
-    loom__wire_set_count(
-        &part->out, loom__wire_done_records(part->out.data + LOOM__WIRE_HEADER,
-                                            part->out.len - LOOM__WIRE_HEADER));
     part->final = 0;
     part->rc = 0;
     hand_over(c, part);

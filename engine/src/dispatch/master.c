@@ -58,7 +58,6 @@ struct master {
   int cancelled;  /* workers were told to kill what runs */
   double stop_at; /* when the stop was seen */
   int reasons;    /* stop_reason() calls, the first one's reason standing */
-  int stop_first; /* the stop request's reason was the first */
 
   struct loom__comm comm;
   struct loom__waker waker;
@@ -795,7 +794,6 @@ static int check_stop(struct master *m) {
                 "stopped on request (a signal): %" PRIu64
                 " tasks in flight were given %g s to finish",
                 m->fl.count, m->l->opt.grace);
-    m->stop_first = m->reasons == 1;
     /* Queued tasks never start: the workers answer them as cancelled. */
     if (m->local)
       loom__executor_drain(&m->ex);
@@ -973,8 +971,9 @@ static int finish_report(struct master *m, int rc) {
                 m->rep.not_started);
   /* A stop that took nothing away (it came when every task had been
    * handed out, and they all succeeded within the grace, nothing else
-   * went wrong): the run is complete, as it would have been without it. */
-  if (m->rep.stopped && m->stop_first && m->reasons == 1 && !m->cancelled &&
+   * went wrong: the stop's is the one reason given): the run is complete,
+   * as it would have been without it. */
+  if (m->rep.stopped && m->reasons == 1 && !m->cancelled &&
       m->rep.cancelled == 0 && loom__report_left(&m->rep) == 0) {
     m->rep.stopped = 0;
     m->rep.error = NULL;
