@@ -16,9 +16,11 @@ if(NOT DEFINED LOOM_MPIEXEC_PREFLAGS)
       "Flags given to mpiexec before the program in MPI and CLI tests")
 endif()
 
-# Loopback only, and no leak reports for Open MPI's own allocations.
+# Loopback only, the ob1 messaging layer (no probes for Omni-Path hardware
+# at each start), and no leak reports for Open MPI's own allocations.
 set(LOOM_MPI_TEST_ENV
     OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+    OMPI_MCA_pml=ob1
     ASAN_OPTIONS=detect_leaks=0)
 
 # loom_mpi_test(NAME TARGET): mpi.NAME.npN for N = 1..4, running TARGET.
