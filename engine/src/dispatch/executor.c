@@ -269,16 +269,16 @@ static int begin_part(struct job *j) {
 /* Takes the records the loop thread already sent out of j's part (under
  * mu). Returns the records left. */
 static uint32_t drop_sent(struct job *j) {
-  uint32_t n;
+  uint32_t n = loom__wire_count(&j->out); /* right when nothing was sent */
 
   if (j->sent > LOOM__WIRE_HEADER) {
     memmove(j->out.data + LOOM__WIRE_HEADER, j->out.data + j->sent,
             j->out.len - j->sent);
     j->out.len -= j->sent - LOOM__WIRE_HEADER;
+    n = loom__wire_done_records(j->out.data + LOOM__WIRE_HEADER,
+                                j->out.len - LOOM__WIRE_HEADER);
+    loom__wire_set_count(&j->out, n);
   }
-  n = loom__wire_done_records(j->out.data + LOOM__WIRE_HEADER,
-                              j->out.len - LOOM__WIRE_HEADER);
-  loom__wire_set_count(&j->out, n);
   j->sent = LOOM__WIRE_HEADER;
   j->sent_tasks = 0;
   j->unsent_since = 0;
