@@ -211,19 +211,6 @@ static int sink_open(struct loom__exec *x, const struct loom__wire_task *t,
   return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, buf, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return -1;
-    buf += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* The output file cannot take what the task writes: from now on the
  * stream is drained and dropped, and the attempt will say why. */
 static void sink_fail(struct sink *k) {
@@ -246,7 +233,7 @@ static int pump_file(struct loom__exec *x, struct sink *k, uint64_t id) {
       return errno == EAGAIN || errno == EINTR ? 1 : 0;
     if (shard_dir(x, id) == 0)
       k->file = open(k->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (k->file < 0 || write_all(k->file, buf, (size_t)n) != 0)
+    if (k->file < 0 || loom__write_all(k->file, buf, (size_t)n) != 0)
       sink_fail(k);
   }
   for (;;) {
@@ -268,7 +255,7 @@ static int pump_file(struct loom__exec *x, struct sink *k, uint64_t id) {
       return 0;
     if (n < 0)
       return errno == EAGAIN || errno == EINTR ? 1 : 0;
-    if (!k->failed && write_all(k->file, buf, (size_t)n) != 0)
+    if (!k->failed && loom__write_all(k->file, buf, (size_t)n) != 0)
       sink_fail(k);
   }
 }
