@@ -230,6 +230,15 @@ static int set_batch_max(void *ctx, const char *v, char *err, size_t n) {
   return 0;
 }
 
+static int set_batch_target(void *ctx, const char *v, char *err, size_t n) {
+  double x;
+  (void)err, (void)n;
+  if (cli_seconds(v, &x) != 0 || !(x > 0))
+    return -1;
+  ((struct run_cli *)ctx)->opt.batch_target = x;
+  return 0;
+}
+
 static int set_task_output(void *ctx, const char *v, char *err, size_t n) {
   struct run_cli *c = ctx;
   (void)err, (void)n;
@@ -448,6 +457,11 @@ static const struct cli_flag run_flags[] = {
      set_weights_file},
     {"--batch-max", 0, "N", "most tasks in one message (default 4096)",
      "1 to 1048576", set_batch_max},
+    {"--batch-target", 0, "SEC",
+     "expected work one message aims at (default 0.0005):\n"
+     "bigger means fewer messages for short tasks, but a\n"
+     "batch's tasks run in turn on one slot",
+     "seconds > 0", set_batch_target},
     {"--task-output", 0, "MODE",
      "files (default): out/XX/ID.ATTEMPT.out|err;\n"
      "terminal: lines prefixed by task id; discard",

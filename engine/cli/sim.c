@@ -175,6 +175,15 @@ static int set_window(void *ctx, const char *v, char *err, size_t n) {
   return 0;
 }
 
+static int set_batch_target(void *ctx, const char *v, char *err, size_t n) {
+  double x;
+  (void)err, (void)n;
+  if (number(v, 0, &x) != 0 || !(x > 0))
+    return -1;
+  ((struct sim_cli *)ctx)->o.batch_target = x;
+  return 0;
+}
+
 static int set_lookahead(void *ctx, const char *v, char *err, size_t n) {
   double x;
   (void)err, (void)n;
@@ -268,6 +277,10 @@ static const struct cli_flag sim_flags[] = {
      "two seconds >= 0, as 2e-6:3e-7", set_master_cost},
     {"--window", 0, "N", "batches in flight per worker (2)",
      "1 to " CLI_STR(LOOM_WINDOW_MAX), set_window},
+    {"--batch-target", 0, "S",
+     "expected seconds of work one batch aims at, as\n"
+     "loom run --batch-target (0.0005)",
+     "seconds > 0", set_batch_target},
     {"--lookahead", 0, "N",
      "with --hints and a longest-first policy\n"
      "(weighted): tasks read ahead to hand out the\n"

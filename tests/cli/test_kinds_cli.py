@@ -6,6 +6,7 @@ number of ranks; noop must scale to tens of thousands of joblog rows; the
 help texts must mention every flag the parser accepts.
 """
 
+import json
 import os
 import re
 import sys
@@ -18,7 +19,8 @@ PRIMES_LINE = "primes below 10000000: 664579 (checked)"
 
 # Every flag of `loom run`, as the help must show it.
 RUN_FLAGS = ["-o", "--output", "--kind", "--count", "-a", "--arg", "--policy",
-             "--window", "--batch-max", "--task-output", "--timeout",
+             "--window", "--batch-max", "--batch-target", "--task-output",
+             "--timeout",
              "--retries", "--progress-interval", "-q", "--quiet", "-h",
              "--help", "--resume", "--skip-failed", "--halt", "--grace",
              "--quarantine", "--deadline"]
@@ -80,6 +82,30 @@ class KindTest(loomtest.LoomTestCase):
         self.assertTrue(all(r["status"] == "ok" and r["rank"] in (1, 2)
                             for r in rows))
         self.assertReportMatchesJoblog(rundir, rows, 3, run)
+
+    def test_a_bigger_batch_target_sends_fewer_messages(self):
+        # 1 ms tasks: at the default 0.5 ms each travels alone; at 20 ms
+        # the measured ones travel by the dozen, all still recorded.
+        batches = {}
+        for target in (None, "0.02"):
+            rundir = self.path("target-%s" % target)
+            extra = ["--batch-target", target] if target else []
+            run = self.loom(["run", "-q", "-o", rundir, "--kind", "spin",
+                             "--count", "400", "--arg", "mean=0.001"] +
+                            extra, np=3, expect_rc=0)
+            rows = read_joblog(rundir)
+            self.assertEqual(len(rows), 400, run.describe())
+            self.assertTrue(all(r["status"] == "ok" for r in rows))
+            self.assertReportMatchesJoblog(rundir, rows, 3, run)
+            with open(os.path.join(rundir, "report.json")) as f:
+                batches[target] = json.load(f)["messages"]["batches"]
+        self.assertGreaterEqual(batches[None], 380, batches)
+        self.assertLessEqual(batches["0.02"], 200, batches)
+        for bad in ("0", "-1", "5ms", "x"):
+            r = self.loom(["run", "--batch-target", bad, "--kind", "noop",
+                           "--count", "1"])
+            self.assertEqual(r.rc, 2, r.describe())
+            self.assertIn("bad --batch-target '%s'" % bad, r.stderr)
 
     def test_sleep_succeeds(self):
         rundir = self.path("sleep")

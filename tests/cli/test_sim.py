@@ -67,6 +67,19 @@ class SimTest(loomtest.LoomTestCase):
             r = self.loom(["sim", "--workers", "8", "--weights", bad])
             self.assertEqual(r.rc, 2, r.describe())
 
+    def test_the_batch_target_sets_the_messages(self):
+        # 1 ms tasks: one a message at the default 0.5 ms target, about
+        # 20 a message at 20 ms (smaller ones first and at the end).
+        common = ["--workers", "2", "--tasks", "1000", "--mean", "0.001"]
+        default = self.sim(*common)
+        big = self.sim(*common, "--batch-target", "0.02")
+        self.assertEqual(default["messages"], 1000)
+        self.assertLess(big["messages"], 150)
+        self.assertLess(big["balance"]["makespan_over_lower_bound"], 1.05)
+        for bad in ("0", "-0.5", "x"):
+            r = self.loom(["sim", "--batch-target", bad])
+            self.assertEqual(r.rc, 2, r.describe())
+
     def test_a_deep_window_on_mixed_speeds_stays_near_the_bound(self):
         # A window of 16 on 1:4 speeds: a slow worker that already has a
         # batch queued behind its running one waits for the fast workers
@@ -233,7 +246,8 @@ class SimTest(loomtest.LoomTestCase):
         self.assertEqual(r.rc, 0)
         for flag in ("--workers", "--tasks", "--dist", "--speeds",
                      "--weights", "--policy", "--latency", "--window",
-                     "--hints", "--json", "--replay", "--lookahead"):
+                     "--hints", "--json", "--replay", "--lookahead",
+                     "--batch-target"):
             self.assertIn(flag, r.stdout)
 
 
