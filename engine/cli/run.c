@@ -460,7 +460,8 @@ static const struct cli_flag run_flags[] = {
     {"--batch-target", 0, "SEC",
      "expected work one message aims at (default 0.0005):\n"
      "bigger means fewer messages for short tasks, but a\n"
-     "batch's tasks run in turn on one slot",
+     "batch's tasks run in turn on one slot until it has\n"
+     "run 4x this (50 ms at least) and gives back the rest",
      "seconds > 0", set_batch_target},
     {"--task-output", 0, "MODE",
      "files (default): out/XX/ID.ATTEMPT.out|err;\n"

@@ -274,6 +274,44 @@ class TaskFileTest(loomtest.LoomTestCase):
         self.assertEqual(run.rc, 1, run.describe())
 
 
+class GiveBackTest(loomtest.LoomTestCase):
+
+    def test_a_batch_far_past_its_estimate_gives_back_what_it_has_not_started(self):
+        # Quick commands make the master expect quick ones and batch them
+        # by the dozen (--batch-target 0.05); the slow ones among them
+        # (each killed by its own 0.5 s limit) would then run one after
+        # another. A batch 0.2 s past its start gives back what it has not
+        # started; those run once each, with their own command and limit,
+        # wherever there is room.
+        slow = "sleep 5 #loom timeout=0.5 retries=0"
+        lines = ["true"] * 200 + [slow] * 8 + ["true"] * 200
+        self.write("t.txt", "".join(l + "\n" for l in lines))
+        rundir = self.path("run")
+        run = self.loom(["run", "-q", "--batch-target", "0.05", "-o", rundir,
+                         "t.txt"], np=3, expect_rc=1)
+        rows = read_joblog(rundir)
+        self.assertEqual(sorted(r["line"] for r in rows),
+                         list(range(1, 409)), run.describe())
+        for r in rows:
+            if 201 <= r["line"] <= 208:
+                self.assertEqual(r["status"], "timeout", r)
+                self.assertTrue(0.4 < r["elapsed"] < 3, r)
+            else:
+                self.assertEqual(r["status"], "ok", r)
+        rep = read_report(rundir)
+        self.assertEqual(rep["tasks"], {"total": 408, "succeeded": 400,
+                                        "failed": 8, "cancelled": 0,
+                                        "attempts": 408})
+        returned = rep["messages"]["returned"]
+        self.assertGreater(returned, 0, run.describe())
+        # Each handing out has its dispatched row: once, and once more per
+        # giving back.
+        with open(os.path.join(rundir, "dispatched.tsv")) as f:
+            ids = [l.split("\t")[0] for l in f.read().splitlines()[1:]]
+        self.assertEqual(len(ids), 408 + returned)
+        self.assertEqual(set(ids), {r["id"] for r in rows})
+
+
 class DirectiveTest(loomtest.LoomTestCase):
 
     def test_repeat_prefix_suffix_and_defaults(self):

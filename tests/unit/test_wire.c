@@ -545,7 +545,9 @@ static void test_wire_cursor_gives_a_runs_elements_one_by_one(void **st) {
 
   /* Cancelled from the 4th task on: the run's last two elements. */
   assert_int_equal(loom__wire_begin(&out, LOOM__WIRE_FINAL), 0);
-  assert_int_equal(loom__wire_cancel_tasks(b.data, b.len, 3, 0, &out), 0);
+  assert_int_equal(loom__wire_answer_tasks(b.data, b.len, 3, UINT32_MAX,
+                                           LOOM__DONE_CANCEL, 0, &out),
+                   0);
   assert_int_equal(loom__wire_open(&r, out.data, out.len), 0);
   assert_int_equal(r.left, 2);
   for (int i = 0; i < 2; i++) {
@@ -553,6 +555,19 @@ static void test_wire_cursor_gives_a_runs_elements_one_by_one(void **st) {
     assert_true(d.slot == UINT32_MAX);
     assert_int_equal(d.flags, LOOM__DONE_CANCEL);
   }
+  /* Given back: the 2nd to the 4th (not the 5th), each on its own. */
+  assert_int_equal(loom__wire_begin(&out, 0), 0);
+  assert_int_equal(loom__wire_answer_tasks(b.data, b.len, 1, 4,
+                                           LOOM__DONE_RETURNED, 0, &out),
+                   0);
+  assert_int_equal(loom__wire_open(&r, out.data, out.len), 0);
+  assert_int_equal(r.left, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(loom__wire_get_done(&r, &d), 1);
+    assert_int_equal(d.flags, LOOM__DONE_RETURNED);
+    assert_int_equal(d.exit_code, 0);
+  }
+  assert_int_equal(loom__wire_get_done(&r, &d), 0);
   loom__buf_fini(&out);
   loom__buf_fini(&b);
 }
@@ -607,6 +622,23 @@ static void test_wire_group_records_carry_a_code_per_element(void **st) {
       g.sig = 9;
     else
       g.exit_code = 1;
+    assert_int_equal(loom__wire_begin(&b, 0), 0);
+    assert_int_equal(loom__wire_put_done(&b, &g), 0);
+    assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
+    assert_int_equal(loom__wire_get_done(&r, &g), LOOM_EPROTO);
+  }
+  /* A task given back says so alone: with a flag, a code, a signal or
+   * data beside it, the record is refused. */
+  for (int bad = 0; bad < 4; bad++) {
+    struct loom__wire_done g = {.slot = 1, .flags = LOOM__DONE_RETURNED};
+    if (bad == 0)
+      g.flags |= LOOM__DONE_TIMEOUT;
+    else if (bad == 1)
+      g.exit_code = 1;
+    else if (bad == 2)
+      g.sig = 9;
+    else
+      g.data = codes, g.len = 3;
     assert_int_equal(loom__wire_begin(&b, 0), 0);
     assert_int_equal(loom__wire_put_done(&b, &g), 0);
     assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);

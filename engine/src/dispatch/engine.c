@@ -406,7 +406,9 @@ static int check_kinds(struct loom *l) {
   return lo == hi ? 0 : LOOM_EMISMATCH;
 }
 
-/* The master's run directory, output mode and window become everyone's. */
+/* The master's run directory, output mode, window and batch target (a
+ * worker gives back what a batch far past it has not started) become
+ * everyone's. */
 static int share_settings(struct loom *l) {
   int hdr[4] = {l->run_dir ? (int)strlen(l->run_dir) : -1, l->opt.output_mode,
                 l->opt.window, l->opt.state_mode};
@@ -415,6 +417,8 @@ static int share_settings(struct loom *l) {
   rc = LOOM_MPI(MPI_Bcast(hdr, 4, MPI_INT, 0, l->comm));
   if (rc == 0)
     rc = LOOM_MPI(MPI_Bcast(&l->opt.state_budget, 1, MPI_UINT64_T, 0, l->comm));
+  if (rc == 0)
+    rc = LOOM_MPI(MPI_Bcast(&l->opt.batch_target, 1, MPI_DOUBLE, 0, l->comm));
   if (rc != 0)
     return rc;
   l->opt.state_mode = hdr[3];

@@ -21,6 +21,15 @@
  * before it hands the part over. Never all of a batch's answers (the
  * FINAL part answers for one at least), and never in a batch that times
  * tasks in groups (their records change until the group closes).
+ * Give-back: a batch that has run GIVE_BACK_FACTOR times its target (and
+ * GIVE_BACK_MIN at least) while tasks of it have not started gives those
+ * back: the loop thread answers them LOOM__DONE_RETURNED, and the master
+ * hands them out again, to this worker or another. The thread claims each
+ * task before it starts it (`claim`: the tasks started, compare-and-swap)
+ * and the loop thread takes the rest with the same swap, setting CUT, so
+ * each task is run or given back, never both. Only while a task runs (its
+ * answer keeps the FINAL part whole), never in a batch timed in groups or
+ * holding runs of elements.
  * Timing: tasks are timed one by one, except that when the first task of a
  * batch takes under TINY_TASK the next ones are timed in groups of up to
  * GROUP_MAX and share the group's mean: two clock reads cost more than such
@@ -30,6 +39,7 @@
  * wait in the job (`codes`, counted by `ncodes`) until the group closes,
  * where an abandon finds them too.
  */
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -44,7 +54,10 @@
 #define SPIN 50 /* yields before the thread sleeps for want of work */
 #define TINY_TASK 2e-6
 #define GROUP_MAX 256
-#define TASKS_SHIFT 40 /* progress = tasks << 40 | bytes */
+#define TASKS_SHIFT 40          /* progress = tasks << 40 | bytes */
+#define CUT (UINT64_C(1) << 63) /* claim: the rest was given back */
+#define GIVE_BACK_FACTOR 4
+#define GIVE_BACK_MIN 0.05
 
 struct job {
   struct loom__buf in;  /* TASKS: read-only once submitted */
@@ -71,6 +84,11 @@ struct job {
   uint32_t sent_tasks;
   atomic_int grouped;
   double unsent_since;
+  /* Give-back: tasks the thread started (the index of the next), CUT once
+   * the loop thread took the rest; when the batch began (monotonic, set
+   * under mu). */
+  _Atomic uint64_t claim;
+  double begun;
   struct job *next;
 };
 
@@ -111,6 +129,8 @@ struct loom__executor_core {
   int orphaned;      /* the loop thread has given the threads up */
   int refs;          /* the loop thread and each task thread: the last frees */
   atomic_uint ready; /* DONE parts in done: read without the lock */
+  double give_back_after; /* seconds a batch runs before its unstarted
+                             tasks go back; 0 = never */
   atomic_int drain;
 };
 
@@ -158,6 +178,19 @@ static void hand_over(struct loom__executor_core *c, struct job *part) {
   push(&c->done, &c->done_tail, part);
   atomic_fetch_add_explicit(&c->ready, 1, memory_order_release);
   loom__waker_poke(c->waker);
+}
+
+/* The tasks job j answers for itself: all, or those started before the
+ * rest was given back. */
+static uint32_t job_end(struct job *j) {
+  uint64_t c = atomic_load_explicit(&j->claim, memory_order_acquire);
+  return (c & CUT) ? (uint32_t)c : j->ntasks;
+}
+
+/* Claims task i (i > 0) of j for the thread: 0 when it was given back. */
+static int claim(struct job *j, uint32_t i) {
+  uint64_t want = i;
+  return atomic_compare_exchange_strong(&j->claim, &want, (uint64_t)i + 1);
 }
 
 static void publish(struct job *j, uint32_t tasks) {
@@ -438,6 +471,8 @@ static int run_job(struct slot *sl, struct job *j) {
     return rc;
   pthread_mutex_lock(&c->mu);
   rc = begin_part(j);
+  j->begun = loom__now();
+  atomic_store_explicit(&j->claim, 1, memory_order_release); /* task 0 */
   pthread_mutex_unlock(&c->mu);
   if (rc != 0)
     return rc;
@@ -445,6 +480,9 @@ static int run_job(struct slot *sl, struct job *j) {
     const struct loom__wire_task *t = &cu.t;
     const struct loom__kind *k = NULL;
 
+    /* A grouped batch is never given back: no claim per tiny task. */
+    if (i > 0 && !g.on && !claim(j, i))
+      break; /* the rest went back to the master */
     loom__wire_done_init(&d, t->slot);
     /* Room for it first, on a worker with placement. */
     if (c->placer && !atomic_load_explicit(&c->drain, memory_order_relaxed)) {
@@ -541,7 +579,7 @@ static int run_job(struct slot *sl, struct job *j) {
       return rc;
     publish(j, answered);
     /* A part that grew past the cap goes now, while others follow. */
-    if (j->out.len > x->l->part_max && i + 1 < j->ntasks) {
+    if (j->out.len > x->l->part_max && i + 1 < job_end(j)) {
       rc = group_close(c, &g, j, w0, m0, &answered);
       if (rc == 0)
         rc = split(c, j, answered);
@@ -609,6 +647,7 @@ static void *thread_main(void *arg) {
     atomic_store_explicit(&j->ncodes, 0, memory_order_relaxed);
     atomic_store_explicit(&j->started, 0, memory_order_relaxed);
     atomic_store_explicit(&j->grouped, 0, memory_order_relaxed);
+    atomic_store_explicit(&j->claim, 0, memory_order_relaxed);
     j->base = 0;
     j->sent = LOOM__WIRE_HEADER;
     j->sent_tasks = 0;
@@ -652,6 +691,10 @@ int loom__executor_start(struct loom__executor *e, struct loom *l,
   atomic_init(&c->drain, 0);
   c->waker = waker;
   c->placer = l->placer;
+  /* Given back to be run elsewhere: pointless with one slot in all. */
+  if (l->nworkers > 1 || n > 1)
+    c->give_back_after =
+        fmax(GIVE_BACK_MIN, GIVE_BACK_FACTOR * l->opt.batch_target);
   c->slots = calloc((size_t)n, sizeof(*c->slots));
   if (!c->slots) {
     free(c);
@@ -868,8 +911,9 @@ static void answer_for(struct loom__executor_core *c, struct job *j) {
     rc = loom__wire_put_done(&part->out, &d);
   }
   if (rc == 0)
-    rc = loom__wire_cancel_tasks(
-        j->in.data, j->in.len, j->base + tasks + codes,
+    rc = loom__wire_answer_tasks(
+        j->in.data, j->in.len, j->base + tasks + codes, job_end(j),
+        LOOM__DONE_CANCEL,
         atomic_load_explicit(&j->started, memory_order_relaxed), &part->out);
   if (part) {
     part->rc = rc;
@@ -903,8 +947,8 @@ int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
   while ((rest = pop(&c->todo, &c->todo_tail))) {
     int rc = loom__wire_begin(&rest->out, LOOM__WIRE_FINAL);
     if (rc == 0)
-      rc = loom__wire_cancel_tasks(rest->in.data, rest->in.len, 0, 0,
-                                   &rest->out);
+      rc = loom__wire_answer_tasks(rest->in.data, rest->in.len, 0, UINT32_MAX,
+                                   LOOM__DONE_CANCEL, 0, &rest->out);
     rest->rc = rc;
     rest->final = 1;
     hand_over(c, rest);
@@ -916,6 +960,49 @@ int loom__executor_abandon_stuck(struct loom__executor *e, double now) {
   loom__log("a C task has not returned %.0f s after the cancel: its batch is "
             "recorded as cancelled and its thread left behind",
             now - e->cancelled_at);
+  return 1;
+}
+
+/* Gives back the tasks of running batch j that have not started, once it
+ * has run give_back_after seconds: a part of their own (not FINAL), each
+ * answered LOOM__DONE_RETURNED. Under mu. Returns 1 when it did. */
+static int give_back(struct loom__executor_core *c, struct job *j, double now) {
+  uint64_t p = atomic_load_explicit(&j->progress, memory_order_acquire);
+  uint32_t answered = j->base + (uint32_t)(p >> TASKS_SHIFT);
+  uint64_t cl = atomic_load_explicit(&j->claim, memory_order_acquire);
+  struct loom__reader r;
+  struct job *part;
+  int rc;
+
+  /* Not on a stop (the thread answers the rest as cancelled). The first
+   * answer is out (so whether the batch is timed in groups is settled),
+   * tasks are left to give, and one runs: its answer keeps the batch's
+   * FINAL part from being empty. */
+  if (c->give_back_after <= 0 || atomic_load(&c->drain) ||
+      now - j->begun < c->give_back_after || answered == 0 ||
+      atomic_load_explicit(&j->grouped, memory_order_relaxed) || (cl & CUT) ||
+      cl >= j->ntasks || cl <= answered)
+    return 0;
+  /* An element of a run is never handed out on its own. */
+  if (loom__wire_open(&r, j->in.data, j->in.len) != 0 ||
+      (r.flags & LOOM__WIRE_RUNS))
+    return 0;
+  part = spare_job(c);
+  if (!part)
+    return 0;
+  rc = loom__wire_begin(&part->out, 0);
+  if (rc == 0)
+    rc = loom__wire_answer_tasks(j->in.data, j->in.len, (uint32_t)cl, j->ntasks,
+                                 LOOM__DONE_RETURNED, 0, &part->out);
+  /* The swap fails when the thread started the next task meanwhile. */
+  if (rc != 0 || !atomic_compare_exchange_strong(&j->claim, &cl, cl | CUT)) {
+    part->next = c->spare;
+    c->spare = part;
+    return 0;
+  }
+  part->final = 0;
+  part->rc = 0;
+  hand_over(c, part);
   return 1;
 }
 
@@ -934,13 +1021,16 @@ int loom__executor_harvest(struct loom__executor *e, double now) {
     size_t bytes;
     int rc;
 
-    if (!j || atomic_load_explicit(&j->grouped, memory_order_relaxed))
+    if (!j)
+      continue;
+    made += give_back(c, j, now);
+    if (atomic_load_explicit(&j->grouped, memory_order_relaxed))
       continue;
     p = atomic_load_explicit(&j->progress, memory_order_acquire);
     tasks = (uint32_t)(p >> TASKS_SHIFT);
     bytes = (size_t)(p & ((UINT64_C(1) << TASKS_SHIFT) - 1));
     /* Nothing new, or the batch's last answers: the thread sends them. */
-    if (tasks <= j->sent_tasks || j->base + tasks >= j->ntasks) {
+    if (tasks <= j->sent_tasks || j->base + tasks >= job_end(j)) {
       j->unsent_since = 0;
       continue;
     }

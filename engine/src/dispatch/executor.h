@@ -87,8 +87,11 @@ int loom__executor_abandon_stuck(struct loom__executor *e, double now);
 /* The loop thread's look, every millisecond or so, at the batches that
  * run: answers of finished tasks that have waited LOOM__HARVEST_AGE for
  * their batch to end become a DONE part of their own (not FINAL), so a
- * long task does not hold back the rows of the tasks before it. Returns
- * the parts made. */
+ * long task does not hold back the rows of the tasks before it; and a
+ * batch that has run 4 times the batch target (50 ms at least) while one
+ * of its tasks runs gives back the tasks it has not started, answered
+ * LOOM__DONE_RETURNED in a part of their own (with one slot in the whole
+ * run, never). Returns the parts made. */
 int loom__executor_harvest(struct loom__executor *e, double now);
 
 #endif /* LOOM_EXECUTOR_H */

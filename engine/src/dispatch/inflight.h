@@ -53,6 +53,8 @@ struct loom__slot_cold {
   double timeout;            /* kept for retries, with the requests */
   uint64_t mem;
   struct loom__buf payload; /* kept for retries, owned, reused */
+  int returned;             /* in the retry queue because a worker gave it back
+                               unstarted (no attempt of it ran) */
 };
 
 struct loom__inflight {

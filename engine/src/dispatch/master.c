@@ -286,6 +286,32 @@ complete(struct master *m, int w, uint32_t si, const struct loom__wire_done *d,
   settle(m, w, si, failed, (d->flags & LOOM__DONE_CANCEL) != 0);
 }
 
+/* Task slot si that worker w gave back unstarted (record d): back in the
+ * queue for whichever worker has room first, as the same attempt, with
+ * the request and payload its record carries (a slot keeps them only
+ * for retries). A run of elements is never given back. */
+static int requeue(struct master *m, int w, uint32_t si,
+                   const struct loom__wire_done *d) {
+  struct loom__slot_cold *c = &m->fl.c[si];
+  const unsigned char *p = d->data;
+  int rc;
+
+  if (m->fl.s[si].array && c->count > 1)
+    return LOOM_EPROTO;
+  memcpy(&c->timeout, p, 8);
+  memcpy(&c->mem, p + 8, 8);
+  rc = loom__buf_set(&c->payload, p + LOOM__RETURNED_HEAD,
+                     d->len - LOOM__RETURNED_HEAD);
+  if (rc != 0)
+    return rc;
+  c->returned = 1;
+  loom__sched_task_returned(&m->sched, w, m->fl.s[si].cost);
+  m->fl.count--;
+  m->rep.returned++;
+  loom__inflight_retry_push(&m->fl, si);
+  return 0;
+}
+
 /* A DONE message from worker w: every completion in it (a group record
  * answers for several elements of a run), then what the batch as a whole
  * teaches the scheduler. */
@@ -327,6 +353,12 @@ static int handle_done(struct master *m, int w, const void *msg, size_t len) {
         (!s->array || m->fl.c[d.slot].count - m->fl.c[d.slot].answered < each))
       return LOOM_EPROTO;
     k++;
+    if (d.flags & LOOM__DONE_RETURNED) {
+      rc = requeue(m, w, d.slot, &d);
+      if (rc != 0)
+        return rc;
+      continue;
+    }
     tasks += each;
     busy += d.elapsed * each;
     if (s->cost >= 0 && hinted >= 0)
@@ -521,15 +553,20 @@ static int src_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
   const void *payload;
   uint32_t si, n = 1;
   size_t len;
-  int rc;
+  int rc, returned;
 
   if (choose(m, w) == 1) {
     si = loom__inflight_retry_pop(&m->fl);
+    returned = m->fl.c[si].returned;
+    m->fl.c[si].returned = 0;
     if (!loom__feed_fits_deadline(&m->feed, m->fl.s[si].cost)) {
-      /* Too late for another attempt: the last one stands. */
+      /* Too late for another attempt: the last one stands (none ran of
+       * a task given back: it is left out, as a fresh one would be). */
       m->rep.not_started++;
-      m->rep.tasks++;
-      m->rep.failed++;
+      if (!returned) {
+        m->rep.tasks++;
+        m->rep.failed++;
+      }
       loom__inflight_free(&m->fl, si);
       return 0;
     }
@@ -599,7 +636,8 @@ static const struct loom__batch_src master_src = {src_peek, src_take};
 static int cancel_batch(struct master *m, int w) {
   int rc = loom__wire_begin(&m->local_done, LOOM__WIRE_FINAL);
   if (rc == 0)
-    rc = loom__wire_cancel_tasks(m->out.data, m->out.len, 0, 0, &m->local_done);
+    rc = loom__wire_answer_tasks(m->out.data, m->out.len, 0, UINT32_MAX,
+                                 LOOM__DONE_CANCEL, 0, &m->local_done);
   return rc != 0 ? rc
                  : handle_done(m, w, m->local_done.data, m->local_done.len);
 }

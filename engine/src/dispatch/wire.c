@@ -221,10 +221,15 @@ int loom__wire_get_done(struct loom__reader *r, struct loom__wire_done *d) {
   if (d->len > LOOM__WIRE_PAYLOAD_MAX ||
       (size_t)(r->end - p) < (size_t)d->len + d->cpus_len)
     return LOOM_EPROTO;
-  /* A group answers for at least one element, and only with its codes. */
+  /* A group answers for at least one element, and only with its codes;
+   * a task given back says nothing else. */
   if ((d->flags & LOOM__DONE_GROUP) &&
       (d->len == 0 || d->flags != LOOM__DONE_GROUP || d->sig != 0 ||
        d->exit_code != 0))
+    return LOOM_EPROTO;
+  if ((d->flags & LOOM__DONE_RETURNED) &&
+      (d->flags != LOOM__DONE_RETURNED || d->len < LOOM__RETURNED_HEAD ||
+       d->sig != 0 || d->exit_code != 0))
     return LOOM_EPROTO;
   d->data = d->len ? p : NULL;
   d->cpus = d->cpus_len ? (const char *)p + d->len : NULL;
@@ -282,21 +287,39 @@ int loom__wire_count_tasks(const void *msg, size_t len, uint32_t *n) {
   return 0;
 }
 
-int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
-                            double started, struct loom__buf *out) {
+int loom__wire_answer_tasks(const void *msg, size_t len, uint32_t from,
+                            uint32_t to, uint32_t flags, double started,
+                            struct loom__buf *out) {
   struct loom__task_cursor c;
+  struct loom__buf spec = {0};
   int rc, got = 0;
 
   rc = loom__wire_tasks_open(&c, msg, len);
-  for (uint32_t i = 0; rc == 0 && (got = loom__wire_next_task(&c)) == 1; i++) {
+  for (uint32_t i = 0;
+       rc == 0 && i < to && (got = loom__wire_next_task(&c)) == 1; i++) {
     struct loom__wire_done d = {
-        .slot = c.t.slot, .flags = LOOM__DONE_CANCEL, .start = loom__wall()};
+        .slot = c.t.slot, .flags = flags, .start = loom__wall()};
+    if (i < from)
+      continue;
     if (i == from && started > 0) {
       d.elapsed = d.start - started;
       d.start = started;
     }
-    if (i >= from)
+    if (flags & LOOM__DONE_RETURNED) {
+      unsigned char head[LOOM__RETURNED_HEAD];
+      put(put(head, &c.t.timeout, 8), &c.t.mem, 8);
+      spec.len = 0;
+      rc = (size_t)c.t.len > LOOM__WIRE_PAYLOAD_MAX - sizeof(head)
+               ? LOOM_ETOOBIG
+               : loom__buf_append(&spec, head, sizeof(head));
+      if (rc == 0)
+        rc = loom__buf_append(&spec, c.t.payload, c.t.len);
+      d.data = spec.data;
+      d.len = (uint32_t)spec.len;
+    }
+    if (rc == 0)
       rc = loom__wire_put_done(out, &d);
   }
+  loom__buf_fini(&spec);
   return rc != 0 ? rc : (got < 0 ? got : 0);
 }

@@ -94,13 +94,24 @@ enum {
   LOOM__DONE_CANCEL = 1u << 2,  /* killed, or never started, on a stop */
   LOOM__DONE_OUTPUT = 1u << 3,  /* its output could not be written; the
                                    data says which file and why */
-  LOOM__DONE_GROUP = 1u << 4    /* the record answers for len consecutive
+  LOOM__DONE_GROUP = 1u << 4,   /* the record answers for len consecutive
                                   elements of its slot's run, in order:
                                   data holds their exit codes, a byte
                                   each; the k-th started at start + k *
                                   elapsed and took elapsed. Alone: no
                                   other flag, no signal, exit code 0 */
+  LOOM__DONE_RETURNED = 1u << 5 /* never started: given back because its
+                                   batch ran far past its estimate, to be
+                                   handed out again (not an attempt).
+                                   Alone: no other flag, no code; data
+                                   holds what the master keeps only for
+                                   retries: the task's timeout (a double)
+                                   and memory request (8 bytes), then its
+                                   payload */
 };
+
+/* Bytes before the payload in a LOOM__DONE_RETURNED record's data. */
+#define LOOM__RETURNED_HEAD 16
 
 /* Tasks a DONE record answers for: a group's elements, else 1. */
 static inline uint32_t loom__wire_done_tasks(const struct loom__wire_done *d) {
@@ -128,12 +139,16 @@ int loom__wire_put_done(struct loom__buf *b, const struct loom__wire_done *d);
  * LOOM_EPROTO. */
 int loom__wire_count_tasks(const void *msg, size_t len, uint32_t *n);
 
-/* Appends to out (a DONE message) a cancelled record for every task
- * (element) of the TASKS message msg from the from-th on: tasks that never ran,
- * but the from-th one ran since `started` (wall clock) when started > 0.
- * Returns 0, LOOM_EPROTO or LOOM_ENOMEM. */
-int loom__wire_cancel_tasks(const void *msg, size_t len, uint32_t from,
-                            double started, struct loom__buf *out);
+/* Appends to out (a DONE message) a record with `flags` for every task
+ * (element) of the TASKS message msg from the from-th up to (not
+ * including) the to-th: tasks that never ran, but the from-th one ran
+ * since `started` (wall clock) when started > 0. With
+ * LOOM__DONE_RETURNED each record carries its task's timeout, memory
+ * request and payload. Returns 0, LOOM_EPROTO, LOOM_ETOOBIG (a payload
+ * too large to carry back) or LOOM_ENOMEM. */
+int loom__wire_answer_tasks(const void *msg, size_t len, uint32_t from,
+                            uint32_t to, uint32_t flags, double started,
+                            struct loom__buf *out);
 
 /* Whole DONE records in the len bytes of records at p (no header). */
 uint32_t loom__wire_done_records(const void *p, size_t len);

@@ -231,8 +231,8 @@ int loom__report_write(const struct loom__report *r, const char *path) {
     fprintf(f, "  \"source_tasks\": null,\n  \"left\": null,\n");
   fprintf(f,
           "  \"messages\": {\"batches\": %" PRIu64 ", \"done\": %" PRIu64
-          ", \"per_task\": %.6f},\n",
-          r->batches, r->done_msgs,
+          ", \"returned\": %" PRIu64 ", \"per_task\": %.6f},\n",
+          r->batches, r->done_msgs, r->returned,
           loom__json_num(r->attempts ? (double)(r->batches + r->done_msgs) /
                                            (double)r->attempts
                                      : 0));

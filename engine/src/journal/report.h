@@ -46,6 +46,8 @@ struct loom__report {
   uint64_t batches;      /* TASKS messages the master sent (or handed to its
                             own executor) */
   uint64_t done_msgs;    /* DONE messages it received */
+  uint64_t returned;     /* tasks a worker gave back unstarted, because
+                            their batch ran far past its estimate */
   double sum_task;       /* seconds, all attempts */
   double longest;        /* seconds, one attempt */
   int nworkers;

@@ -130,6 +130,9 @@ void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,
 void loom__sched_task_done(struct loom__sched *s, int w, double elapsed,
                            double cost, int failed, int last);
 
+/* Takes a task that worker w gave back unstarted out of its queue. */
+void loom__sched_task_returned(struct loom__sched *s, int w, double cost);
+
 /* Folds a message's worth of measured time into the per-task estimate. */
 void loom__sched_observe(struct loom__sched *s, uint32_t ntasks, double busy);
 

@@ -98,6 +98,15 @@ void loom__sched_task_done(struct loom__sched *s, int w, double elapsed,
   ws->busy += elapsed;
 }
 
+void loom__sched_task_returned(struct loom__sched *s, int w, double cost) {
+  struct loom__wstate *ws = &s->w[w];
+
+  if (ws->inflight > 0)
+    ws->inflight--;
+  if (cost > 0)
+    ws->inflight_cost = fmax(0, ws->inflight_cost - cost);
+}
+
 void loom__sched_observe(struct loom__sched *s, uint32_t ntasks, double busy) {
   double t;
 
