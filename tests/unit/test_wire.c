@@ -40,6 +40,17 @@ static unsigned char *exact_copy(const void *src, size_t n) {
 }
 
 /* Three tasks with payloads of 0, 1 and 1000 bytes. */
+/* Writes record d alone into b and reads it back into d: what
+ * loom__wire_get_done says. */
+static int read_back(struct loom__buf *b, struct loom__wire_done *d) {
+  struct loom__reader r;
+
+  assert_int_equal(loom__wire_begin(b, 0), 0);
+  assert_int_equal(loom__wire_put_done(b, d), 0);
+  assert_int_equal(loom__wire_open(&r, b->data, b->len), 0);
+  return loom__wire_get_done(&r, d);
+}
+
 static void put_three_tasks(struct loom__buf *b) {
   static const unsigned char one = 0xab;
   struct loom__wire_task t[3] = {
@@ -563,9 +574,24 @@ static void test_wire_cursor_gives_a_runs_elements_one_by_one(void **st) {
   assert_int_equal(loom__wire_open(&r, out.data, out.len), 0);
   assert_int_equal(r.left, 3);
   for (int i = 0; i < 3; i++) {
+    double timeout;
+    uint64_t mem;
+    const void *payload;
+    uint32_t len;
     assert_int_equal(loom__wire_get_done(&r, &d), 1);
     assert_int_equal(d.flags, LOOM__DONE_RETURNED);
     assert_int_equal(d.exit_code, 0);
+    /* Each carries its task's request and payload back. */
+    loom__wire_returned_spec(&d, &timeout, &mem, &payload, &len);
+    if (i == 0) {
+      assert_true(timeout == 2.5 && mem == (uint64_t)16 << 30);
+      assert_int_equal(len, 1);
+      assert_int_equal(*(const unsigned char *)payload, 0xab);
+    } else {
+      assert_true(timeout == 1e9 && mem == UINT64_MAX);
+      assert_int_equal(len, sizeof(big));
+      assert_memory_equal(payload, big, sizeof(big));
+    }
   }
   assert_int_equal(loom__wire_get_done(&r, &d), 0);
   loom__buf_fini(&out);
@@ -622,27 +648,25 @@ static void test_wire_group_records_carry_a_code_per_element(void **st) {
       g.sig = 9;
     else
       g.exit_code = 1;
-    assert_int_equal(loom__wire_begin(&b, 0), 0);
-    assert_int_equal(loom__wire_put_done(&b, &g), 0);
-    assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
-    assert_int_equal(loom__wire_get_done(&r, &g), LOOM_EPROTO);
+    assert_int_equal(read_back(&b, &g), LOOM_EPROTO);
   }
-  /* A task given back says so alone: with a flag, a code, a signal or
-   * data beside it, the record is refused. */
-  for (int bad = 0; bad < 4; bad++) {
-    struct loom__wire_done g = {.slot = 1, .flags = LOOM__DONE_RETURNED};
+  /* A task given back says so alone, with its request and payload: with
+   * a flag, a code or a signal beside it, or without room for its
+   * request, the record is refused. */
+  for (int bad = -1; bad < 4; bad++) {
+    struct loom__wire_done g = {.slot = 1,
+                                .flags = LOOM__DONE_RETURNED,
+                                .data = big,
+                                .len = LOOM__RETURNED_HEAD};
     if (bad == 0)
       g.flags |= LOOM__DONE_TIMEOUT;
     else if (bad == 1)
       g.exit_code = 1;
     else if (bad == 2)
       g.sig = 9;
-    else
-      g.data = codes, g.len = 3;
-    assert_int_equal(loom__wire_begin(&b, 0), 0);
-    assert_int_equal(loom__wire_put_done(&b, &g), 0);
-    assert_int_equal(loom__wire_open(&r, b.data, b.len), 0);
-    assert_int_equal(loom__wire_get_done(&r, &g), LOOM_EPROTO);
+    else if (bad == 3)
+      g.len = LOOM__RETURNED_HEAD - 1;
+    assert_int_equal(read_back(&b, &g), bad < 0 ? 1 : LOOM_EPROTO);
   }
   loom__buf_fini(&b);
 }

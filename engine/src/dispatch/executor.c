@@ -173,6 +173,12 @@ static struct job *spare_job(struct loom__executor_core *c) {
   return calloc(1, sizeof(*j));
 }
 
+/* Puts j on the spare list, its buffers kept. Under mu. */
+static void keep_spare(struct loom__executor_core *c, struct job *j) {
+  j->next = c->spare;
+  c->spare = j;
+}
+
 /* Files a DONE part and wakes the loop thread. Under mu. */
 static void hand_over(struct loom__executor_core *c, struct job *part) {
   push(&c->done, &c->done_tail, part);
@@ -836,8 +842,7 @@ int loom__executor_take(struct loom__executor *e, struct loom__buf *out,
     loom__buf_swap(&j->out, out);
     *rc = j->rc;
     final = j->final;
-    j->next = c->spare;
-    c->spare = j;
+    keep_spare(c, j);
   }
   pthread_mutex_unlock(&c->mu);
   if (!j)
@@ -996,8 +1001,7 @@ static int give_back(struct loom__executor_core *c, struct job *j, double now) {
                                  LOOM__DONE_RETURNED, 0, &part->out);
   /* The swap fails when the thread started the next task meanwhile. */
   if (rc != 0 || !atomic_compare_exchange_strong(&j->claim, &cl, cl | CUT)) {
-    part->next = c->spare;
-    c->spare = part;
+    keep_spare(c, part);
     return 0;
   }
   part->final = 0;
@@ -1040,10 +1044,8 @@ int loom__executor_harvest(struct loom__executor *e, double now) {
       continue;
     part = answered_part(c, j, bytes, 0, &rc);
     if (rc != 0) {
-      if (part) {
-        part->next = c->spare;
-        c->spare = part;
-      }
+      if (part)
+        keep_spare(c, part);
       break;
     }
     part->final = 0;

@@ -293,15 +293,14 @@ complete(struct master *m, int w, uint32_t si, const struct loom__wire_done *d,
 static int requeue(struct master *m, int w, uint32_t si,
                    const struct loom__wire_done *d) {
   struct loom__slot_cold *c = &m->fl.c[si];
-  const unsigned char *p = d->data;
+  const void *payload;
+  uint32_t len;
   int rc;
 
   if (m->fl.s[si].array && c->count > 1)
     return LOOM_EPROTO;
-  memcpy(&c->timeout, p, 8);
-  memcpy(&c->mem, p + 8, 8);
-  rc = loom__buf_set(&c->payload, p + LOOM__RETURNED_HEAD,
-                     d->len - LOOM__RETURNED_HEAD);
+  loom__wire_returned_spec(d, &c->timeout, &c->mem, &payload, &len);
+  rc = loom__buf_set(&c->payload, payload, len);
   if (rc != 0)
     return rc;
   c->returned = 1;

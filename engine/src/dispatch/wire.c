@@ -297,10 +297,11 @@ int loom__wire_answer_tasks(const void *msg, size_t len, uint32_t from,
   rc = loom__wire_tasks_open(&c, msg, len);
   for (uint32_t i = 0;
        rc == 0 && i < to && (got = loom__wire_next_task(&c)) == 1; i++) {
-    struct loom__wire_done d = {
-        .slot = c.t.slot, .flags = flags, .start = loom__wall()};
+    struct loom__wire_done d;
     if (i < from)
       continue;
+    d = (struct loom__wire_done){
+        .slot = c.t.slot, .flags = flags, .start = loom__wall()};
     if (i == from && started > 0) {
       d.elapsed = d.start - started;
       d.start = started;
@@ -322,4 +323,12 @@ int loom__wire_answer_tasks(const void *msg, size_t len, uint32_t from,
   }
   loom__buf_fini(&spec);
   return rc != 0 ? rc : (got < 0 ? got : 0);
+}
+
+void loom__wire_returned_spec(const struct loom__wire_done *d, double *timeout,
+                              uint64_t *mem, const void **payload,
+                              uint32_t *len) {
+  const unsigned char *p = get(get(d->data, timeout, 8), mem, 8);
+  *payload = p;
+  *len = d->len - LOOM__RETURNED_HEAD;
 }

@@ -150,6 +150,12 @@ int loom__wire_answer_tasks(const void *msg, size_t len, uint32_t from,
                             uint32_t to, uint32_t flags, double started,
                             struct loom__buf *out);
 
+/* What a LOOM__DONE_RETURNED record d (checked by loom__wire_get_done)
+ * carries: its task's timeout, memory request and payload (in d). */
+void loom__wire_returned_spec(const struct loom__wire_done *d, double *timeout,
+                              uint64_t *mem, const void **payload,
+                              uint32_t *len);
+
 /* Whole DONE records in the len bytes of records at p (no header). */
 uint32_t loom__wire_done_records(const void *p, size_t len);
 

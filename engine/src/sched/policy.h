@@ -39,7 +39,9 @@ struct loom__wstate {
  * batch run one after another on one slot: with 10 ms, four tasks of
  * unknown length after quick ones went in one batch, and when they were
  * long, one slot ran them in turn while another slot had nothing left
- * (cli.slots). So the default stays small; opt.batch_target raises it. */
+ * (cli.slots). A worker now gives back what a batch 4 times past its
+ * target has not started (executor.c), but until then the batch holds
+ * its slot. So the default stays small; opt.batch_target raises it. */
 #define LOOM__BATCH_TARGET 0.0005
 
 struct loom__sched {

@@ -78,14 +78,19 @@ void loom__sched_assign(struct loom__sched *s, int w, uint32_t ntasks,
   s->w[w].inflight_cost += cost;
 }
 
-void loom__sched_task_done(struct loom__sched *s, int w, double elapsed,
-                           double cost, int failed, int last) {
-  struct loom__wstate *ws = &s->w[w];
-
+/* A task of ws, done or given back, leaves its queue. */
+static inline void unqueue(struct loom__wstate *ws, double cost) {
   if (ws->inflight > 0)
     ws->inflight--;
   if (cost > 0)
     ws->inflight_cost = fmax(0, ws->inflight_cost - cost);
+}
+
+void loom__sched_task_done(struct loom__sched *s, int w, double elapsed,
+                           double cost, int failed, int last) {
+  struct loom__wstate *ws = &s->w[w];
+
+  unqueue(ws, cost);
   ws->counting++;
   if (last) {
     if (ws->batches > 0)
@@ -99,12 +104,7 @@ void loom__sched_task_done(struct loom__sched *s, int w, double elapsed,
 }
 
 void loom__sched_task_returned(struct loom__sched *s, int w, double cost) {
-  struct loom__wstate *ws = &s->w[w];
-
-  if (ws->inflight > 0)
-    ws->inflight--;
-  if (cost > 0)
-    ws->inflight_cost = fmax(0, ws->inflight_cost - cost);
+  unqueue(&s->w[w], cost);
 }
 
 void loom__sched_observe(struct loom__sched *s, uint32_t ntasks, double busy) {
