@@ -507,13 +507,15 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
            "\"lower_bound_s\": %.9g, \"makespan_over_lower_bound\": %.6f, "
            "\"greedy_s\": %.9g, \"makespan_over_greedy\": %.6f}, "
            "\"lookahead\": %" PRIu64 ", \"messages\": %" PRIu64
+           ", \"returned\": %" PRIu64
            ", \"slots\": %d, \"wait_max_s\": %.9g, \"master_busy\": %.6f, "
            "\"sim_seconds\": %.3f}\n",
            o.workers, o.tasks, o.policy ? o.policy : "weighted",
            o.hints ? "true" : "false", r.makespan, r.imbalance, r.efficiency,
            r.lower_bound, r.ratio, r.greedy,
            r.greedy > 0 ? r.makespan / r.greedy : 0, r.lookahead, r.messages,
-           o.slots > 0 ? o.slots : 1, r.wait_max, r.master_busy, t1 - t0);
+           r.returned, o.slots > 0 ? o.slots : 1, r.wait_max, r.master_busy,
+           t1 - t0);
   else
     printf("sim: %d workers, %" PRIu64 " tasks, policy %s%s: makespan %.6g s, "
            "lower bound %.6g s, makespan / lower bound %.4f, ideal greedy "
@@ -527,6 +529,11 @@ int loom_cli_sim(int argc, char **argv, int quiet) {
     printf("sim: %d slots per worker; the longest wait of a task for its "
            "cores: %.6g s\n",
            o.slots > 0 ? o.slots : 1, r.wait_max);
+  if (!c.json && r.returned > 0)
+    printf("sim: %" PRIu64 " task%s given back unstarted by batches that "
+           "ran 4 times the batch target (50 ms at least), and handed out "
+           "again\n",
+           r.returned, r.returned == 1 ? "" : "s");
   if (!c.json && (o.master_msg > 0 || o.master_task > 0))
     printf("sim: the master was busy %.1f%% of the makespan\n",
            100 * r.master_busy);

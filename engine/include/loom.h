@@ -706,6 +706,10 @@ struct loom_sim_result {
                          once its slot could have started it */
   double master_busy; /* the master's busy time (master_msg, master_task)
                          over the makespan, 0 to 1 */
+  uint64_t returned;  /* tasks a worker gave back unstarted, from a batch
+                         that ran 4 times the batch target (50 ms at least)
+                         as loom run's workers do; each was handed out
+                         again */
 };
 
 /* Reads the elapsed seconds of every successful attempt in DIR/joblog.tsv

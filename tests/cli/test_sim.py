@@ -80,6 +80,23 @@ class SimTest(loomtest.LoomTestCase):
             r = self.loom(["sim", "--batch-target", bad])
             self.assertEqual(r.rc, 2, r.describe())
 
+    def test_batches_far_past_their_target_give_back_as_workers_do(self):
+        common = ["--workers", "2", "--tasks", "20000", "--dist",
+                  "lognormal", "--sigma", "2", "--mean", "0.0001",
+                  "--batch-target", "0.01"]
+        out = self.sim(*common)
+        self.assertGreater(out["returned"], 0)
+        self.assertLess(out["balance"]["makespan_over_lower_bound"], 1.01)
+        r = self.loom(["sim"] + common)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertIn("sim: %d tasks given back unstarted" % out["returned"],
+                      r.stdout)
+        # One slot in all: nobody else could run them.
+        common[1] = "1"
+        self.assertEqual(self.sim(*common)["returned"], 0)
+        r = self.loom(["sim"] + common)
+        self.assertNotIn("given back", r.stdout)
+
     def test_a_deep_window_on_mixed_speeds_stays_near_the_bound(self):
         # A window of 16 on 1:4 speeds: a slow worker that already has a
         # batch queued behind its running one waits for the fast workers

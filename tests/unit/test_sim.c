@@ -4,7 +4,9 @@
  * task is never starved by narrow ones that came after it (its wait for
  * cores stays below the longest task, however long the stream). And the
  * master's own costs: a master that spends time per message and per task
- * is a server of its own, and caps how many workers it keeps busy.
+ * is a server of its own, and caps how many workers it keeps busy. And the
+ * give-back: a batch far past its target hands its unstarted tasks back,
+ * each runs once, and never where no other slot could take them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,6 +191,67 @@ static void test_negative_master_costs_are_refused(void **st) {
   assert_int_equal(loom_sim_run(&o, &r), LOOM_EINVAL);
 }
 
+/* 1,000 tasks of 1 ms, 20 of 1 s, 1,000 of 1 ms: the master, which has
+ * measured quick tasks, puts several long ones in one batch. */
+static double quick_then_long(void *arg, uint64_t i) {
+  (void)arg;
+  return i >= 1000 && i < 1020 ? 1.0 : 0.001;
+}
+
+static struct loom_sim_options quick_then_long_run(int workers, int slots) {
+  struct loom_sim_options o = base(workers, 2020, slots);
+  o.duration = quick_then_long;
+  o.batch_target = 0.05; /* 50 quick tasks a batch; give back after 0.2 s */
+  return o;
+}
+
+/* Every task ran exactly once: the busy time is the work. */
+static void assert_ran_once(const struct loom_sim_options *o,
+                            const struct loom_sim_result *r) {
+  double busy =
+      r->efficiency * o->workers * (o->slots > 0 ? o->slots : 1) * r->makespan;
+  assert_true(fabs(busy - 22.0) < 1e-6);
+}
+
+static void test_a_batch_far_past_its_target_gives_back(void **st) {
+  struct loom_sim_options o = quick_then_long_run(2, 0);
+  struct loom_sim_result r;
+  (void)st;
+
+  /* Without the give-back one worker would run the long tasks of its
+   * batch in turn while the other had nothing: 1.5x the bound or more.
+   * With it, the other worker takes them. */
+  assert_int_equal(loom_sim_run(&o, &r), 0);
+  assert_true(r.returned > 0);
+  assert_true(fabs(r.lower_bound - 11.0) < 1e-6);
+  assert_true(r.ratio < 1.15);
+  assert_ran_once(&o, &r);
+  /* The same with one worker of two slots: the other slot takes them. */
+  o = quick_then_long_run(1, 2);
+  assert_int_equal(loom_sim_run(&o, &r), 0);
+  assert_true(r.returned > 0);
+  assert_true(r.ratio < 1.15);
+  assert_ran_once(&o, &r);
+}
+
+static void test_no_give_back_where_it_is_pointless_or_not_due(void **st) {
+  struct loom_sim_options o = quick_then_long_run(1, 0);
+  struct loom_sim_result r;
+  (void)st;
+
+  /* One slot in all: nobody else could run them. */
+  assert_int_equal(loom_sim_run(&o, &r), 0);
+  assert_true(r.returned == 0);
+  assert_ran_once(&o, &r);
+  /* Batches that end within 4 times their target. */
+  o = base(4, 4000, 0);
+  o.duration = one_ms;
+  o.batch_target = 0.02;
+  assert_int_equal(loom_sim_run(&o, &r), 0);
+  assert_true(r.returned == 0);
+  assert_true(r.messages < 400);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_slots_run_two_at_a_time),
@@ -198,6 +261,8 @@ int main(void) {
       cmocka_unit_test(test_bad_slot_options),
       cmocka_unit_test(test_a_master_with_costs_saturates),
       cmocka_unit_test(test_negative_master_costs_are_refused),
+      cmocka_unit_test(test_a_batch_far_past_its_target_gives_back),
+      cmocka_unit_test(test_no_give_back_where_it_is_pointless_or_not_due),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

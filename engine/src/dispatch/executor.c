@@ -21,11 +21,11 @@
  * before it hands the part over. Never all of a batch's answers (the
  * FINAL part answers for one at least), and never in a batch that times
  * tasks in groups (their records change until the group closes).
- * Give-back: a batch that has run GIVE_BACK_FACTOR times its target (and
- * GIVE_BACK_MIN at least) while tasks of it have not started gives those
- * back: the loop thread answers them LOOM__DONE_RETURNED, and the master
- * hands them out again, to this worker or another. The thread claims each
- * task before it starts it (`claim`: the tasks started, compare-and-swap)
+ * Give-back: a batch that has run loom__give_back_after() (sched/policy.h:
+ * 4 times its target, 50 ms at least) while tasks of it have not started
+ * gives those back: the loop thread answers them LOOM__DONE_RETURNED, and the
+ * master hands them out again, to this worker or another. The thread claims
+ * each task before it starts it (`claim`: the tasks started, compare-and-swap)
  * and the loop thread takes the rest with the same swap, setting CUT, so
  * each task is run or given back, never both. Only while a task runs (its
  * answer keeps the FINAL part whole), never in a batch timed in groups or
@@ -50,14 +50,13 @@
 #include "dispatch/executor.h"
 #include "dispatch/wire.h"
 #include "hw/place.h"
+#include "sched/policy.h"
 
 #define SPIN 50 /* yields before the thread sleeps for want of work */
 #define TINY_TASK 2e-6
 #define GROUP_MAX 256
 #define TASKS_SHIFT 40          /* progress = tasks << 40 | bytes */
 #define CUT (UINT64_C(1) << 63) /* claim: the rest was given back */
-#define GIVE_BACK_FACTOR 4
-#define GIVE_BACK_MIN 0.05
 
 struct job {
   struct loom__buf in;  /* TASKS: read-only once submitted */
@@ -697,10 +696,8 @@ int loom__executor_start(struct loom__executor *e, struct loom *l,
   atomic_init(&c->drain, 0);
   c->waker = waker;
   c->placer = l->placer;
-  /* Given back to be run elsewhere: pointless with one slot in all. */
-  if (l->nworkers > 1 || n > 1)
-    c->give_back_after =
-        fmax(GIVE_BACK_MIN, GIVE_BACK_FACTOR * l->opt.batch_target);
+  c->give_back_after =
+      loom__give_back_after(l->nworkers, n, l->opt.batch_target);
   c->slots = calloc((size_t)n, sizeof(*c->slots));
   if (!c->slots) {
     free(c);

@@ -44,6 +44,17 @@ struct loom__wstate {
  * its slot. So the default stays small; opt.batch_target raises it. */
 #define LOOM__BATCH_TARGET 0.0005
 
+/* A batch that has run this long, while one of its tasks runs, gives back
+ * the tasks it has not started (executor.c; modelled by sim.c): 4 times
+ * the batch target, 50 ms at least. 0 where it is pointless, with one
+ * slot in all. */
+static inline double loom__give_back_after(int workers, int slots,
+                                           double batch_target) {
+  if (workers <= 1 && slots <= 1)
+    return 0;
+  return 4 * batch_target > 0.05 ? 4 * batch_target : 0.05;
+}
+
 struct loom__sched {
   int n;               /* workers */
   int window;          /* batches in flight per worker and slot */

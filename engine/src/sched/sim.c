@@ -17,6 +17,12 @@
  *     with a clock of its own: handling a completion, and building each
  *     batch, takes its time, and a batch leaves when it is built. A
  *     completion that arrives while the master is busy waits for it.
+ *  4. The give-back (executor.c): once a batch has run
+ *     loom__give_back_after() and its first task is done, the tasks that
+ *     have not started when the worker looks (while one of them runs) go
+ *     back: an event of their own reaches the master at that time plus
+ *     latency, which queues them again ahead of fresh tasks, for whichever
+ *     worker has room. The batch's completion answers for the tasks it ran.
  * Task durations come from a callback, so memory is O(workers x slots),
  * whatever the number of tasks; with a look-ahead (hints and a longest-first
  * policy) the buffer holds up to `lookahead` tasks, ordered by the same
@@ -33,6 +39,12 @@
 #include "sched/batch.h"
 #include "sched/policy.h"
 
+/* A task given back: its duration at speed 1, and the cores it needs. */
+struct back {
+  double d;
+  int cores;
+};
+
 struct batch {
   double arrive; /* completion reaches the master */
   double end;    /* while it is built: when its last task so far ends */
@@ -40,10 +52,17 @@ struct batch {
   int slot;      /* the worker's slot that runs it */
   uint32_t next; /* free list of the pool */
   int worker;
-  uint32_t n;
+  uint32_t n;  /* tasks it ran */
   double work; /* sum of durations at speed 1 */
   double cost; /* sum of cost hints (0 without hints) */
   double busy; /* core-seconds the worker spent on it */
+  /* The give-back. While it is built: when it began and its first task
+   * ended, when its last task so far started (on the clock of `end`: the
+   * worker's with slots, else from the batch's start). As an event of
+   * its own (n = 0): the tasks it gave back. */
+  double begin, first_end, last_start;
+  struct back *back;
+  uint32_t nback, back_cap;
 };
 
 struct sim {
@@ -74,6 +93,10 @@ struct sim {
   uint64_t messages;
   struct batch cur; /* the batch being built */
   int err;          /* out of memory in the look-ahead */
+  double give_back; /* loom__give_back_after(); 0 = never */
+  uint64_t returned;
+  struct back *again; /* tasks given back, to hand out first: a ring */
+  size_t again_head, again_n, again_cap;
 };
 
 /* The master spends t seconds of its clock. */
@@ -92,6 +115,8 @@ static double speed(const struct sim *m, int w) {
 static double peek(struct sim *m) {
   const struct loom_sim_options *o = m->o;
 
+  if (m->again_n > 0) /* given back: first, as the master's retries */
+    return m->again[m->again_head].d;
   if (!m->ahead_max) {
     double d;
     if (m->next >= o->tasks)
@@ -203,31 +228,127 @@ static int src_peek(void *arg, int w, double *cost) {
   return 1;
 }
 
+/* Whether the batch being built gives back its next task: its last task
+ * so far still runs when the worker looks (the batch has run
+ * m->give_back, its first task has ended, and one of its tasks runs), so
+ * the next one would start later. From then on every task it takes goes
+ * back. */
+static int gives_back(struct sim *m) {
+  struct batch *b = &m->cur;
+  double look;
+
+  if (b->nback > 0)
+    return 1;
+  if (m->give_back <= 0 || b->n < 2)
+    return 0;
+  /* The worker looks once the batch is that old, its first answer is out
+   * and a task runs. */
+  look = fmax(fmax(b->begin + m->give_back, b->first_end), b->last_start);
+  return b->end > look;
+}
+
+/* Files the batch's given-back tasks as an event of their own, reaching
+ * the master when the worker looked plus latency; start: the batch's start
+ * on the clock of `end`. Returns 0 or LOOM_ENOMEM. */
+static int post_back(struct sim *m, double start) {
+  struct batch ev;
+  double look;
+
+  memset(&ev, 0, sizeof(ev));
+  look = fmax(fmax(m->cur.begin + m->give_back, m->cur.first_end),
+              m->cur.last_start);
+  ev.arrive = start + look + m->o->latency;
+  ev.worker = m->cur.worker;
+  ev.back = m->cur.back;
+  ev.nback = m->cur.nback;
+  m->cur.back = NULL;
+  m->cur.nback = m->cur.back_cap = 0;
+  if (post(m, &ev) != 0) {
+    free(ev.back);
+    return LOOM_ENOMEM;
+  }
+  return 0;
+}
+
+/* The master queues given-back tasks again, ahead of fresh ones. */
+static int take_back(struct sim *m, const struct batch *ev) {
+  for (uint32_t k = 0; k < ev->nback; k++) {
+    if (m->again_n == m->again_cap) {
+      size_t cap = m->again_cap ? 2 * m->again_cap : 64;
+      struct back *a = malloc(cap * sizeof(*a));
+      if (!a)
+        return LOOM_ENOMEM;
+      for (size_t i = 0; i < m->again_n; i++)
+        a[i] = m->again[(m->again_head + i) % m->again_cap];
+      free(m->again);
+      m->again = a;
+      m->again_cap = cap;
+      m->again_head = 0;
+    }
+    m->again[(m->again_head + m->again_n++) % m->again_cap] = ev->back[k];
+    loom__sched_task_returned(&m->s, ev->worker,
+                              m->o->hints ? ev->back[k].d : -1);
+  }
+  m->returned += ev->nback;
+  return 0;
+}
+
 static int src_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
   struct sim *m = arg;
-  double d = peek(m);
-  int first;
+  struct batch *b = &m->cur;
+  struct back t;
+  int first = b->n == 0, again = m->again_n > 0, back;
 
-  (void)w;
   (void)max; /* one at a time: the workload has no arrays */
-  if (m->ahead_max)
+  t.d = peek(m);
+  if (again) {
+    t.cores = m->again[m->again_head].cores;
+  } else {
+    t.cores = m->o->cores ? m->o->cores(m->o->arg, m->next) : 1;
+    m->next++;
+  }
+  if (first && !m->plain) /* with slots: timed now, at its worker */
+    first_slot(m, w);
+  if (first)
+    b->begin = b->end; /* else on the batch's own clock, from 0 */
+  back = gives_back(m);
+  if (back && b->nback == b->back_cap) {
+    uint32_t cap = b->back_cap ? 2 * b->back_cap : 16;
+    struct back *a = realloc(b->back, cap * sizeof(*a));
+    if (!a) {
+      m->err = LOOM_ENOMEM;
+      return LOOM_ENOMEM;
+    }
+    b->back = a;
+    b->back_cap = cap;
+  }
+  if (again) {
+    m->again_head = (m->again_head + 1) % m->again_cap;
+    m->again_n--;
+  } else if (m->ahead_max) {
     loom__ahead_pop(&m->ahead);
-  first = m->cur.n++ == 0;
+  }
   /* The master's time: the message, then each task in it. */
   charge(m, (first ? m->o->master_msg : 0) + m->o->master_task);
-  m->cur.work += d;
-  m->sum_work += d;
-  m->longest = fmax(m->longest, d);
-  /* With slots: timed now, at its worker, in the order it arrives. */
-  if (!m->plain) {
-    if (first)
-      first_slot(m, w);
-    m->cur.busy +=
-        run_task(m, w, d, m->o->cores ? m->o->cores(m->o->arg, m->next) : 1);
+  *cost = m->o->hints ? t.d : -1;
+  *fresh = !again;
+  if (back) {
+    b->back[b->nback++] = t;
+    return 1;
   }
-  m->next++;
-  *cost = m->o->hints ? d : -1;
-  *fresh = 1;
+  b->work += t.d;
+  b->cost += m->o->hints ? t.d : 0;
+  m->sum_work += t.d;
+  m->longest = fmax(m->longest, t.d);
+  if (m->plain) {
+    b->last_start = b->end;
+    b->end += t.d / speed(m, w);
+  } else {
+    b->busy += run_task(m, w, t.d, t.cores);
+    b->last_start = m->last_start[w];
+  }
+  if (b->n++ == 0)
+    b->first_end = b->end;
   return 1;
 }
 
@@ -253,20 +374,21 @@ static int dispatch(struct sim *m) {
     if (rc <= 0)
       return rc;
     w = plan.worker;
-    m->cur.worker = w;
-    m->cur.n = plan.n;
-    m->cur.cost = plan.cost;
+    m->cur.worker = w; /* n and cost: of the tasks it runs (src_take) */
     if (m->plain) {
       start = fmax(m->now + o->latency, m->thread_at[w]);
       m->cur.busy = m->cur.wall = m->cur.work / speed(m, w);
       m->thread_at[w] = start + m->cur.busy;
       m->cur.end = m->thread_at[w];
     } else {
+      start = 0; /* its times are the worker's already */
       m->thread_at[(size_t)w * (size_t)m->slots + (size_t)m->cur.slot] =
           m->cur.end;
     }
     m->cur.arrive = m->cur.end + o->latency;
     m->messages++;
+    if (m->cur.nback > 0 && post_back(m, start) != 0)
+      return LOOM_ENOMEM;
     if (post(m, &m->cur) != 0)
       return LOOM_ENOMEM;
   }
@@ -362,6 +484,7 @@ int loom_sim_run(const struct loom_sim_options *o,
                         o->batch_target > 0 ? o->batch_target
                                             : LOOM__BATCH_TARGET);
   m.slots = o->slots > 0 ? o->slots : 1;
+  m.give_back = loom__give_back_after(o->workers, m.slots, m.s.batch_target);
   m.plain = m.slots == 1 && !o->cores;
   m.thread_at = calloc((size_t)o->workers * (size_t)m.slots, sizeof(double));
   m.core_at = calloc((size_t)o->workers * (size_t)m.slots, sizeof(double));
@@ -383,9 +506,14 @@ int loom_sim_run(const struct loom_sim_options *o,
     struct batch b = next_event(&m);
     /* Handled once it has arrived and the master is free. */
     m.now = fmax(m.now, b.arrive);
-    charge(&m, o->master_msg + b.n * o->master_task);
-    complete(&m, &b);
-    rc = dispatch(&m);
+    charge(&m, o->master_msg + (b.n + b.nback) * o->master_task);
+    if (b.nback > 0)
+      rc = take_back(&m, &b);
+    else
+      complete(&m, &b);
+    free(b.back);
+    if (rc == 0)
+      rc = dispatch(&m);
   }
   /* A policy that refuses a free worker forever would stop the run. */
   if (rc == 0 && m.next < o->tasks)
@@ -393,10 +521,15 @@ int loom_sim_run(const struct loom_sim_options *o,
   if (rc == 0)
     figures(&m, m.now, out);
   out->lookahead = m.ahead_max;
+  out->returned = m.returned;
   if (rc == 0 && !o->cores) /* list scheduling knows no wide tasks */
     rc = greedy(o, &m, &out->greedy);
   if (m.pol_state)
     m.pol->fini(m.pol_state);
+  while (m.events.n > 0) /* after an error: events still holding tasks */
+    free(next_event(&m).back);
+  free(m.cur.back);
+  free(m.again);
   loom__heap_free(&m.events);
   free(m.pool);
   loom__heap_free(&m.ahead);
