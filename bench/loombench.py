@@ -3191,9 +3191,9 @@ def suite_summary(d, cores):
                          "10,000 x 128 cores at 90%?"], t) + [
             "", "The cores are tried in steps of %dx from 128, so a ceiling "
             "is good to that factor. With slots the master still hands out "
-            "and records every task, and a task of 0.5 ms or more travels in "
-            "a message of its own, so slots save ranks and memory, not the "
-            "master's time." % step, ""]
+            "and records every task, and a task of 10 ms or more (the "
+            "default batch target) travels in a message of its own, so slots "
+            "save ranks and memory, not the master's time." % step, ""]
     out += others_summary(d)
     return "\n".join(out) + "\n"
 

@@ -458,7 +458,7 @@ static const struct cli_flag run_flags[] = {
     {"--batch-max", 0, "N", "most tasks in one message (default 4096)",
      "1 to 1048576", set_batch_max},
     {"--batch-target", 0, "SEC",
-     "expected work one message aims at (default 0.0005):\n"
+     "expected work one message aims at (default 0.01):\n"
      "bigger means fewer messages for short tasks, but a\n"
      "batch's tasks run in turn on one slot until it has\n"
      "run 4x this (50 ms at least) and gives back the rest",

@@ -279,7 +279,7 @@ static const struct cli_flag sim_flags[] = {
      "1 to " CLI_STR(LOOM_WINDOW_MAX), set_window},
     {"--batch-target", 0, "S",
      "expected seconds of work one batch aims at, as\n"
-     "loom run --batch-target (0.0005)",
+     "loom run --batch-target (0.01)",
      "seconds > 0", set_batch_target},
     {"--lookahead", 0, "N",
      "with --hints and a longest-first policy\n"

@@ -79,7 +79,7 @@ struct loom_options {
                                LOOM_WINDOW_MAX; 0 = 2 */
   int batch_max;            /* most tasks in one message, at most
                                LOOM_BATCH_MAX; 0 = 4096 */
-  double batch_target;      /* seconds of work one batch aims at; 0 = 0.0005 */
+  double batch_target;      /* seconds of work one batch aims at; 0 = 0.01 */
   const char *run_dir;      /* an existing directory for joblog.tsv, report.json
                                and out/; NULL = write none of them */
   int output_mode;          /* enum loom_output_mode, for shell tasks */
@@ -669,7 +669,7 @@ struct loom_sim_options {
   double latency;        /* seconds, one way */
   int window;            /* 0 = 2 */
   int batch_max;         /* 0 = 4096 */
-  double batch_target;   /* 0 = 0.0005 */
+  double batch_target;   /* 0 = 0.01 */
   uint64_t lookahead;    /* as in loom_options, with hints and a policy that
                             hands out the longest tasks first; 0 = none */
   int slots;             /* tasks each worker runs at once, pinned to cores

@@ -84,10 +84,10 @@ class KindTest(loomtest.LoomTestCase):
         self.assertReportMatchesJoblog(rundir, rows, 3, run)
 
     def test_a_bigger_batch_target_sends_fewer_messages(self):
-        # 1 ms tasks: at the default 0.5 ms each travels alone; at 20 ms
-        # the measured ones travel by the dozen, all still recorded.
+        # 1 ms tasks: at 0.5 ms each travels alone; at the default 10 ms
+        # the measured ones travel by the ten, all still recorded.
         batches = {}
-        for target in (None, "0.02"):
+        for target in ("0.0005", None):
             rundir = self.path("target-%s" % target)
             extra = ["--batch-target", target] if target else []
             run = self.loom(["run", "-q", "-o", rundir, "--kind", "spin",
@@ -99,8 +99,8 @@ class KindTest(loomtest.LoomTestCase):
             self.assertReportMatchesJoblog(rundir, rows, 3, run)
             with open(os.path.join(rundir, "report.json")) as f:
                 batches[target] = json.load(f)["messages"]["batches"]
-        self.assertGreaterEqual(batches[None], 380, batches)
-        self.assertLessEqual(batches["0.02"], 200, batches)
+        self.assertGreaterEqual(batches["0.0005"], 380, batches)
+        self.assertLessEqual(batches[None], 200, batches)
         for bad in ("0", "-1", "5ms", "x"):
             r = self.loom(["run", "--batch-target", bad, "--kind", "noop",
                            "--count", "1"])

@@ -68,14 +68,18 @@ class SimTest(loomtest.LoomTestCase):
             self.assertEqual(r.rc, 2, r.describe())
 
     def test_the_batch_target_sets_the_messages(self):
-        # 1 ms tasks: one a message at the default 0.5 ms target, about
-        # 20 a message at 20 ms (smaller ones first and at the end).
+        # 1 ms tasks: one a message at a 0.5 ms target, about 10 a
+        # message at the default 10 ms and 20 at 20 ms (smaller ones first
+        # and at the end).
         common = ["--workers", "2", "--tasks", "1000", "--mean", "0.001"]
+        small = self.sim(*common, "--batch-target", "0.0005")
         default = self.sim(*common)
         big = self.sim(*common, "--batch-target", "0.02")
-        self.assertEqual(default["messages"], 1000)
-        self.assertLess(big["messages"], 150)
-        self.assertLess(big["balance"]["makespan_over_lower_bound"], 1.05)
+        self.assertEqual(small["messages"], 1000)
+        self.assertLess(default["messages"], 200)
+        self.assertLess(big["messages"], default["messages"])
+        for out in (default, big):
+            self.assertLess(out["balance"]["makespan_over_lower_bound"], 1.05)
         for bad in ("0", "-0.5", "x"):
             r = self.loom(["sim", "--batch-target", bad])
             self.assertEqual(r.rc, 2, r.describe())

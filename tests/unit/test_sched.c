@@ -423,6 +423,13 @@ test_sched_batch_size_shrinks_toward_the_end_of_a_known_run(void **st) {
   assert_int_equal(loom__sched_batch_size(&s, 0), 50); /* 1000 / 20 */
   s.next_task = 99999;
   assert_int_equal(loom__sched_batch_size(&s, 0), 1);
+  /* Slots run a batch each: the end counts them all. */
+  loom__sched_set_slots(&s, 3, 16);
+  loom__sched_set_slots(&s, 4, 16);
+  loom__sched_set_slots(&s, 4, 6); /* said again: replaced, not added */
+  assert_true(s.slots == 8 + 16 + 6);
+  s.next_task = 99000;
+  assert_int_equal(loom__sched_batch_size(&s, 0), 16); /* 1000 / 60 */
   loom__sched_fini(&s);
 }
 

@@ -901,7 +901,7 @@ static int gather_workers(struct master *m) {
       rw->weight *= (double)rw->hw.slots / rw->hw.cores;
     rw->weight_given = over > 0;
     m->sched.w[w].weight = rw->weight;
-    m->sched.w[w].slots = rw->hw.slots > 0 ? rw->hw.slots : 1;
+    loom__sched_set_slots(&m->sched, w, rw->hw.slots);
   }
   if (rc == 0)
     loom__weights_fini(&ws);

@@ -34,15 +34,14 @@ struct loom__wstate {
 /* Seconds of work one batch aims at, unless the caller says (the engine
  * and the simulator alike). A message costs the master and its worker far
  * more than a task in it: on 1 ms tasks at 3 ranks on 2 cores, 0.5 ms of
- * work a message (a task each) kept spin tasks 74% busy, 10 ms 98% (their
- * answers leave within LOOM__HARVEST_AGE, executor.h). But the tasks of a
- * batch run one after another on one slot: with 10 ms, four tasks of
- * unknown length after quick ones went in one batch, and when they were
- * long, one slot ran them in turn while another slot had nothing left
- * (cli.slots). A worker now gives back what a batch 4 times past its
- * target has not started (executor.c), but until then the batch holds
- * its slot. So the default stays small; opt.batch_target raises it. */
-#define LOOM__BATCH_TARGET 0.0005
+ * work a message (a task each) kept spin tasks 74-82% busy, 10 ms 95-98%
+ * (their answers leave within LOOM__HARVEST_AGE, executor.h). The tasks of
+ * a batch run one after another on one slot, so tasks of unknown length
+ * after quick ones may go in one batch and run in turn while another slot
+ * has nothing: a worker gives back what a batch has not started once the
+ * batch has run loom__give_back_after() (50 ms here), which bounds that
+ * delay (cli.slots, cli.e2e). opt.batch_target changes it. */
+#define LOOM__BATCH_TARGET 0.01
 
 /* A batch that has run this long, while one of its tasks runs, gives back
  * the tasks it has not started (executor.c; modelled by sim.c): 4 times
@@ -57,6 +56,7 @@ static inline double loom__give_back_after(int workers, int slots,
 
 struct loom__sched {
   int n;               /* workers */
+  uint64_t slots;      /* theirs, all together (loom__sched_set_slots) */
   int window;          /* batches in flight per worker and slot */
   uint32_t batch_max;  /* tasks per batch */
   double batch_target; /* seconds of work per batch */
@@ -109,8 +109,12 @@ void loom__sched_fini(struct loom__sched *s);
  * first completions would be too low); at most twice w's last completed
  * batch (at least 4), so a batch only grows after a smaller one was seen
  * through; and, when the task count is known, at most the remaining tasks
- * over twice the workers, so the end of a run travels in small batches. */
+ * over twice the slots of all workers (a slot runs a batch), so the end of
+ * a run travels in small batches. */
 uint32_t loom__sched_batch_size(const struct loom__sched *s, int w);
+
+/* Worker w runs `slots` tasks at once (>= 1; 1 until said). */
+void loom__sched_set_slots(struct loom__sched *s, int w, int slots);
 
 /* With cost hints: is a batch of n tasks holding cost seconds of hinted
  * work full, so that a next task of next_cost (< 0 unknown) starts a new

@@ -27,7 +27,14 @@ int loom__sched_init(struct loom__sched *s, int nworkers, int window,
     s->w[i].weight = 1.0;
     s->w[i].slots = 1;
   }
+  s->slots = (uint64_t)nworkers;
   return 0;
+}
+
+void loom__sched_set_slots(struct loom__sched *s, int w, int slots) {
+  s->slots -= (uint64_t)s->w[w].slots;
+  s->w[w].slots = slots > 0 ? slots : 1;
+  s->slots += (uint64_t)s->w[w].slots;
 }
 
 void loom__sched_fini(struct loom__sched *s) {
@@ -46,7 +53,8 @@ uint32_t loom__sched_batch_size(const struct loom__sched *s, int w) {
   grow = fmax(4.0, 2.0 * s->w[w].last_batch);
   n = fmin(n, grow);
   if (s->total > s->next_task)
-    n = fmin(n, fmax(1.0, (double)(s->total - s->next_task) / (2.0 * s->n)));
+    n = fmin(n,
+             fmax(1.0, (double)(s->total - s->next_task) / (2.0 * s->slots)));
   return n < 1 ? 1 : (uint32_t)n;
 }
 

@@ -6,10 +6,11 @@
  * and the workers are replaced by a discrete-event model:
  *  1. A batch assigned at master time t reaches worker w at t + latency and
  *     starts when one of w's slots is free (a slot runs its batches in
- *     order, its tasks one after the other); each task starts once as many
- *     of w's cores as it needs are free, never before a task that reached
- *     w earlier (first come, first served), and takes duration / speed.
- *     So the batch's end is known at once.
+ *     order, its tasks one after the other) and takes duration / speed.
+ *     With wide tasks (a cores function) each task also waits until as
+ *     many of w's cores as it needs are free, never starting before a
+ *     task that reached w earlier (first come, first served); else a slot
+ *     keeps its core. So the batch's end is known at once.
  *  2. Its completion reaches the master at end + latency: an event in a
  *     min-heap keyed by time. The master handles events in time order,
  *     updates the accounting and measured speeds, then dispatches again.
@@ -193,7 +194,9 @@ static void first_slot(struct sim *m, int w) {
 }
 
 /* Runs a task of duration d needing c cores on worker w, after the
- * current batch's earlier tasks (m->cur.end): returns its core-seconds. */
+ * current batch's earlier tasks (m->cur.end): returns its core-seconds.
+ * Where every task needs one core, a slot keeps its own from task to task
+ * (executor.c): the task starts when its slot is free. */
 static double run_task(struct sim *m, int w, double d, int c) {
   double *cores = m->core_at + (size_t)w * (size_t)m->slots;
   double ready = fmax(m->cur.end, m->last_start[w]), start, t;
@@ -202,12 +205,17 @@ static double run_task(struct sim *m, int w, double d, int c) {
     m->err = LOOM_EINVAL; /* a task no worker can ever run */
     c = 1;
   }
-  start = fmax(ready, kth(cores, m->slots, c));
-  m->wait_max = fmax(m->wait_max, start - ready);
   t = d / speed(m, w);
-  for (int k = 0; k < c; k++) /* the c cores free first (sorted by kth) */
-    cores[k] = start + t;
-  m->last_start[w] = start;
+  if (!m->o->cores) {
+    start = m->cur.end;
+  } else {
+    start = fmax(ready, kth(cores, m->slots, c));
+    m->wait_max = fmax(m->wait_max, start - ready);
+    for (int k = 0; k < c; k++) /* the c cores free first (sorted by kth) */
+      cores[k] = start + t;
+    m->last_start[w] = start;
+  }
+  m->cur.last_start = start;
   m->cur.end = start + t;
   m->cur.wall += t;
   m->sum_cores += c * d;
@@ -345,7 +353,6 @@ static int src_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
     b->end += t.d / speed(m, w);
   } else {
     b->busy += run_task(m, w, t.d, t.cores);
-    b->last_start = m->last_start[w];
   }
   if (b->n++ == 0)
     b->first_end = b->end;
@@ -496,7 +503,7 @@ int loom_sim_run(const struct loom_sim_options *o,
     m.s.total = o->tasks;
     for (int w = 0; w < o->workers; w++) {
       m.s.w[w].weight = o->weights && o->weights[w] > 0 ? o->weights[w] : 1.0;
-      m.s.w[w].slots = m.slots;
+      loom__sched_set_slots(&m.s, w, m.slots);
     }
     rc = m.pol->init(&m.s, &m.pol_state);
   }
