@@ -2476,11 +2476,11 @@ SUITE_MODES = {
     "full": dict(strong_s=8.0, weak_s=2.0, metg=(1e-6, 1e-5, 1e-4, 1e-3,
                                                  1e-2),
                  metg_s=1.0, repeats=3, empty=200000, spin=2000, true=2000,
-                 calib=2000000, sim_per_core=10, sim_tasks_max=8000000,
+                 calib=2000000, sim_per_core=100, sim_tasks_max=8000000,
                  sim_step=2, primes_limit=10**10, others=True),
     "quick": dict(strong_s=2.0, weak_s=0.5, metg=(1e-5, 1e-4, 1e-3, 1e-2),
                   metg_s=0.3, repeats=1, empty=20000, spin=500, true=300,
-                  calib=500000, sim_per_core=3, sim_tasks_max=1000000,
+                  calib=500000, sim_per_core=30, sim_tasks_max=1000000,
                   sim_step=4, primes_limit=10**9, others=False),
     "smoke": dict(strong_s=0.1, weak_s=0.05, metg=(1e-4, 1e-3), metg_s=0.05,
                   repeats=1, empty=2000, spin=50, true=20, calib=20000,
@@ -3158,16 +3158,23 @@ def suite_summary(d, cores):
         meas = {r["what"]: float(r["value"]) for r in rows
                 if r["what"].startswith("measured")}
         out += ["## The single master's ceiling", ""]
-        if "measured" in meas:
+        sims = [r for r in rows if r["what"] == "sim"]
+        if "measured" in meas and sims:
             pt, pm = meas["measured"], meas.get("measured-msg", 0)
             out += ["Measured here: the master spends %s per task handed "
-                    "out or recorded and %s per message (so about %.3g "
-                    "empty tasks a second, journal included). `loom sim "
+                    "out or recorded and at most %s per message (the "
+                    "makespan of one-task messages to one worker, whose "
+                    "threads may share the master's cores), so about %.3g "
+                    "empty tasks a second, journal included. `loom sim "
                     "--master-cost %.3g:%.3g` then gives, per task "
                     "duration, the most cores one master keeps at 90%% and "
-                    "50%% efficiency:" % (human_seconds(pt), human_seconds(pm),
-                                          1 / (2 * pt), pm, pt), ""]
-        sims = [r for r in rows if r["what"] == "sim"]
+                    "50%% efficiency (simulated runs of %d tasks a core, "
+                    "%s tasks at most):"
+                    % (human_seconds(pt), human_seconds(pm), 1 / (2 * pt),
+                       pm, pt, max(int(r["tasks"]) // int(r["cores"])
+                                   for r in sims),
+                       "{:,}".format(max(int(r["tasks"]) for r in sims))),
+                    ""]
         counts = sorted({int(r["cores"]) for r in sims})
         step = counts[1] // counts[0] if len(counts) > 1 else 1
         t = []

@@ -53,8 +53,8 @@ uint32_t loom__sched_batch_size(const struct loom__sched *s, int w) {
   grow = fmax(4.0, 2.0 * s->w[w].last_batch);
   n = fmin(n, grow);
   if (s->total > s->next_task)
-    n = fmin(n,
-             fmax(1.0, (double)(s->total - s->next_task) / (2.0 * s->slots)));
+    n = fmin(n, fmax(1.0, (double)(s->total - s->next_task) /
+                              (2.0 * (double)s->slots)));
   return n < 1 ? 1 : (uint32_t)n;
 }
 
