@@ -39,7 +39,6 @@
  * wait in the job (`codes`, counted by `ncodes`) until the group closes,
  * where an abandon finds them too.
  */
-#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>

@@ -63,7 +63,8 @@ struct batch {
    * its own (n = 0): the tasks it gave back. */
   double begin, first_end, last_start;
   struct back *back;
-  uint32_t nback, back_cap;
+  uint32_t nback;
+  size_t back_cap;
 };
 
 struct sim {
@@ -96,7 +97,7 @@ struct sim {
   int err;          /* out of memory in the look-ahead */
   double give_back; /* loom__give_back_after(); 0 = never */
   uint64_t returned;
-  struct back *again; /* tasks given back, to hand out first: a ring */
+  struct back *again; /* tasks given back, to hand out first: from head */
   size_t again_head, again_n, again_cap;
 };
 
@@ -236,23 +237,24 @@ static int src_peek(void *arg, int w, double *cost) {
   return 1;
 }
 
+/* When the worker looks at the batch being built: once it is
+ * m->give_back old, its first answer is out and a task runs. */
+static double look_at(const struct sim *m) {
+  const struct batch *b = &m->cur;
+  return fmax(fmax(b->begin + m->give_back, b->first_end), b->last_start);
+}
+
 /* Whether the batch being built gives back its next task: its last task
- * so far still runs when the worker looks (the batch has run
- * m->give_back, its first task has ended, and one of its tasks runs), so
- * the next one would start later. From then on every task it takes goes
- * back. */
-static int gives_back(struct sim *m) {
-  struct batch *b = &m->cur;
-  double look;
+ * so far still runs when the worker looks, so the next one would start
+ * later. From then on every task it takes goes back. */
+static int gives_back(const struct sim *m) {
+  const struct batch *b = &m->cur;
 
   if (b->nback > 0)
     return 1;
   if (m->give_back <= 0 || b->n < 2)
     return 0;
-  /* The worker looks once the batch is that old, its first answer is out
-   * and a task runs. */
-  look = fmax(fmax(b->begin + m->give_back, b->first_end), b->last_start);
-  return b->end > look;
+  return b->end > look_at(m);
 }
 
 /* Files the batch's given-back tasks as an event of their own, reaching
@@ -260,12 +262,9 @@ static int gives_back(struct sim *m) {
  * on the clock of `end`. Returns 0 or LOOM_ENOMEM. */
 static int post_back(struct sim *m, double start) {
   struct batch ev;
-  double look;
 
   memset(&ev, 0, sizeof(ev));
-  look = fmax(fmax(m->cur.begin + m->give_back, m->cur.first_end),
-              m->cur.last_start);
-  ev.arrive = start + look + m->o->latency;
+  ev.arrive = start + look_at(m) + m->o->latency;
   ev.worker = m->cur.worker;
   ev.back = m->cur.back;
   ev.nback = m->cur.nback;
@@ -280,23 +279,22 @@ static int post_back(struct sim *m, double start) {
 
 /* The master queues given-back tasks again, ahead of fresh ones. */
 static int take_back(struct sim *m, const struct batch *ev) {
-  for (uint32_t k = 0; k < ev->nback; k++) {
-    if (m->again_n == m->again_cap) {
-      size_t cap = m->again_cap ? 2 * m->again_cap : 64;
-      struct back *a = malloc(cap * sizeof(*a));
-      if (!a)
-        return LOOM_ENOMEM;
-      for (size_t i = 0; i < m->again_n; i++)
-        a[i] = m->again[(m->again_head + i) % m->again_cap];
-      free(m->again);
-      m->again = a;
-      m->again_cap = cap;
-      m->again_head = 0;
-    }
-    m->again[(m->again_head + m->again_n++) % m->again_cap] = ev->back[k];
+  struct back *a;
+
+  if (m->again_head > 0) { /* drop the ones handed out already */
+    memmove(m->again, m->again + m->again_head, m->again_n * sizeof(*m->again));
+    m->again_head = 0;
+  }
+  a = loom__array_grow(m->again, &m->again_cap, m->again_n + ev->nback,
+                       sizeof(*a));
+  if (!a)
+    return LOOM_ENOMEM;
+  m->again = a;
+  memcpy(a + m->again_n, ev->back, ev->nback * sizeof(*a));
+  m->again_n += ev->nback;
+  for (uint32_t k = 0; k < ev->nback; k++)
     loom__sched_task_returned(&m->s, ev->worker,
                               m->o->hints ? ev->back[k].d : -1);
-  }
   m->returned += ev->nback;
   return 0;
 }
@@ -320,18 +318,17 @@ static int src_take(void *arg, int w, uint32_t max, double *cost, int *fresh) {
   if (first)
     b->begin = b->end; /* else on the batch's own clock, from 0 */
   back = gives_back(m);
-  if (back && b->nback == b->back_cap) {
-    uint32_t cap = b->back_cap ? 2 * b->back_cap : 16;
-    struct back *a = realloc(b->back, cap * sizeof(*a));
+  if (back) {
+    struct back *a = loom__array_grow(b->back, &b->back_cap,
+                                      (size_t)b->nback + 1, sizeof(*a));
     if (!a) {
       m->err = LOOM_ENOMEM;
       return LOOM_ENOMEM;
     }
     b->back = a;
-    b->back_cap = cap;
   }
   if (again) {
-    m->again_head = (m->again_head + 1) % m->again_cap;
+    m->again_head++;
     m->again_n--;
   } else if (m->ahead_max) {
     loom__ahead_pop(&m->ahead);
