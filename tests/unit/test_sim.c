@@ -191,6 +191,21 @@ static void test_negative_master_costs_are_refused(void **st) {
   assert_int_equal(loom_sim_run(&o, &r), LOOM_EINVAL);
 }
 
+/* Where every task needs one core, a slot keeps its core from task to
+ * task: batches of several tasks on 128 slots run side by side, not one
+ * after another behind the tasks that reached the worker first. */
+static void test_narrow_batches_run_side_by_side_on_slots(void **st) {
+  struct loom_sim_options o = base(1, 12800, 128);
+  struct loom_sim_result r;
+  (void)st;
+
+  o.duration = one_ms;
+  o.batch_target = 0.01; /* batches of 10 tasks once measured */
+  assert_int_equal(loom_sim_run(&o, &r), 0);
+  assert_true(r.messages < 12800 / 4);
+  assert_true(r.efficiency > 0.9);
+}
+
 /* 1,000 tasks of 1 ms, 20 of 1 s, 1,000 of 1 ms: the master, which has
  * measured quick tasks, puts several long ones in one batch. */
 static double quick_then_long(void *arg, uint64_t i) {
@@ -255,6 +270,7 @@ static void test_no_give_back_where_it_is_pointless_or_not_due(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_slots_run_two_at_a_time),
+      cmocka_unit_test(test_narrow_batches_run_side_by_side_on_slots),
       cmocka_unit_test(test_one_slot_is_the_plain_model),
       cmocka_unit_test(test_wide_tasks_count_their_cores),
       cmocka_unit_test(test_wide_tasks_are_not_starved),
